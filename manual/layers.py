@@ -1,0 +1,109 @@
+r"""Parameters, the linear layer and the activations, each with its derivative next to it.
+
+This file is what ``torch.nn.Parameter``, ``nn.Linear``, ``nn.Tanh``, ... and autograd give
+``torch_impl`` for free. Every ``forward`` caches exactly what its ``backward`` needs and nothing else.
+
+Notation (batch of B samples):
+    ``x`` is a layer's input, ``z = x @ W.T + b`` its pre-activation, ``a = f(z)`` its activation.
+    ``dz`` means dL/dz and has z's shape; likewise ``da``, ``dx``.
+"""
+import numpy as np
+
+
+class Parameter:
+    r"""A trainable array and its gradient, like ``torch.nn.Parameter``.
+
+    Attributes
+    ----------
+    data : ndarray
+        The value. Updated in place by the optimizer.
+    grad : ndarray or None
+        dL/d(data), same shape as ``data``. ``None`` until a backward pass fills it; like torch,
+        a second backward pass adds to it (hence ``optimizer.zero_grad()``).
+    """
+
+    def __init__(self, data):
+        self.data = data
+        self.grad = None
+
+    def accumulate(self, grad):
+        self.grad = grad if self.grad is None else self.grad + grad
+
+
+class Linear:
+    r"""Fully connected layer ``z = x @ W.T + b``, as ``torch.nn.Linear``.
+
+    Shapes:
+        weight ``(out, in)``, bias ``(out,)``, x ``(B, in)``, z ``(B, out)``.
+
+    Initialised as torch's ``nn.Linear``: weight and bias ~ U(-1/sqrt(in), 1/sqrt(in)).
+    """
+
+    def __init__(self, in_features, out_features, dtype, rng):
+        bound = 1.0 / np.sqrt(in_features)
+        self.weight = Parameter(rng.uniform(-bound, bound, (out_features, in_features)).astype(dtype))
+        self.bias = Parameter(rng.uniform(-bound, bound, out_features).astype(dtype))
+
+    def __call__(self, x):
+        self.x = x                                  # backward needs x for dL/dW
+        return x @ self.weight.data.T + self.bias.data
+
+    def backward(self, dz):
+        r"""Fill ``weight.grad`` and ``bias.grad``; return dL/dx.
+
+        .. math:: \partial L/\partial W = dz^T x, \quad \partial L/\partial b = \sum_B dz,
+                  \quad \partial L/\partial x = dz\, W
+        """
+        self.weight.accumulate(dz.T @ self.x)       # dL/dW = dz^T x : (out, in) = (B, out)^T (B, in)
+        self.bias.accumulate(dz.sum(axis=0))        # dL/db = sum_B dz : (out,) = sum over B of (B, out)
+        dx = dz @ self.weight.data                  # dL/dx = dz W : (B, in) = (B, out) (out, in)
+        return dx
+
+
+class Tanh:
+    r"""``a = tanh(z)``; ``da/dz = 1 - a^2``."""
+
+    def __call__(self, z):
+        self.a = np.tanh(z)
+        return self.a
+
+    def backward(self, da):
+        return da * (1 - self.a * self.a)           # dL/dz = dL/da (1 - a^2) : (B, n)
+
+
+class Sigmoid:
+    r"""``a = 1 / (1 + exp(-z))``; ``da/dz = a (1 - a)``."""
+
+    def __call__(self, z):
+        # exp(-z) overflows to inf for very negative z (z < -88 in float32); 1 / (1 + inf) = 0 is
+        # then the exact limit, so the overflow is expected and silenced rather than warned about.
+        with np.errstate(over="ignore"):
+            self.a = 1 / (1 + np.exp(-z))
+        return self.a
+
+    def backward(self, da):
+        return da * self.a * (1 - self.a)           # dL/dz = dL/da a (1 - a) : (B, n)
+
+
+class ReLU:
+    r"""``a = max(z, 0)``; ``da/dz = 1`` where ``z > 0``, else 0 (0 at z == 0, as torch)."""
+
+    def __call__(self, z):
+        self.a = np.maximum(z, 0)
+        return self.a
+
+    def backward(self, da):
+        return da * (self.a > 0)                    # dL/dz = dL/da [z > 0] : (B, n); a > 0 iff z > 0
+
+
+class Identity:
+    r"""``a = z`` (Playground's "linear"); ``da/dz = 1``."""
+
+    def __call__(self, z):
+        return z
+
+    def backward(self, da):
+        return da                                   # dL/dz = dL/da : (B, n)
+
+
+ACTIVATIONS = {"tanh": Tanh, "sigmoid": Sigmoid, "relu": ReLU, "linear": Identity}
