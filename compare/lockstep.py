@@ -67,6 +67,16 @@ def make_pair(config, rng, weights=None):
     return manual_model, torch_model
 
 
+def check_weights(config, weights, source):
+    r"""Raise ``ValueError`` naming ``source`` and the key unless ``weights`` fit ``config``'s network."""
+    model = manual.NeuralNetwork(config.hidden, config.activations, config.output_activation,
+                                 dtype=DTYPES[config.dtype][0])
+    try:
+        model.load_state_dict(weights)
+    except ValueError as exc:
+        raise ValueError(f"{source}: {exc}") from None
+
+
 class Check:
     r"""Running maximum of ``|a - b| / (atol + rtol |b|)``: the rule holds while it stays <= 1."""
 

@@ -128,15 +128,20 @@ class NeuralNetwork:
         missing = [k for k in params if k not in state_dict]
         unexpected = [k for k in state_dict if k not in params]
         if missing or unexpected:
-            raise ValueError(f"state dict keys do not match the model: missing {missing}, "
-                             f"unexpected {unexpected}")
+            problems = [f"{what} key{'s' * (len(keys) > 1)} {', '.join(keys)}"
+                        for what, keys in (("missing", missing), ("unexpected", unexpected)) if keys]
+            raise ValueError(f"state dict does not fit the model: {'; '.join(problems)}")
         values = {}
         for name, p in params.items():
             value = np.asarray(state_dict[name])
             if value.shape != p.data.shape:
                 raise ValueError(f"{name}: shape {value.shape} does not match the model's {p.data.shape}")
-            if value.dtype.kind not in "fiu" or not np.isfinite(value).all():
-                raise ValueError(f"{name}: values must be finite real numbers")
+            if value.dtype.kind not in "fiu":
+                raise ValueError(f"{name}: dtype {value.dtype} is not a real number type")
+            with np.errstate(over="ignore"):            # too large for the dtype: caught just below
+                value = value.astype(p.data.dtype)
+            if not np.isfinite(value).all():
+                raise ValueError(f"{name}: holds a non-finite value (nan, inf, or too large for {p.data.dtype})")
             values[name] = value
         for name, p in params.items():
             p.data[...] = values[name]

@@ -1,0 +1,134 @@
+r"""``python -m compare``: train both implementations in lockstep and report whether they agree.
+
+Exit status: 0 when they agree, 1 when they do not or training diverged, 2 for bad input.
+"""
+import argparse
+import json
+import math
+import sys
+
+from .data import DATASETS, load_data
+from .lockstep import DTYPES, INITS, Config
+
+ACTIVATION_NAMES = ("tanh", "sigmoid", "relu", "linear")
+
+
+class Parser(argparse.ArgumentParser):
+    r"""argparse, but a usage error is one line, ``error: ...``, and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message}\n")
+
+
+def number(convert, check, requirement):
+    r"""An argparse ``type`` that converts with ``convert`` and accepts values that pass ``check``."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number; it must be {requirement}") from None
+        if not check(value):
+            raise argparse.ArgumentTypeError(f"{text} is out of range; it must be {requirement}")
+        return value
+    return parse
+
+
+def hidden_sizes(text):
+    r"""``"3,3"`` -> ``(3, 3)``; ``""`` -> ``()`` (no hidden layer)."""
+    try:
+        sizes = tuple(int(part) for part in text.split(",")) if text.strip() else ()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") from None
+    if any(n < 1 for n in sizes):
+        raise argparse.ArgumentTypeError(f"{text!r}: every hidden layer needs at least 1 neuron")
+    return sizes
+
+
+def activation_names(text):
+    names = tuple(part.strip() for part in text.split(",")) if text.strip() else ()
+    unknown = [name for name in names if name not in ACTIVATION_NAMES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown activation {unknown[0]!r}; choose from {', '.join(ACTIVATION_NAMES)}")
+    return names
+
+
+def build_parser():
+    defaults = Config()
+    parser = Parser(prog="python -m compare", description=(
+        "Train the article's network twice, with hand-written NumPy backprop (manual) and with "
+        "PyTorch autograd (torch_impl), from the same weights on the same batches, and check at "
+        "every step that gradients, losses and predictions agree."),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    positive_int = number(int, lambda v: v >= 1, "an integer >= 1")
+    parser.add_argument("--epochs", type=positive_int, default=defaults.epochs, help="training epochs")
+    parser.add_argument("--batch-size", type=positive_int, default=defaults.batch_size, help="mini-batch size")
+    parser.add_argument("--lr", type=number(float, lambda v: 0 < v < math.inf, "a finite number > 0"),
+                        default=defaults.lr, help="SGD learning rate")
+    parser.add_argument("--weight-decay", type=number(float, lambda v: 0 <= v < math.inf, "a finite number >= 0"),
+                        default=defaults.weight_decay, help="SGD weight decay (L2 rate), applied to biases too")
+    parser.add_argument("--dataset", choices=DATASETS, default=defaults.dataset, help="Playground data set")
+    parser.add_argument("--noise", type=number(float, lambda v: 0 <= v <= 0.5, "in [0, 0.5]"),
+                        default=defaults.noise, help="Playground noise level")
+    parser.add_argument("--train-ratio", type=number(float, lambda v: 0 < v < 1, "strictly between 0 and 1"),
+                        default=defaults.train_ratio, help="share of the 500 points used for training")
+    parser.add_argument("--hidden", type=hidden_sizes, default=",".join(map(str, defaults.hidden)),
+                        help='neurons per hidden layer, comma-separated; "" for none')
+    parser.add_argument("--activations", type=activation_names, default=",".join(defaults.activations),
+                        help=f"one activation per hidden layer, from {', '.join(ACTIVATION_NAMES)}")
+    parser.add_argument("--dtype", choices=DTYPES, default=defaults.dtype, help="floating-point type of both sides")
+    parser.add_argument("--seed", type=number(int, lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)"),
+                        default=defaults.seed, help="seed of the data, the initial weights and the batch order")
+    parser.add_argument("--init", choices=INITS, default=defaults.init,
+                        help="initial weights: the article's xavier-uniform, or nn.Linear's default")
+    parser.add_argument("--weights", metavar="PATH", help="initial weights: .npz or a torch state dict, "
+                        "keyed like state_dict() (replaces --init)")
+    parser.add_argument("--save-weights", metavar="PATH", help="write the trained weights as .npz")
+    parser.add_argument("--json", metavar="PATH", help="write the full result as JSON")
+    parser.add_argument("--plot", metavar="PATH", help="write loss curves, gradient differences and "
+                        "decision boundaries as PNG")
+    parser.add_argument("--quiet", action="store_true", help="print only the summary")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if len(args.activations) != len(args.hidden):
+        parser.error(f"--activations names {len(args.activations)} activations for "
+                     f"{len(args.hidden)} hidden layers ({args.activations} vs {args.hidden})")
+    config = Config(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                    weight_decay=args.weight_decay, dataset=args.dataset, noise=args.noise,
+                    train_ratio=args.train_ratio, hidden=args.hidden, activations=args.activations,
+                    dtype=args.dtype, seed=args.seed, init=args.init)
+    # torch is slow to import: only once the arguments are known to be good
+    from .files import check_writable, load_weights, save_figure, save_text, save_weights
+    from .lockstep import check_weights, run
+    weights = None
+    try:
+        for path in (args.save_weights, args.json, args.plot):
+            if path:
+                check_writable(path)
+        load_data(config.dataset, config.noise, config.train_ratio, config.seed)   # may leave a set empty
+        if args.weights:
+            weights = load_weights(args.weights)
+            check_weights(config, weights, args.weights)
+    except ValueError as exc:
+        parser.error(str(exc))
+
+    from .report import epoch_report, summary
+    result = run(config, weights, on_epoch=None if args.quiet else lambda r: print(epoch_report(r), flush=True))
+    if not args.quiet:
+        print()
+    print(summary(result))
+    if args.save_weights:
+        save_weights(args.save_weights, result.models[0].state_dict())
+    if args.json:
+        save_text(args.json, json.dumps(result.to_json(), indent=2) + "\n")
+    if args.plot:
+        from .plot import make_figure
+        save_figure(args.plot, make_figure(result))
+    return 0 if result.agree else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
