@@ -1,0 +1,26 @@
+import os
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, settings
+
+from compare.lockstep import TOLERANCES
+
+# "dev" (default) is quick; CI=true selects "ci": at least 200 examples per property, no deadline.
+settings.register_profile("dev", max_examples=25, deadline=None)
+settings.register_profile("ci", max_examples=200, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") == "true" else "dev"))
+
+
+def assert_close(actual, expected, dtype, what):
+    r"""``|actual - expected| <= atol + rtol |expected|`` with DESIGN.md's tolerance for ``dtype``."""
+    tol = TOLERANCES[np.dtype(dtype).name]
+    expected = expected.detach().numpy() if isinstance(expected, torch.Tensor) else np.asarray(expected)
+    np.testing.assert_allclose(actual, expected, atol=tol["atol"], rtol=tol["rtol"], err_msg=what)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)

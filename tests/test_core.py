@@ -1,0 +1,293 @@
+"""manual against torch (float64 and float32) and against finite differences; API details."""
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import manual
+import torch_impl
+from compare.data import load_data
+from compare.lockstep import Config, make_pair, to_torch
+from conftest import assert_close
+
+ARCHITECTURES = [
+    ((3, 3), ("tanh", "sigmoid"), "tanh"),          # the article's
+    ((), (), "tanh"),                               # output layer only
+    ((4, 2), ("relu", "tanh"), "sigmoid"),
+    ((5,), ("linear",), "linear"),
+    ((2, 3, 4), ("sigmoid", "relu", "tanh"), "relu"),
+]
+
+
+def random_pair(architecture, dtype, rng):
+    r"""Manual and torch models with the same random weights (biases non-zero too)."""
+    config = Config(hidden=architecture[0], activations=architecture[1],
+                    output_activation=architecture[2], dtype=np.dtype(dtype).name, init="torch-default")
+    return make_pair(config, rng)
+
+
+def batch(rng, n, dtype):
+    X = rng.uniform(-6, 6, (n, 2)).astype(dtype)
+    y = rng.choice([-1.0, 1.0], (n, 1)).astype(dtype)
+    return X, y
+
+
+def manual_and_torch_step(architecture, dtype, rng, lr=0.03, weight_decay=0.03, n=15):
+    r"""One train_step on each side from the same weights and batch; returns everything to compare."""
+    manual_model, torch_model = random_pair(architecture, dtype, rng)
+    X, y = batch(rng, n, dtype)
+    y_pred_manual = manual_model(X)
+    y_pred_torch = torch_model(torch.from_numpy(X)).detach()
+    manual_optimizer = manual.SGD(manual_model.parameters(), lr=lr, weight_decay=weight_decay)
+    torch_optimizer = torch.optim.SGD(torch_model.parameters(), lr=lr, weight_decay=weight_decay)
+    loss_manual, _ = manual.train_step(manual_model, manual_optimizer, manual.MSELoss(), X, y)
+    loss_torch, _ = torch_impl.train_step(torch_model, torch_optimizer, torch.nn.MSELoss(),
+                                          torch.from_numpy(X), torch.from_numpy(y))
+    return (y_pred_manual, y_pred_torch, loss_manual, loss_torch,
+            list(manual_model.named_parameters()), list(torch_model.named_parameters()))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("architecture", ARCHITECTURES, ids=lambda a: "-".join(map(str, a[0])) or "none")
+def test_forward_loss_gradients_and_step_match_torch(architecture, dtype, rng):
+    y_manual, y_torch, loss_manual, loss_torch, manual_params, torch_params = \
+        manual_and_torch_step(architecture, dtype, rng)
+    assert y_manual.dtype == dtype and y_manual.shape == (15, 1)
+    assert_close(y_manual, y_torch, dtype, "forward output")
+    assert_close(loss_manual, loss_torch, dtype, "loss")
+    for (name, p), (torch_name, q) in zip(manual_params, torch_params, strict=True):
+        assert name == torch_name
+        assert p.grad.dtype == dtype and p.data.dtype == dtype
+        assert_close(p.grad, q.grad, dtype, f"gradient of {name}")
+        assert_close(p.data, q.data, dtype, f"{name} after one SGD step")
+
+
+def numeric_gradient(f, x, h=1e-6):
+    r"""Central finite differences of the scalar ``f()`` with respect to every element of ``x``."""
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        saved = x[i]
+        x[i] = saved + h
+        f_plus = f()
+        x[i] = saved - h
+        f_minus = f()
+        x[i] = saved
+        grad[i] = (f_plus - f_minus) / (2 * h)
+    return grad
+
+
+@pytest.mark.parametrize("architecture", [a for a in ARCHITECTURES if "relu" not in (*a[1], a[2])],
+                         ids=lambda a: "-".join(map(str, a[0])) or "none")
+def test_gradients_match_finite_differences(architecture, rng):
+    model, _ = random_pair(architecture, np.float64, rng)
+    X, y = batch(rng, 7, np.float64)
+    criterion = manual.MSELoss()
+    criterion(model(X), y)
+    dX = model.backward(criterion.backward())
+    loss = lambda: criterion(model(X), y)                          # noqa: E731
+    for name, p in model.named_parameters():
+        np.testing.assert_allclose(p.grad, numeric_gradient(loss, p.data), rtol=1e-6, atol=1e-9,
+                                   err_msg=f"dL/d{name}")
+    np.testing.assert_allclose(dX, numeric_gradient(loss, X), rtol=1e-6, atol=1e-9, err_msg="dL/dX")
+
+
+def test_gradients_accumulate_like_torch_until_zero_grad(rng):
+    manual_model, torch_model = random_pair(ARCHITECTURES[0], np.float64, rng)
+    X, y = batch(rng, 15, np.float64)
+    criterion = manual.MSELoss()
+    for _ in range(2):                                             # no zero_grad in between
+        criterion(manual_model(X), y)
+        manual_model.backward(criterion.backward())
+        torch.nn.MSELoss()(torch_model(torch.from_numpy(X)), torch.from_numpy(y)).backward()
+    for (name, p), (_, q) in zip(manual_model.named_parameters(), torch_model.named_parameters()):
+        assert_close(p.grad, q.grad, np.float64, f"accumulated gradient of {name}")
+    manual.SGD(manual_model.parameters(), lr=0.1).zero_grad()
+    assert all(p.grad is None for p in manual_model.parameters())
+
+
+def test_default_network_is_the_article_s():
+    model = manual.NeuralNetwork()
+    assert [(n, p.data.shape, p.data.dtype) for n, p in model.named_parameters()] == [
+        ("layer1.weight", (3, 2), np.float32), ("layer1.bias", (3,), np.float32),
+        ("layer2.weight", (3, 3), np.float32), ("layer2.bias", (3,), np.float32),
+        ("layer_out.weight", (1, 3), np.float32), ("layer_out.bias", (1,), np.float32)]
+    assert [type(a).__name__ for _, a in model.stack] == ["Tanh", "Sigmoid", "Tanh"]
+    assert list(torch_impl.NeuralNetwork().state_dict()) == list(model.state_dict())
+    assert list(manual.NeuralNetwork(hidden=(2, 2, 2), activations=("relu",) * 3).state_dict())[4:6] == [
+        "layer3.weight", "layer3.bias"]
+
+
+@pytest.mark.parametrize("kwargs", [dict(hidden=(3, 0), activations=("tanh", "tanh")),
+                                    dict(hidden=(3,), activations=("tanh", "tanh")),
+                                    dict(hidden=(3,), activations=("softmax",)),
+                                    dict(output_activation="gelu"),
+                                    dict(hidden=(2.5,), activations=("tanh",))])
+def test_bad_architecture_is_a_value_error_on_both_sides(kwargs):
+    with pytest.raises(ValueError):
+        manual.NeuralNetwork(**kwargs)
+    with pytest.raises(ValueError):
+        torch_impl.NeuralNetwork(**kwargs)
+
+
+def test_init_parameters_is_xavier_uniform_with_zero_bias():
+    model = manual.NeuralNetwork(hidden=(40, 30), activations=("tanh", "tanh"), dtype=np.float64)
+    manual.init_parameters(model, np.random.default_rng(0))
+    w = model.layer2.weight.data
+    bound = np.sqrt(6 / (40 + 30))
+    assert np.all(np.abs(w) <= bound) and np.abs(w).max() > 0.95 * bound
+    assert np.std(w) == pytest.approx(bound / np.sqrt(3), rel=0.05)   # U(-a, a) has std a/sqrt(3)
+    assert all(not layer.bias.data.any() for layer, _ in model.stack)
+    torch_model = torch_impl.NeuralNetwork(hidden=(40, 30), activations=("tanh", "tanh"))
+    torch_model.apply(torch_impl.init_parameters)
+    assert torch_model.layer2.weight.abs().max() <= bound and not torch_model.layer2.bias.any()
+
+
+def test_torch_default_init_range():
+    model = manual.NeuralNetwork(hidden=(50,), activations=("tanh",), rng=np.random.default_rng(0))
+    bound = 1 / np.sqrt(50)
+    assert np.abs(model.layer_out.weight.data).max() <= bound
+    assert np.abs(model.layer_out.bias.data).max() <= bound
+
+
+@pytest.mark.parametrize("side", [manual, torch_impl])
+def test_discretize(side):
+    array = np.array([-0.5, -0.0, 0.0, 1e-30, -1e-30, 0.5])
+    for dtype in (np.float32, np.float64):
+        proba = array.astype(dtype) if side is manual else torch.tensor(array.astype(dtype))
+        out = side.discretize(proba)
+        assert out.dtype == proba.dtype
+        assert np.asarray(out).tolist() == [-1, 1, 1, 1, -1, 1]
+        assert np.asarray(side.Discretize()(proba)).tolist() == np.asarray(out).tolist()
+
+
+def test_mse_refuses_flat_labels():
+    with pytest.raises(ValueError, match=r"\(N, 1\)"):
+        manual.MSELoss()(np.zeros((4, 1)), np.zeros(4))
+
+
+def test_state_dict_round_trip_copies(rng):
+    model, torch_model = random_pair(ARCHITECTURES[0], np.float32, rng)
+    state = model.state_dict()
+    state["layer1.weight"][0, 0] = 42.0                             # a copy: the model is untouched
+    assert model.layer1.weight.data[0, 0] != 42.0
+    other = manual.NeuralNetwork()
+    other.load_state_dict(model.state_dict())
+    for a, b in zip(other.state_dict().values(), model.state_dict().values()):
+        assert a.dtype == np.float32 and np.array_equal(a, b)
+    other.load_state_dict({k: v.numpy() for k, v in torch_model.state_dict().items()})
+    back = torch_impl.NeuralNetwork()
+    back.load_state_dict(to_torch(other.state_dict()))
+    for a, b in zip(back.state_dict().values(), model.state_dict().values()):
+        assert np.array_equal(a.numpy(), b)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d.pop("layer2.bias"), "missing key layer2.bias"),
+    (lambda d: d.update(extra=np.zeros(1)), "unexpected key extra"),
+    (lambda d: d.update({"layer1.weight": np.zeros((2, 3))}), "layer1.weight: shape"),
+    (lambda d: d.update({"layer2.bias": np.array([0, np.nan, 0])}), "layer2.bias: holds a non-finite"),
+    (lambda d: d.update({"layer2.bias": np.array([0, np.inf, 0])}), "layer2.bias: holds a non-finite"),
+    (lambda d: d.update({"layer2.bias": np.array([0, 1e300, 0])}), "too large for float32"),
+    (lambda d: d.update({"layer2.bias": np.array(["a", "b", "c"])}), "layer2.bias: dtype"),
+])
+def test_load_state_dict_errors_name_the_key_and_change_nothing(change, message, rng):
+    model = manual.NeuralNetwork(rng=rng)
+    before = model.state_dict()
+    state = model.state_dict()
+    state["layer1.bias"] = state["layer1.bias"] + 1                 # would change, if it were loaded
+    change(state)
+    with pytest.raises(ValueError, match=message):
+        model.load_state_dict(state)
+    for a, b in zip(model.state_dict().values(), before.values()):
+        assert np.array_equal(a, b)
+
+
+def run_python(code):
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+
+
+def test_manual_never_imports_torch_and_torch_impl_never_imports_manual():
+    assert run_python("import sys, manual; print('torch' in sys.modules)").strip() == "False"
+    assert run_python("import sys, torch_impl; print('manual' in sys.modules)").strip() == "False"
+
+
+def test_data_is_deterministic_and_leaves_global_rng_alone():
+    random.seed(7)
+    np.random.seed(7)
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    first = load_data("circle", 0.0, 0.5, seed=3)
+    assert random.getstate() == python_state
+    after = np.random.get_state()
+    assert all(np.array_equal(a, b) for a, b in zip(after, numpy_state))
+    second = load_data("circle", 0.0, 0.5, seed=3)
+    assert all(np.array_equal(a, b) for a, b in zip(first, second))
+    assert not np.array_equal(first[0], load_data("circle", 0.0, 0.5, seed=4)[0])
+    X_train, y_train, X_valid, y_valid = first
+    assert X_train.shape == (250, 2) and y_train.shape == (250, 1)
+    assert X_valid.shape == (250, 2) and y_valid.shape == (250, 1)
+    assert set(np.unique(np.concatenate([y_train, y_valid]))) == {-1.0, 1.0}
+    assert np.abs(X_train).max() <= 6
+
+
+@pytest.mark.parametrize("dataset", ["circle", "xor", "gauss", "spiral"])
+def test_every_dataset_loads(dataset):
+    X_train, y_train, X_valid, _ = load_data(dataset, noise=0.2, train_ratio=0.8, seed=1)
+    assert len(X_train) == 400 and len(X_valid) == 100 and y_train.shape == (400, 1)
+
+
+@pytest.mark.parametrize("kwargs", [dict(dataset="moon"), dict(noise=0.6), dict(train_ratio=1.0),
+                                    dict(train_ratio=0.0001), dict(seed=-1)])
+def test_data_rejects_bad_arguments(kwargs):
+    with pytest.raises(ValueError):
+        load_data(**kwargs)
+
+
+def test_fit_loops_agree_and_print_the_article_line(rng, capsys):
+    manual_model, torch_model = random_pair(ARCHITECTURES[0], np.float64, rng)
+    X_train, y_train, X_valid, y_valid = load_data(seed=0)
+    batches = [idx for idx in np.array_split(rng.permutation(250), 17)]   # fixed order for both
+    manual_history = manual.fit(
+        manual_model, manual.SGD(manual_model.parameters(), lr=0.03, weight_decay=0.03), manual.MSELoss(),
+        [(X_train[i], y_train[i]) for i in batches], manual.DataLoader(X_valid, y_valid, 15), epochs=3)
+    t = [torch.from_numpy(a) for a in (X_train, y_train, X_valid, y_valid)]
+    torch_history = torch_impl.fit(
+        torch_model, torch.optim.SGD(torch_model.parameters(), lr=0.03, weight_decay=0.03), torch.nn.MSELoss(),
+        torch.utils.data.DataLoader(torch.utils.data.TensorDataset(t[0], t[1]), batch_sampler=batches),
+        torch.utils.data.DataLoader(torch.utils.data.TensorDataset(t[2], t[3]), batch_size=15), epochs=3)
+    for m, q in zip(manual_history, torch_history, strict=True):
+        assert m["epoch"] == q["epoch"] and m["acc"] == q["acc"] and m["val_acc"] == q["val_acc"]
+        assert_close([m["loss"], m["val_loss"]], np.array([q["loss"], q["val_loss"]]), np.float64, "epoch losses")
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 6 and lines[0].startswith("[Epoch   1/  3] loss: ") and " val_acc: " in lines[0]
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-10), (np.float32, 1e-5)])
+def test_the_article_s_own_code_trains_like_manual(dtype, tolerance, rng):
+    import article
+    X_train, y_train, _, _ = (a.astype(dtype) for a in load_data(seed=0))
+    manual_model = manual.NeuralNetwork(dtype=dtype, rng=rng)
+    manual.init_parameters(manual_model, rng)
+    article.model = article.NeuralNetwork().to(torch.float64 if dtype == np.float64 else torch.float32)
+    article.model.load_state_dict(to_torch(manual_model.state_dict()))
+    article.criterion = torch.nn.MSELoss()
+    article.optimizer = torch.optim.SGD(article.model.parameters(), lr=0.03, weight_decay=0.03)
+    manual_optimizer = manual.SGD(manual_model.parameters(), lr=0.03, weight_decay=0.03)
+    loss_diffs = []
+    for _ in range(5):                                              # epochs
+        batches = [list(map(int, b)) for b in np.array_split(rng.permutation(250), range(15, 250, 15))]
+        loader_train = torch.utils.data.DataLoader(
+            torch.utils.data.TensorDataset(torch.from_numpy(X_train), torch.from_numpy(y_train)),
+            batch_sampler=batches)
+        for idx, (train_X, train_y) in zip(batches, loader_train, strict=True):
+            loss, acc = article.train_step(train_X, train_y)
+            manual_loss, manual_correct = manual.train_step(manual_model, manual_optimizer, manual.MSELoss(),
+                                                            X_train[idx], y_train[idx])
+            assert manual_correct == acc
+            loss_diffs.append(abs(manual_loss - loss))
+    assert len(loss_diffs) == 5 * 17 and max(loss_diffs) <= tolerance
+    for name, value in article.model.state_dict().items():
+        np.testing.assert_allclose(manual_model.state_dict()[name], value.numpy(), rtol=0, atol=tolerance,
+                                   err_msg=f"final {name}")
