@@ -1,0 +1,159 @@
+"""python -m compare: exit codes, output, JSON schema, plot, weights files, bad input, determinism."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import manual
+from compare.cli import main
+
+SHORT = ["--epochs", "2"]
+
+
+def run_cli(args, capsys):
+    r"""Run the CLI in-process; return (exit status, stdout, stderr)."""
+    try:
+        status = main(args)
+    except SystemExit as exc:
+        status = exc.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_agreeing_run_exits_0_with_epoch_lines_and_summary(dtype, capsys):
+    status, out, err = run_cli([*SHORT, "--dtype", dtype], capsys)
+    assert status == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0].startswith("[Epoch   1/  2] loss: ") and lines[0].endswith("manual")
+    assert lines[1].startswith("[Epoch   1/  2] loss: ") and "max |grad diff|" in lines[1]
+    assert "largest |g_manual - g_torch| per parameter over 34 steps" in out
+    assert lines[-1].startswith("AGREE")
+
+
+def test_quiet_prints_only_the_summary(capsys):
+    status, out, _ = run_cli([*SHORT, "--quiet"], capsys)
+    assert status == 0 and "[Epoch" not in out and out.startswith("Summary: 2-3-3-1 network")
+
+
+def test_json_has_the_documented_schema(tmp_path, capsys):
+    path = tmp_path / "result.json"
+    status, _, _ = run_cli([*SHORT, "--quiet", "--json", str(path), "--hidden", "4",
+                            "--activations", "relu", "--dtype", "float64"], capsys)
+    result = json.loads(path.read_text())
+    assert status == 0 and result["agree"] is True and result["diverged"] is None
+    assert result["config"]["hidden"] == [4] and result["config"]["dtype"] == "float64"
+    checks = result["checks"]
+    assert set(checks) == {"gradients", "loss_curves", "accuracy"}
+    assert checks["gradients"]["ok"] and checks["gradients"]["steps"] == 34
+    assert 0 <= checks["gradients"]["max_abs_diff"] < 1e-12
+    assert set(checks["gradients"]["per_parameter_max_abs_diff"]) == {
+        "layer1.weight", "layer1.bias", "layer_out.weight", "layer_out.bias"}
+    assert checks["loss_curves"]["ok"] and isinstance(checks["loss_curves"]["max_abs_diff"], float)
+    assert checks["accuracy"] == {**checks["accuracy"], "mismatched_predictions": 0, "ok": True}
+    for side in ("manual", "torch"):
+        history = result["history"][side]
+        assert [h["epoch"] for h in history] == [1, 2]
+        assert set(history[0]) == {"epoch", "loss", "acc", "val_loss", "val_acc"}
+
+
+def test_plot_writes_a_png(tmp_path, capsys):
+    path = tmp_path / "run.png"
+    status, _, _ = run_cli([*SHORT, "--quiet", "--plot", str(path)], capsys)
+    assert status == 0 and path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["run.png"]
+
+
+def test_same_arguments_same_history_bit_for_bit(tmp_path, capsys):
+    for name in ("a.json", "b.json"):
+        run_cli([*SHORT, "--quiet", "--seed", "3", "--json", str(tmp_path / name)], capsys)
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+
+
+def test_saved_weights_read_back_as_npz_and_as_torch_state_dict(tmp_path, capsys):
+    saved = tmp_path / "trained.npz"
+    run_cli([*SHORT, "--quiet", "--save-weights", str(saved)], capsys)
+    weights = dict(np.load(saved))
+    assert list(weights) == list(manual.NeuralNetwork().state_dict())
+    torch_file = tmp_path / "trained.pt"
+    torch.save({k: torch.from_numpy(v) for k, v in weights.items()}, torch_file)
+    histories = []
+    for path in (saved, torch_file, None):
+        out = tmp_path / "again.json"
+        status, _, _ = run_cli(["--epochs", "1", "--quiet", "--json", str(out)]
+                               + (["--weights", str(path)] if path else []), capsys)
+        assert status == 0
+        histories.append(json.loads(out.read_text())["history"])
+    assert histories[0] == histories[1] != histories[2]     # both files start from the same weights
+
+
+def test_a_wrong_derivative_is_caught_and_exits_1(monkeypatch, capsys):
+    backward = manual.layers.Sigmoid.backward
+    monkeypatch.setattr(manual.layers.Sigmoid, "backward", lambda self, da: backward(self, da) * 1.001)
+    status, out, _ = run_cli([*SHORT, "--quiet", "--dtype", "float64"], capsys)
+    assert status == 1 and "DISAGREE: gradients" in out
+
+
+def test_divergence_is_reported_cleanly_without_warnings():
+    result = subprocess.run([sys.executable, "-W", "error", "-m", "compare", "--lr", "1000", "--epochs", "5",
+                             "--quiet"], capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == ""
+    assert "DIVERGED: the loss became non-finite at epoch" in result.stdout
+
+
+def test_help_shows_every_default():
+    result = subprocess.run([sys.executable, "-m", "compare", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    for default in ("(default: 100)", "(default: 15)", "(default: 0.03)", "(default: circle)",
+                    "(default: 3,3)", "(default: tanh,sigmoid)", "(default: float32)", "(default: xavier)"):
+        assert default in result.stdout
+
+
+def write_weights(tmp_path, name, **changes):
+    weights = {**manual.NeuralNetwork(rng=np.random.default_rng(0)).state_dict(), **changes}
+    path = tmp_path / name
+    np.savez(path, **weights)
+    return str(path)
+
+
+BAD_INPUTS = [
+    ["--epochs", "0"], ["--epochs", "ten"], ["--batch-size", "0"], ["--lr", "0"], ["--lr", "-1"],
+    ["--lr", "inf"], ["--lr", "nan"], ["--weight-decay", "-0.1"], ["--weight-decay", "inf"],
+    ["--noise", "0.6"], ["--noise", "-0.1"], ["--train-ratio", "0"], ["--train-ratio", "1"],
+    ["--train-ratio", "0.0001"], ["--hidden", "3,0"], ["--hidden", "3,x"], ["--hidden", "3"],
+    ["--activations", "tanh,softmax"], ["--dataset", "moons"], ["--dtype", "float16"], ["--seed", "-1"],
+    ["--init", "he"], ["--weights", "{tmp}/missing.npz"], ["--weights", "{tmp}/notes.txt"],
+    ["--weights", "{tmp}/objects.npz"], ["--weights", "{tmp}/wrong_key.npz"],
+    ["--weights", "{tmp}/wrong_shape.npz"], ["--weights", "{tmp}/nan.npz"], ["--weights", "{tmp}/list.pt"],
+    ["--json", "{tmp}/no/such/dir/out.json"], ["--plot", "{tmp}/no_dir/out.png"],
+    ["--save-weights", "{tmp}"],
+]
+
+
+@pytest.mark.parametrize("args", BAD_INPUTS, ids=" ".join)
+def test_bad_input_is_one_error_line_exit_2_and_writes_nothing(args, tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("not weights")
+    np.savez(tmp_path / "objects.npz", **{"layer1.weight": np.array([None, 1], dtype=object)})
+    write_weights(tmp_path, "wrong_key.npz", extra=np.zeros(2))
+    write_weights(tmp_path, "wrong_shape.npz", **{"layer2.weight": np.zeros((3, 2))})
+    write_weights(tmp_path, "nan.npz", **{"layer1.bias": np.array([0.0, np.nan, 0.0])})
+    torch.save([1, 2, 3], tmp_path / "list.pt")
+    before = sorted(os.listdir(tmp_path))
+    args = [a.format(tmp=tmp_path) for a in args]
+    status, out, err = run_cli([*args, "--epochs", "1", "--json", str(tmp_path / "out.json")]
+                               if "--json" not in args else args, capsys)
+    assert status == 2 and out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_bad_input_has_no_traceback_from_the_command_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "compare", "--weights", str(tmp_path / "none.npz")],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == f"error: {tmp_path / 'none.npz'}: no such file\n"
