@@ -50,14 +50,16 @@ def make_figure(result):
 
     diffs = np.asarray(result.step_grad_diffs).reshape(-1, len(result.parameter_names))
     steps = np.arange(1, len(diffs) + 1)
-    for column, name in enumerate(result.parameter_names):
+    layers = [name.split(".")[0] for name in result.parameter_names]   # layer1.weight -> layer1
+    for layer in dict.fromkeys(layers):
+        layer_diff = diffs[:, [i for i, name in enumerate(layers) if name == layer]].max(axis=1)
         # a log axis has no 0: steps where the two gradients are bit-identical leave a gap
-        ax_grad.plot(steps, np.where(diffs[:, column] > 0, diffs[:, column], np.nan), lw=0.7, label=name)
+        ax_grad.plot(steps, np.where(layer_diff > 0, layer_diff, np.nan), lw=0.7, label=f"{layer} (weight, bias)")
     atol, rtol = result.gradients["atol"], result.gradients["rtol"]
     ax_grad.axhline(atol, color="black", ls=":", label=f"atol {atol:g} (plus rtol {rtol:g} |g|)")
     ax_grad.set_yscale("log")
     ax_grad.set(xlabel="training step", ylabel="max |g_manual - g_torch|",
-                title="Largest gradient difference per parameter, every step")
+                title="Largest gradient difference per layer, every step")
     ax_grad.legend(loc="best", fontsize=8)
     ax_grad.grid(which="major")
 
