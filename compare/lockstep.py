@@ -9,6 +9,8 @@ drift shows. What "agree" means (``DESIGN.md`` section 3):
 - discretized predictions on every point after every epoch: identical in float64; in float32 they
   may differ only where ``|y_pred| < TIE`` on both sides (a tie at the threshold), counted apart.
 """
+import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -77,6 +79,21 @@ def check_weights(config, weights, source):
         raise ValueError(f"{source}: {exc}") from None
 
 
+class Stopwatch:
+    r"""Seconds spent per label: ``with clock("manual"): ...`` adds to ``clock.seconds["manual"]``."""
+
+    def __init__(self):
+        self.seconds = {}
+
+    @contextmanager
+    def __call__(self, label):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[label] = self.seconds.get(label, 0.0) + time.perf_counter() - start
+
+
 class Check:
     r"""Running maximum of ``|a - b| / (atol + rtol |b|)``: the rule holds while it stays <= 1."""
 
@@ -110,6 +127,7 @@ class Result:
     loss_curves: dict = None
     accuracy: dict = None
     diverged: dict = None              # {"epoch", "step", "losses"} when a loss went non-finite
+    seconds: dict = None               # wall time per phase: data, manual, torch, checks
 
     @property
     def parameter_names(self):
@@ -138,9 +156,11 @@ def run(config, weights=None, on_epoch=None):
     ``weights`` (a state dict) replaces the drawn initial weights. ``on_epoch(result)`` is called
     after every epoch. Stops early, with ``result.diverged`` set, when a loss becomes non-finite.
     """
+    clock = Stopwatch()
     np_dtype = DTYPES[config.dtype][0]
-    data = tuple(a.astype(np_dtype) for a in load_data(config.dataset, config.noise,
-                                                        config.train_ratio, config.seed))
+    with clock("data"):
+        data = tuple(a.astype(np_dtype) for a in load_data(config.dataset, config.noise,
+                                                            config.train_ratio, config.seed))
     rng = np.random.default_rng(config.seed)
     result = Result(config, data, make_pair(config, rng, weights))
     (manual_model, torch_model), (X_train, y_train, X_valid, y_valid) = result.models, data
@@ -151,7 +171,9 @@ def run(config, weights=None, on_epoch=None):
     manual_optimizer = manual.SGD(manual_model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     torch_optimizer = torch.optim.SGD(torch_model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     manual_criterion, torch_criterion = manual.MSELoss(), torch.nn.MSELoss()
-    param_pairs = list(zip(manual_model.parameters(), torch_model.parameters()))
+    manual_params, torch_params = manual_model.parameters(), list(torch_model.parameters())
+    # gradients are compared as one flat vector; parameter i is [offsets[i], offsets[i + 1])
+    offsets = np.cumsum([0] + [p.data.size for p in manual_params])[:-1]
 
     tolerance = TOLERANCES[config.dtype]
     gradients, losses = Check(**tolerance), Check(**tolerance)
@@ -162,42 +184,49 @@ def run(config, weights=None, on_epoch=None):
         step_losses = np.empty((len(batches), 2))
         correct = np.zeros(2, dtype=np.int64)
         for step, idx in enumerate(batches, start=1):
-            t_idx = torch.from_numpy(idx)
-            manual_loss, manual_correct = manual.train_step(
-                manual_model, manual_optimizer, manual_criterion, X_train[idx], y_train[idx])
-            torch_loss, torch_correct = torch_impl.train_step(
-                torch_model, torch_optimizer, torch_criterion, t_X_train[t_idx], t_y_train[t_idx])
-            if not (np.isfinite(manual_loss) and np.isfinite(torch_loss)):
-                result.diverged = {"epoch": epoch, "step": step,
-                                   "losses": {"manual": manual_loss, "torch": torch_loss}}
-                break
-            # p.grad still holds the gradient the update used: the comparison is "before the update"
-            result.step_grad_diffs.append([float(gradients.update(p.grad, q.grad.numpy()).max())
-                                           for p, q in param_pairs])
-            step_losses[step - 1] = manual_loss, torch_loss
-            correct += manual_correct, torch_correct
+            with clock("manual"):
+                manual_loss, manual_correct = manual.train_step(
+                    manual_model, manual_optimizer, manual_criterion, X_train[idx], y_train[idx])
+            with clock("torch"):
+                t_idx = torch.from_numpy(idx)
+                torch_loss, torch_correct = torch_impl.train_step(
+                    torch_model, torch_optimizer, torch_criterion, t_X_train[t_idx], t_y_train[t_idx])
+            with clock("checks"):
+                if not (np.isfinite(manual_loss) and np.isfinite(torch_loss)):
+                    result.diverged = {"epoch": epoch, "step": step,
+                                       "losses": {"manual": manual_loss, "torch": torch_loss}}
+                    break
+                # p.grad still holds the gradient the update used: the comparison is "before the update"
+                abs_diff = gradients.update(np.concatenate([p.grad.ravel() for p in manual_params]),
+                                            torch.cat([q.grad.ravel() for q in torch_params]).numpy())
+                result.step_grad_diffs.append(np.maximum.reduceat(abs_diff, offsets).tolist())
+                step_losses[step - 1] = manual_loss, torch_loss
+                correct += manual_correct, torch_correct
         if result.diverged:
             break
 
-        train_loss = np.average(step_losses, axis=0, weights=[len(idx) for idx in batches])
-        manual_valid = manual.valid_step(manual_model, manual_criterion, X_valid, y_valid)
-        torch_valid = torch_impl.valid_step(torch_model, torch_criterion, t_X_valid, t_y_valid)
-        for side, loss, n_correct, (val_loss, val_correct) in zip(
-                ("manual", "torch"), train_loss, correct, (manual_valid, torch_valid)):
-            result.history[side].append({"epoch": epoch, "loss": float(loss), "acc": int(n_correct) / len(X_train),
-                                         "val_loss": val_loss, "val_acc": val_correct / len(X_valid)})
-        losses.update(train_loss[0], train_loss[1])
-        losses.update(manual_valid[0], torch_valid[0])
+        with clock("manual"):
+            manual_valid = manual.valid_step(manual_model, manual_criterion, X_valid, y_valid)
+        with clock("torch"):
+            torch_valid = torch_impl.valid_step(torch_model, torch_criterion, t_X_valid, t_y_valid)
+        with clock("checks"):
+            train_loss = np.average(step_losses, axis=0, weights=[len(idx) for idx in batches])
+            for side, loss, n_correct, (val_loss, val_correct) in zip(
+                    ("manual", "torch"), train_loss, correct, (manual_valid, torch_valid)):
+                result.history[side].append({"epoch": epoch, "loss": float(loss), "acc": int(n_correct) / len(X_train),
+                                             "val_loss": val_loss, "val_acc": val_correct / len(X_valid)})
+            losses.update(train_loss[0], train_loss[1])
+            losses.update(manual_valid[0], torch_valid[0])
 
-        manual_pred = manual_model(X_all)
-        with torch.no_grad():
-            torch_pred = torch_model(t_X_all).numpy()
-        differ = manual.discretize(manual_pred) != manual.discretize(torch_pred)
-        if config.dtype == "float32":
-            tie = differ & (np.abs(manual_pred) < TIE) & (np.abs(torch_pred) < TIE)
-            ties += int(tie.sum())
-            differ &= ~tie
-        mismatched += int(differ.sum())
+            manual_pred = manual_model(X_all)
+            with torch.no_grad():
+                torch_pred = torch_model(t_X_all).numpy()
+            differ = manual.discretize(manual_pred) != manual.discretize(torch_pred)
+            if config.dtype == "float32":
+                tie = differ & (np.abs(manual_pred) < TIE) & (np.abs(torch_pred) < TIE)
+                ties += int(tie.sum())
+                differ &= ~tie
+            mismatched += int(differ.sum())
         if on_epoch:
             on_epoch(result)
 
@@ -207,4 +236,5 @@ def run(config, weights=None, on_epoch=None):
     result.loss_curves = {**losses.summary(), "epochs": len(result.history["manual"])}
     result.accuracy = {"mismatched_predictions": mismatched, "ties_at_threshold": ties, "tie_band": TIE,
                        "points_per_epoch": len(X_all), "ok": mismatched == 0}
+    result.seconds = clock.seconds
     return result
