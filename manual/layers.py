@@ -1,7 +1,8 @@
 r"""Parameters, the linear layer and the activations, each with its derivative next to it.
 
 This file is what ``torch.nn.Parameter``, ``nn.Linear``, ``nn.Tanh``, ... and autograd give
-``torch_impl`` for free. Every ``forward`` caches exactly what its ``backward`` needs and nothing else.
+``torch_impl`` for free. Every ``forward`` caches exactly what its ``backward`` needs and nothing else,
+and ``backward`` lets go of it, as autograd frees its saved tensors after ``loss.backward()``.
 
 Notation (batch of B samples):
     ``x`` is a layer's input, ``z = x @ W.T + b`` its pre-activation, ``a = f(z)`` its activation.
@@ -37,6 +38,11 @@ class Linear:
         weight ``(out, in)``, bias ``(out,)``, x ``(B, in)``, z ``(B, out)``.
 
     Initialised as torch's ``nn.Linear``: weight and bias ~ U(-1/sqrt(in), 1/sqrt(in)).
+
+    Speed: ``z`` and ``dx`` are stored column by column (``order="F"``: each neuron's values for
+    the whole batch lie next to each other in memory). Adding ``b`` to every row and summing
+    ``dz`` over the batch then run along contiguous memory, which at a million rows is several
+    times faster than NumPy's default row order. The values are the same either way.
     """
 
     def __init__(self, in_features, out_features, dtype, rng):
@@ -46,7 +52,9 @@ class Linear:
 
     def __call__(self, x):
         self.x = x                                  # backward needs x for dL/dW
-        return x @ self.weight.data.T + self.bias.data
+        z = np.matmul(x, self.weight.data.T, order="F")   # z = x W^T ...
+        z += self.bias.data                                 # ... + b, in place: no second (B, out) array
+        return z
 
     def backward(self, dz):
         r"""Fill ``weight.grad`` and ``bias.grad``; return dL/dx.
@@ -54,9 +62,10 @@ class Linear:
         .. math:: \partial L/\partial W = dz^T x, \quad \partial L/\partial b = \sum_B dz,
                   \quad \partial L/\partial x = dz\, W
         """
-        self.weight.accumulate(dz.T @ self.x)       # dL/dW = dz^T x : (out, in) = (B, out)^T (B, in)
+        x, self.x = self.x, None                    # release the cache
+        self.weight.accumulate(dz.T @ x)            # dL/dW = dz^T x : (out, in) = (B, out)^T (B, in)
         self.bias.accumulate(dz.sum(axis=0))        # dL/db = sum_B dz : (out,) = sum over B of (B, out)
-        dx = dz @ self.weight.data                  # dL/dx = dz W : (B, in) = (B, out) (out, in)
+        dx = np.matmul(dz, self.weight.data, order="F")   # dL/dx = dz W : (B, in) = (B, out) (out, in)
         return dx
 
 
@@ -68,7 +77,11 @@ class Tanh:
         return self.a
 
     def backward(self, da):
-        return da * (1 - self.a * self.a)           # dL/dz = dL/da (1 - a^2) : (B, n)
+        a, self.a = self.a, None                    # release the cache
+        dz = a * a                                  # a^2
+        np.subtract(1, dz, out=dz)                  # 1 - a^2, in place (one (B, n) array, not three)
+        dz *= da                                    # dL/dz = dL/da (1 - a^2) : (B, n)
+        return dz
 
 
 class Sigmoid:
@@ -82,7 +95,11 @@ class Sigmoid:
         return self.a
 
     def backward(self, da):
-        return da * self.a * (1 - self.a)           # dL/dz = dL/da a (1 - a) : (B, n)
+        a, self.a = self.a, None                    # release the cache
+        dz = 1 - a                                  # 1 - a
+        dz *= a                                     # a (1 - a), in place (one (B, n) array, not three)
+        dz *= da                                    # dL/dz = dL/da a (1 - a) : (B, n)
+        return dz
 
 
 class ReLU:
@@ -93,7 +110,8 @@ class ReLU:
         return self.a
 
     def backward(self, da):
-        return da * (self.a > 0)                    # dL/dz = dL/da [z > 0] : (B, n); a > 0 iff z > 0
+        a, self.a = self.a, None                    # release the cache
+        return da * (a > 0)                         # dL/dz = dL/da [z > 0] : (B, n); a > 0 iff z > 0
 
 
 class Identity:

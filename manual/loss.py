@@ -20,4 +20,5 @@ class MSELoss:
 
     def backward(self):
         r"""Return ``dL/dy_pred = 2 (y_pred - y) / N`` : (B, 1)."""
-        return self.diff * (2 / self.diff.size)     # dL/dy_pred = 2 (y_pred - y) / N : (B, 1)
+        diff, self.diff = self.diff, None           # release the cache
+        return diff * (2 / diff.size)               # dL/dy_pred = 2 (y_pred - y) / N : (B, 1)

@@ -7,9 +7,10 @@ from hypothesis import HealthCheck, settings
 
 from compare.lockstep import TOLERANCES
 
-# "dev" (default) is quick; CI=true selects "ci": at least 200 examples per property, no deadline.
+# "dev" (default) is quick and random; CI=true selects "ci": 200 examples per property, no
+# deadline, and the same examples on every run (a CI result does not depend on luck).
 settings.register_profile("dev", max_examples=25, deadline=None)
-settings.register_profile("ci", max_examples=200, deadline=None,
+settings.register_profile("ci", max_examples=200, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") == "true" else "dev"))
 

@@ -1,0 +1,211 @@
+r"""``python -m compare.bench``: how fast is hand-written NumPy backprop next to torch?
+
+Measures, in one process, with the two sides interleaved so that machine noise hits both:
+
+- one ``train_step`` of ``manual`` and of ``torch_impl`` (same weights, same batch) per batch size
+  and dtype: microseconds per step (medians) and the ratio torch / manual, taken round by round;
+- ``python -m compare --epochs 100`` split into import, data, manual training, torch training and
+  checks;
+- the peak extra resident memory of one step at the largest batch, each side in a fresh process
+  (Linux: reads ``/proc/self/status``).
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+import manual
+import torch_impl
+
+from .cli import Parser
+from .files import check_writable, save_text
+from .lockstep import DTYPES, Config, make_pair, run
+
+BATCH_SIZES = (1, 15, 256, 4096, 65536, 1_048_576)
+QUICK_BATCH_SIZES = (15, 4096)
+BLOCK_SECONDS = 0.02           # each timed block repeats a step for about this long
+
+
+def step_functions(dtype, batch):
+    r"""Two zero-argument functions, one ``train_step`` each, from identical weights on one batch."""
+    rng = np.random.default_rng(0)
+    manual_model, torch_model = make_pair(Config(dtype=dtype), rng)
+    X = rng.uniform(-6, 6, (batch, 2)).astype(DTYPES[dtype][0])
+    y = rng.choice([-1.0, 1.0], (batch, 1)).astype(DTYPES[dtype][0])
+    t_X, t_y = torch.from_numpy(X), torch.from_numpy(y)
+    # a tiny learning rate keeps the weights, and so the work per step, the same throughout
+    manual_optimizer = manual.SGD(manual_model.parameters(), lr=1e-9, weight_decay=0.03)
+    torch_optimizer = torch.optim.SGD(torch_model.parameters(), lr=1e-9, weight_decay=0.03)
+    manual_criterion, torch_criterion = manual.MSELoss(), torch.nn.MSELoss()
+    return (lambda: manual.train_step(manual_model, manual_optimizer, manual_criterion, X, y),
+            lambda: torch_impl.train_step(torch_model, torch_optimizer, torch_criterion, t_X, t_y))
+
+
+def seconds_per_call(step, repeats):
+    start = time.perf_counter()
+    for _ in range(repeats):
+        step()
+    return (time.perf_counter() - start) / repeats
+
+
+def time_steps(dtype, batch, rounds):
+    r"""Median microseconds per step of each side, and the median of the per-round ratios."""
+    manual_step, torch_step = step_functions(dtype, batch)
+    repeats = [max(1, int(BLOCK_SECONDS / seconds_per_call(step, 1))) for step in (manual_step, torch_step)]
+    manual_times, torch_times = [], []
+    for round_ in range(rounds):
+        sides = [(manual_step, repeats[0], manual_times), (torch_step, repeats[1], torch_times)]
+        for step, n, times in sides[::1 if round_ % 2 else -1]:   # alternate who goes first
+            times.append(seconds_per_call(step, n))
+    ratios = np.array(torch_times) / np.array(manual_times)
+    return {"dtype": dtype, "batch": batch, "manual_us": 1e6 * float(np.median(manual_times)),
+            "torch_us": 1e6 * float(np.median(torch_times)), "torch_over_manual": float(np.median(ratios))}
+
+
+def peak_step_memory(side, dtype, batch):
+    r"""Peak resident memory (MiB) one ``train_step`` adds, above what its inputs already take.
+
+    Call in a fresh process: a warm-up step first, then the kernel's high-water mark is reset
+    and one more step is measured. Run it with ``MALLOC_MMAP_THRESHOLD_`` fixed (as ``main`` does):
+    otherwise glibc keeps freed blocks resident depending on what was freed before, and the
+    figure wanders by tens of MiB from run to run.
+    """
+    step = step_functions(dtype, batch)[side == "torch"]
+    step()
+
+    def kib(field):
+        with open("/proc/self/status") as status:
+            return int(next(line for line in status if line.startswith(field)).split()[1])
+
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")                                   # reset VmHWM to the current VmRSS
+    before = kib("VmRSS")
+    step()
+    return (kib("VmHWM") - before) / 1024
+
+
+def python(code, env=None):
+    r"""Run ``code`` in a fresh interpreter; return what it printed, parsed as JSON."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=None if env is None else {**os.environ, **env}).stdout
+    return json.loads(out)
+
+
+def command_phases(epochs):
+    r"""``python -m compare --epochs N`` split into import, data, the two trainings and the checks."""
+    imports = python("import time; t = time.perf_counter(); "
+                     "import compare.cli, compare.files, compare.lockstep, compare.report; "
+                     "print(time.perf_counter() - t)")
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "compare", "--epochs", str(epochs), "--quiet"],
+                   capture_output=True, check=False)
+    return {"command_seconds": time.perf_counter() - start, "import": imports, **lockstep_phases(epochs)}
+
+
+def lockstep_phases(epochs):
+    r"""The seconds of the lockstep run itself, in this process: data, the two trainings, checks."""
+    seconds = run(Config(epochs=epochs)).seconds
+    return {"epochs": epochs, **seconds, "checks_over_training": seconds["checks"] / (seconds["manual"] + seconds["torch"])}
+
+
+def machine():
+    model = platform.processor() or platform.machine()
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), model)
+    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(),
+            "numpy": np.__version__, "torch": torch.__version__, "torch_threads": torch.get_num_threads()}
+
+
+def targets(report):
+    r"""The project's speed targets, each ``(description, measured, met)``."""
+    steps = {(s["dtype"], s["batch"]): s for s in report["steps"]}
+    found = []
+    if ("float32", 15) in steps:
+        ratio = steps["float32", 15]["torch_over_manual"]
+        found.append(("batch 15, float32: manual >= 6x faster than torch", f"{ratio:.2f}x", ratio >= 6))
+    for dtype in DTYPES:
+        if (dtype, 4096) in steps:
+            ratio = steps[dtype, 4096]["torch_over_manual"]
+            found.append((f"batch 4096, {dtype}: manual at least as fast as torch", f"{ratio:.2f}x", ratio >= 1))
+    if ("float32", BATCH_SIZES[-1]) in steps:
+        ratio = steps["float32", BATCH_SIZES[-1]]["torch_over_manual"]
+        found.append(("batch 1,048,576, float32: torch / manual >= 0.67", f"{ratio:.2f}", ratio >= 0.67))
+    memory = report.get("memory", {}).get("float32")
+    if memory:
+        found.append(("batch 1,048,576, float32: manual peak memory <= torch's",
+                      f"{memory['manual']:.0f} vs {memory['torch']:.0f} MiB", memory["manual"] <= memory["torch"]))
+    share = report["command"]["checks_over_training"]
+    found.append(("python -m compare: checks <= 30% of the two trainings", f"{100 * share:.0f}%", share <= 0.30))
+    return found
+
+
+def format_report(report):
+    lines = ["Machine: {cpu}, {cores} cores; Python {python}, NumPy {numpy}, torch {torch} "
+             "({torch_threads} threads)".format(**report["machine"]), "",
+             f"train_step, microseconds per step (median of {report['rounds']} interleaved rounds; same weights, same batch)",
+             f"{'dtype':9}{'batch':>10}{'manual':>12}{'torch':>12}{'torch/manual':>14}"]
+    lines += [f"{s['dtype']:9}{s['batch']:>10,}{s['manual_us']:>12,.1f}{s['torch_us']:>12,.1f}{s['torch_over_manual']:>14.2f}"
+              for s in report["steps"]]
+    c = report["command"]
+    whole = (f"{c['command_seconds']:.2f} s in all; import {c['import']:.2f} s" if "import" in c
+             else "the lockstep run only (--quick)")
+    lines += ["", f"python -m compare --epochs {c['epochs']}: {whole}",
+              f"  data {c['data']:.3f} s, manual training {c['manual']:.3f} s, "
+              f"torch training {c['torch']:.3f} s, checks {c['checks']:.3f} s "
+              f"({100 * c['checks_over_training']:.0f}% of the two trainings)"]
+    if report.get("memory"):
+        lines += ["", f"Peak extra memory of one train_step at batch {BATCH_SIZES[-1]:,}:"]
+        lines += [f"  {dtype}: manual {m['manual']:.0f} MiB, torch {m['torch']:.0f} MiB"
+                  for dtype, m in report["memory"].items()]
+    lines += ["", "Targets:"]
+    lines += [f"  {'met   ' if met else 'MISSED'}  {name}: {measured}" for name, measured, met in targets(report)]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = Parser(prog="python -m compare.bench", description=__doc__.split("\n\n")[0],
+                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--quick", action="store_true",
+                        help=f"only batch sizes {QUICK_BATCH_SIZES} in float32, 3 rounds, no memory measurement")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per measurement (full run)")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be >= 1")
+    if args.json:
+        try:
+            check_writable(args.json)
+        except ValueError as exc:
+            parser.error(str(exc))
+
+    rounds = 3 if args.quick else args.rounds
+    cases = [("float32", b) for b in QUICK_BATCH_SIZES] if args.quick else [
+        (dtype, b) for dtype in DTYPES for b in BATCH_SIZES]
+    report = {"machine": machine(), "rounds": rounds, "steps": []}
+    for dtype, batch in cases:
+        report["steps"].append(time_steps(dtype, batch, rounds))
+        print(f"  timed {dtype} batch {batch:,}", file=sys.stderr, flush=True)
+    if args.quick:
+        report["command"] = lockstep_phases(100)
+    else:
+        report["command"] = command_phases(100)
+        report["memory"] = {dtype: {side: python(f"from compare.bench import peak_step_memory; "
+                                                 f"print(peak_step_memory({side!r}, {dtype!r}, {BATCH_SIZES[-1]}))",
+                                                 env={"MALLOC_MMAP_THRESHOLD_": "131072"})
+                                    for side in ("manual", "torch")} for dtype in DTYPES}
+    report["targets"] = [{"target": name, "measured": measured, "met": met} for name, measured, met in targets(report)]
+    print(format_report(report))
+    if args.json:
+        save_text(args.json, json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
