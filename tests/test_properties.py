@@ -25,8 +25,8 @@ def cases(draw, dtype=np.float64, activations=ACTIVATIONS, max_batch=64, scales=
     r"""An architecture, weights, a batch and labels.
 
     Weights are drawn element by element in [-3, 3] and scaled by one of ``scales``: 0 (all
-    weights and biases zero: every pre-activation exactly 0, where relu'(0) = 0 matters), 1, or 30
-    (saturated units).
+    weights and biases zero: every pre-activation exactly 0, where relu'(0) = 0 matters), 0.1, 1,
+    3 or 30 (saturated units).
     """
     hidden = draw(st.lists(st.integers(1, 8), min_size=0, max_size=4))
     acts = draw(st.lists(st.sampled_from(activations), min_size=len(hidden), max_size=len(hidden)))
@@ -97,11 +97,6 @@ def assert_same_as_torch(model, X, y, dtype):
                                 f"network {model_architecture(model)}, weights {model.state_dict()}")
 
 
-@given(cases(np.float64))
-def test_gradients_equal_autograd_float64(case):
-    assert_same_as_torch(*case, np.float64)
-
-
 def max_squashing_preactivation(model, X):
     r"""Largest |z| that reaches a tanh or sigmoid unit, computed in float64."""
     wide = manual.NeuralNetwork(*model_architecture(model), dtype=np.float64)
@@ -115,12 +110,21 @@ def max_squashing_preactivation(model, X):
     return largest
 
 
+# Saturated units up to |z| = 7 (tanh'(7) = 3.3e-6). Beyond that even float64 runs out: NumPy's and
+# torch's tanh(11.25) differ in the last bit, 1 - a**2 = 6.9e-10 cancels all but 6 digits of it,
+# and the gradient differs by 3e-7 relative, past rtol 1e-9 (found by this test at scale 30).
+@given(cases(np.float64, scales=(0.0, 1.0, 3.0)))
+def test_gradients_equal_autograd_float64(case):
+    assume(max_squashing_preactivation(case[0], case[1]) < 7)
+    assert_same_as_torch(*case, np.float64)
+
+
 # Only where tanh and sigmoid units are not saturated (|z| < 4). A float32 tanh near saturation sits
 # within a few ulps of 1, and NumPy's and torch's tanh may round it differently: tanh(9.75) is
 # 0.99999994 in NumPy, 1.0 in torch. Then 1 - a**2 is 1.2e-7 on one side and 0 on the other, and
 # downstream weights blow that rounding up past the float32 tolerance (shrunk examples: 1.4e-6 vs 0;
 # 2.2e-4 vs 0 where the float64 truth is 5.4e-5: both float32 answers are rounding noise). Even at
-# |z| = 6, one ulp of a is 0.5% of 1 - a**2. float64 covers the saturated units, at scale 30.
+# |z| = 6, one ulp of a is 0.5% of 1 - a**2. The float64 property covers saturated units.
 @given(cases(np.float32, scales=(0.0, 0.1, 1.0)))
 def test_gradients_equal_autograd_float32(case):
     assume(max_squashing_preactivation(case[0], case[1]) < 4)
