@@ -147,94 +147,121 @@ class Result:
                 "history": self.history}
 
 
-# A diverging run overflows on the way to a non-finite loss; that loss is detected and reported,
-# so NumPy's overflow and invalid-value warnings would only repeat it, noisily.
-@np.errstate(over="ignore", invalid="ignore")
-def run(config, weights=None, on_epoch=None):
-    r"""Train both implementations in lockstep for ``config.epochs`` epochs.
+class Lockstep:
+    r"""Both implementations side by side: same weights, same batches, compared as they go."""
 
-    ``weights`` (a state dict) replaces the drawn initial weights. ``on_epoch(result)`` is called
-    after every epoch. Stops early, with ``result.diverged`` set, when a loss becomes non-finite.
-    """
-    clock = Stopwatch()
-    np_dtype = DTYPES[config.dtype][0]
-    with clock("data"):
-        data = tuple(a.astype(np_dtype) for a in load_data(config.dataset, config.noise,
-                                                            config.train_ratio, config.seed))
-    rng = np.random.default_rng(config.seed)
-    result = Result(config, data, make_pair(config, rng, weights))
-    (manual_model, torch_model), (X_train, y_train, X_valid, y_valid) = result.models, data
-    X_all = np.concatenate([X_train, X_valid])
-    # torch views of the same (read-only) arrays
-    t_X_train, t_y_train, t_X_valid, t_y_valid, t_X_all = (
-        torch.from_numpy(a) for a in (X_train, y_train, X_valid, y_valid, X_all))
-    manual_optimizer = manual.SGD(manual_model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    torch_optimizer = torch.optim.SGD(torch_model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    manual_criterion, torch_criterion = manual.MSELoss(), torch.nn.MSELoss()
-    manual_params, torch_params = manual_model.parameters(), list(torch_model.parameters())
-    # gradients are compared as one flat vector; parameter i is [offsets[i], offsets[i + 1])
-    offsets = np.cumsum([0] + [p.data.size for p in manual_params])[:-1]
+    def __init__(self, config, weights=None):
+        self.clock = Stopwatch()
+        np_dtype = DTYPES[config.dtype][0]
+        with self.clock("data"):
+            data = tuple(a.astype(np_dtype) for a in load_data(config.dataset, config.noise,
+                                                                config.train_ratio, config.seed))
+        self.rng = np.random.default_rng(config.seed)     # initial weights, then one permutation per epoch
+        self.result = Result(config, data, make_pair(config, self.rng, weights))
+        manual_model, torch_model = self.result.models
+        self.X_train, self.y_train, self.X_valid, self.y_valid = data
+        self.X_all = np.concatenate([self.X_train, self.X_valid])
+        # torch views of the same (read-only) arrays
+        self.t_X_train, self.t_y_train, self.t_X_valid, self.t_y_valid, self.t_X_all = (
+            torch.from_numpy(a) for a in (*data, self.X_all))
+        self.manual_optimizer = manual.SGD(manual_model.parameters(), lr=config.lr,
+                                           weight_decay=config.weight_decay)
+        self.torch_optimizer = torch.optim.SGD(torch_model.parameters(), lr=config.lr,
+                                               weight_decay=config.weight_decay)
+        self.manual_criterion, self.torch_criterion = manual.MSELoss(), torch.nn.MSELoss()
+        self.manual_params, self.torch_params = manual_model.parameters(), list(torch_model.parameters())
+        # gradients are compared as one flat vector; parameter i starts at offsets[i]
+        self.offsets = np.cumsum([0] + [p.data.size for p in self.manual_params])[:-1]
+        self.gradients, self.losses = Check(**TOLERANCES[config.dtype]), Check(**TOLERANCES[config.dtype])
+        self.mismatched = self.ties = 0
 
-    tolerance = TOLERANCES[config.dtype]
-    gradients, losses = Check(**tolerance), Check(**tolerance)
-    mismatched = ties = 0
-    for epoch in range(1, config.epochs + 1):
-        order = rng.permutation(len(X_train))
+    def train_epoch(self, epoch):
+        r"""One epoch of training steps on both sides; return False if a loss became non-finite."""
+        (manual_model, torch_model), config = self.result.models, self.result.config
+        order = self.rng.permutation(len(self.X_train))
         batches = [order[i:i + config.batch_size] for i in range(0, len(order), config.batch_size)]
         step_losses = np.empty((len(batches), 2))
         correct = np.zeros(2, dtype=np.int64)
         for step, idx in enumerate(batches, start=1):
-            with clock("manual"):
+            with self.clock("manual"):
                 manual_loss, manual_correct = manual.train_step(
-                    manual_model, manual_optimizer, manual_criterion, X_train[idx], y_train[idx])
-            with clock("torch"):
+                    manual_model, self.manual_optimizer, self.manual_criterion, self.X_train[idx], self.y_train[idx])
+            with self.clock("torch"):
                 t_idx = torch.from_numpy(idx)
                 torch_loss, torch_correct = torch_impl.train_step(
-                    torch_model, torch_optimizer, torch_criterion, t_X_train[t_idx], t_y_train[t_idx])
-            with clock("checks"):
+                    torch_model, self.torch_optimizer, self.torch_criterion, self.t_X_train[t_idx], self.t_y_train[t_idx])
+            with self.clock("checks"):
                 if not (np.isfinite(manual_loss) and np.isfinite(torch_loss)):
-                    result.diverged = {"epoch": epoch, "step": step,
-                                       "losses": {"manual": manual_loss, "torch": torch_loss}}
-                    break
-                # p.grad still holds the gradient the update used: the comparison is "before the update"
-                abs_diff = gradients.update(np.concatenate([p.grad.ravel() for p in manual_params]),
-                                            torch.cat([q.grad.ravel() for q in torch_params]).numpy())
-                result.step_grad_diffs.append(np.maximum.reduceat(abs_diff, offsets).tolist())
+                    self.result.diverged = {"epoch": epoch, "step": step,
+                                            "losses": {"manual": manual_loss, "torch": torch_loss}}
+                    return False
+                self.compare_gradients()
                 step_losses[step - 1] = manual_loss, torch_loss
                 correct += manual_correct, torch_correct
-        if result.diverged:
-            break
+        with self.clock("checks"):
+            self.train_loss = np.average(step_losses, axis=0, weights=[len(idx) for idx in batches])
+            self.train_acc = correct / len(self.X_train)
+        return True
 
-        with clock("manual"):
-            manual_valid = manual.valid_step(manual_model, manual_criterion, X_valid, y_valid)
-        with clock("torch"):
-            torch_valid = torch_impl.valid_step(torch_model, torch_criterion, t_X_valid, t_y_valid)
-        with clock("checks"):
-            train_loss = np.average(step_losses, axis=0, weights=[len(idx) for idx in batches])
-            for side, loss, n_correct, (val_loss, val_correct) in zip(
-                    ("manual", "torch"), train_loss, correct, (manual_valid, torch_valid)):
-                result.history[side].append({"epoch": epoch, "loss": float(loss), "acc": int(n_correct) / len(X_train),
-                                             "val_loss": val_loss, "val_acc": val_correct / len(X_valid)})
-            losses.update(train_loss[0], train_loss[1])
-            losses.update(manual_valid[0], torch_valid[0])
+    def compare_gradients(self):
+        r"""Compare every parameter's gradient. ``p.grad`` still holds the gradient that the update
+        just used, so this is the comparison "before the update"."""
+        abs_diff = self.gradients.update(np.concatenate([p.grad.ravel() for p in self.manual_params]),
+                                         torch.cat([q.grad.ravel() for q in self.torch_params]).numpy())
+        self.result.step_grad_diffs.append(np.maximum.reduceat(abs_diff, self.offsets).tolist())
 
-            manual_pred = manual_model(X_all)
+    def check_epoch(self, epoch):
+        r"""Validate both sides, record the epoch, compare losses and discretized predictions."""
+        (manual_model, torch_model), result = self.result.models, self.result
+        with self.clock("manual"):
+            manual_valid = manual.valid_step(manual_model, self.manual_criterion, self.X_valid, self.y_valid)
+        with self.clock("torch"):
+            torch_valid = torch_impl.valid_step(torch_model, self.torch_criterion, self.t_X_valid, self.t_y_valid)
+        with self.clock("checks"):
+            for side, loss, acc, (val_loss, val_correct) in zip(
+                    ("manual", "torch"), self.train_loss, self.train_acc, (manual_valid, torch_valid)):
+                result.history[side].append({"epoch": epoch, "loss": float(loss), "acc": float(acc),
+                                             "val_loss": val_loss, "val_acc": val_correct / len(self.X_valid)})
+            self.losses.update(self.train_loss[0], self.train_loss[1])
+            self.losses.update(manual_valid[0], torch_valid[0])
+
+            manual_pred = manual_model(self.X_all)
             with torch.no_grad():
-                torch_pred = torch_model(t_X_all).numpy()
+                torch_pred = torch_model(self.t_X_all).numpy()
             differ = manual.discretize(manual_pred) != manual.discretize(torch_pred)
-            if config.dtype == "float32":
+            if result.config.dtype == "float32":
                 tie = differ & (np.abs(manual_pred) < TIE) & (np.abs(torch_pred) < TIE)
-                ties += int(tie.sum())
+                self.ties += int(tie.sum())
                 differ &= ~tie
-            mismatched += int(differ.sum())
-        if on_epoch:
-            on_epoch(result)
+            self.mismatched += int(differ.sum())
 
-    per_parameter = np.max(result.step_grad_diffs, axis=0, initial=0.0) if result.step_grad_diffs else []
-    result.gradients = {**gradients.summary(), "steps": len(result.step_grad_diffs),
-                        "per_parameter_max_abs_diff": dict(zip(result.parameter_names, map(float, per_parameter)))}
-    result.loss_curves = {**losses.summary(), "epochs": len(result.history["manual"])}
-    result.accuracy = {"mismatched_predictions": mismatched, "ties_at_threshold": ties, "tie_band": TIE,
-                       "points_per_epoch": len(X_all), "ok": mismatched == 0}
-    result.seconds = clock.seconds
-    return result
+    def finish(self):
+        r"""Fill in the result's summaries and return it."""
+        result = self.result
+        per_parameter = np.max(result.step_grad_diffs, axis=0) if result.step_grad_diffs else []
+        result.gradients = {**self.gradients.summary(), "steps": len(result.step_grad_diffs),
+                            "per_parameter_max_abs_diff": dict(zip(result.parameter_names, map(float, per_parameter)))}
+        result.loss_curves = {**self.losses.summary(), "epochs": len(result.history["manual"])}
+        result.accuracy = {"mismatched_predictions": self.mismatched, "ties_at_threshold": self.ties,
+                           "tie_band": TIE, "points_per_epoch": len(self.X_all), "ok": self.mismatched == 0}
+        result.seconds = self.clock.seconds
+        return result
+
+
+# A diverging run overflows on the way to a non-finite loss; that loss is detected and reported,
+# so NumPy's overflow and invalid-value warnings would only repeat it, noisily.
+@np.errstate(over="ignore", invalid="ignore")
+def run(config, weights=None, on_epoch=None):
+    r"""Train both implementations in lockstep for ``config.epochs`` epochs; return a ``Result``.
+
+    ``weights`` (a state dict) replaces the drawn initial weights. ``on_epoch(result)`` is called
+    after every epoch. Stops early, with ``result.diverged`` set, when a loss becomes non-finite.
+    """
+    lockstep = Lockstep(config, weights)
+    for epoch in range(1, config.epochs + 1):
+        if not lockstep.train_epoch(epoch):
+            break
+        lockstep.check_epoch(epoch)
+        if on_epoch:
+            on_epoch(lockstep.result)
+    return lockstep.finish()
