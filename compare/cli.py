@@ -5,10 +5,12 @@ Exit status: 0 when they agree, 1 when they do not or training diverged, 2 for b
 import argparse
 import json
 import math
-import sys
 
 from .data import DATASETS, load_data
-from .lockstep import DTYPES, INITS, Config
+from .files import check_writable, load_weights, save_figure, save_text, save_weights
+from .lockstep import DTYPES, INITS, Config, check_weights, run
+from .plot import make_figure
+from .report import epoch_report, summary
 
 ACTIVATION_NAMES = ("tanh", "sigmoid", "relu", "linear")
 
@@ -100,9 +102,6 @@ def main(argv=None):
                     weight_decay=args.weight_decay, dataset=args.dataset, noise=args.noise,
                     train_ratio=args.train_ratio, hidden=args.hidden, activations=args.activations,
                     dtype=args.dtype, seed=args.seed, init=args.init)
-    # torch is slow to import: only once the arguments are known to be good
-    from .files import check_writable, load_weights, save_figure, save_text, save_weights
-    from .lockstep import check_weights, run
     weights = None
     try:
         for path in (args.save_weights, args.json, args.plot):
@@ -115,7 +114,6 @@ def main(argv=None):
     except ValueError as exc:
         parser.error(str(exc))
 
-    from .report import epoch_report, summary
     result = run(config, weights, on_epoch=None if args.quiet else lambda r: print(epoch_report(r), flush=True))
     if not args.quiet:
         print()
@@ -125,10 +123,5 @@ def main(argv=None):
     if args.json:
         save_text(args.json, json.dumps(result.to_json(), indent=2) + "\n")
     if args.plot:
-        from .plot import make_figure
         save_figure(args.plot, make_figure(result))
     return 0 if result.agree else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
