@@ -7,10 +7,13 @@ from hypothesis import HealthCheck, settings
 
 from compare.lockstep import TOLERANCES
 
-# "dev" (default) is quick and random; CI=true selects "ci": 200 examples per property, no
-# deadline, and the same examples on every run (a CI result does not depend on luck).
-settings.register_profile("dev", max_examples=25, deadline=None)
+# Both everyday profiles are derandomized: the same examples on every run, so the Quick start and CI
+# never fail by luck. "dev" (default) is quick; CI=true selects "ci", 200 examples per property.
+# HYPOTHESIS_PROFILE=explore draws fresh random examples, 1000 per property, to hunt for new cases.
+settings.register_profile("dev", max_examples=25, deadline=None, derandomize=True)
 settings.register_profile("ci", max_examples=200, deadline=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("explore", max_examples=1000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") == "true" else "dev"))
 
