@@ -234,8 +234,12 @@ def test_state_dict_round_trip_and_weight_exchange_are_lossless(case):
 # saturates (see test_gradients_equal_autograd_float32): 2 epochs of a single tanh unit with
 # lr 0.25 and no weight decay already give a gradient difference of 3.8e-5 (13x the tolerance)
 # in float32, and 5e-14 in float64.
+# lr up to 0.1: with larger steps training can be unstable, and then any rounding difference grows
+# exponentially. Found with 2000 random examples: one tanh unit on xor, batch 4, lr 0.25, weight decay
+# 0.0625: the float64 gradient difference doubles about every step, from 2e-16 to 1.9e-7 in 50 steps.
+# Both sides are right; a free-running comparison cannot tell that from a bug.
 @given(hidden=st.lists(st.integers(1, 5), max_size=2), data=st.data(),
-       batch_size=st.integers(4, 64), lr=st.floats(1e-3, 0.3), weight_decay=st.floats(0, 0.1),
+       batch_size=st.integers(4, 64), lr=st.floats(1e-3, 0.1), weight_decay=st.floats(0, 0.1),
        dataset=st.sampled_from(list(DATASETS)), seed=st.integers(0, 2**32 - 1),
 )
 def test_short_lockstep_runs_agree(hidden, data, batch_size, lr, weight_decay, dataset, seed):
@@ -244,7 +248,7 @@ def test_short_lockstep_runs_agree(hidden, data, batch_size, lr, weight_decay, d
                     train_ratio=0.2, hidden=tuple(hidden), activations=tuple(activations), dtype="float64",
                     seed=seed, init=data.draw(st.sampled_from(["xavier", "torch-default"])))
     result = run(config)
-    assert result.agree, result.to_json()["checks"]
+    assert result.agree, (config, result.to_json()["checks"])
 
 
 @given(dataset=st.sampled_from(list(DATASETS)), noise=st.floats(0, 0.5), ratio=st.floats(0.05, 0.95),
