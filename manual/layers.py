@@ -11,6 +11,20 @@ Notation (batch of B samples):
 import numpy as np
 
 
+def release(owner, name):
+    r"""Return a value that ``forward`` cached for ``backward``, and forget it.
+
+    Like autograd, which frees its saved tensors after ``loss.backward()``: a second backward pass
+    needs a new forward pass.
+    """
+    value = getattr(owner, name, None)
+    if value is None:
+        raise RuntimeError(f"{type(owner).__name__}.backward needs a forward pass first (the values "
+                           "cached by the last forward pass were used by a backward pass already)")
+    setattr(owner, name, None)
+    return value
+
+
 class Parameter:
     r"""A trainable array and its gradient, like ``torch.nn.Parameter``.
 
@@ -62,7 +76,7 @@ class Linear:
         .. math:: \partial L/\partial W = dz^T x, \quad \partial L/\partial b = \sum_B dz,
                   \quad \partial L/\partial x = dz\, W
         """
-        x, self.x = self.x, None                    # release the cache
+        x = release(self, "x")
         self.weight.accumulate(dz.T @ x)            # dL/dW = dz^T x : (out, in) = (B, out)^T (B, in)
         self.bias.accumulate(dz.sum(axis=0))        # dL/db = sum_B dz : (out,) = sum over B of (B, out)
         dx = np.matmul(dz, self.weight.data, order="F")   # dL/dx = dz W : (B, in) = (B, out) (out, in)
@@ -77,7 +91,7 @@ class Tanh:
         return self.a
 
     def backward(self, da):
-        a, self.a = self.a, None                    # release the cache
+        a = release(self, "a")
         dz = a * a                                  # a^2
         np.subtract(1, dz, out=dz)                  # 1 - a^2, in place (one (B, n) array, not three)
         dz *= da                                    # dL/dz = dL/da (1 - a^2) : (B, n)
@@ -95,7 +109,7 @@ class Sigmoid:
         return self.a
 
     def backward(self, da):
-        a, self.a = self.a, None                    # release the cache
+        a = release(self, "a")
         dz = 1 - a                                  # 1 - a
         dz *= a                                     # a (1 - a), in place (one (B, n) array, not three)
         dz *= da                                    # dL/dz = dL/da a (1 - a) : (B, n)
@@ -110,7 +124,7 @@ class ReLU:
         return self.a
 
     def backward(self, da):
-        a, self.a = self.a, None                    # release the cache
+        a = release(self, "a")
         return da * (a > 0)                         # dL/dz = dL/da [z > 0] : (B, n); a > 0 iff z > 0
 
 

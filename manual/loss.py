@@ -1,4 +1,5 @@
 r"""Mean squared error with its gradient: what ``torch.nn.MSELoss`` and autograd do for ``torch_impl``."""
+from .layers import release
 
 
 class MSELoss:
@@ -20,5 +21,5 @@ class MSELoss:
 
     def backward(self):
         r"""Return ``dL/dy_pred = 2 (y_pred - y) / N`` : (B, 1)."""
-        diff, self.diff = self.diff, None           # release the cache
+        diff = release(self, "diff")
         return diff * (2 / diff.size)               # dL/dy_pred = 2 (y_pred - y) / N : (B, 1)

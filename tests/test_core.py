@@ -291,3 +291,16 @@ def test_the_article_s_own_code_trains_like_manual(dtype, tolerance, rng):
     for name, value in article.model.state_dict().items():
         np.testing.assert_allclose(manual_model.state_dict()[name], value.numpy(), rtol=0, atol=tolerance,
                                    err_msg=f"final {name}")
+
+
+def test_a_second_backward_needs_a_new_forward_like_autograd(rng):
+    model, _ = random_pair(ARCHITECTURES[0], np.float64, rng)
+    X, y = batch(rng, 5, np.float64)
+    criterion = manual.MSELoss()
+    criterion(model(X), y)
+    dy_pred = criterion.backward()
+    model.backward(dy_pred)
+    with pytest.raises(RuntimeError, match="needs a forward pass first"):
+        model.backward(dy_pred)
+    with pytest.raises(RuntimeError, match="MSELoss.backward needs a forward pass first"):
+        criterion.backward()
