@@ -6,13 +6,15 @@ import argparse
 import json
 import math
 
+import manual
+
 from .data import DATASETS, load_data
 from .files import check_writable, load_weights, save_figure, save_text, save_weights
 from .lockstep import DTYPES, INITS, Config, check_weights, run
 from .plot import make_figure
 from .report import epoch_report, summary
 
-ACTIVATION_NAMES = ("tanh", "sigmoid", "relu", "linear")
+ACTIVATION_NAMES = tuple(manual.ACTIVATIONS)
 
 
 class Parser(argparse.ArgumentParser):

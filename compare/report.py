@@ -1,11 +1,7 @@
 r"""What ``python -m compare`` prints: the article's epoch line per side, then a summary."""
+from manual.train import epoch_line
+
 SIDES = {"manual": "manual (NumPy)", "torch": "torch_impl (autograd)"}
-
-
-def article_line(record, epochs):
-    r"""The article's progress line: ``[Epoch   1/100] loss: ..., acc: ... val_loss: ..., val_acc: ...``."""
-    return (f"[Epoch {record['epoch']:3d}/{epochs:3d}] loss: {record['loss']:.5f}, acc: {record['acc']:.5f}"
-            f" val_loss: {record['val_loss']:.5f}, val_acc: {record['val_acc']:.5f}")
 
 
 def epoch_report(result):
@@ -13,7 +9,7 @@ def epoch_report(result):
     epochs = result.config.epochs
     steps = -(-len(result.data[0]) // result.config.batch_size)
     largest = max(max(row) for row in result.step_grad_diffs[-steps:])
-    manual_line, torch_line = (article_line(result.history[side][-1], epochs) for side in SIDES)
+    manual_line, torch_line = (epoch_line(result.history[side][-1], epochs) for side in SIDES)
     return (f"{manual_line}  manual\n"
             f"{torch_line}  torch    max |grad diff| {largest:.1e}")
 

@@ -46,9 +46,14 @@ def fit(model, optimizer, criterion, loader_train, loader_valid, epochs=EPOCHS, 
         val_loss, val_acc = run_epoch(lambda X, y: valid_step(model, criterion, X, y), loader_valid)
         history.append({"epoch": epoch, "loss": loss, "acc": acc, "val_loss": val_loss, "val_acc": val_acc})
         if log:
-            log(f"[Epoch {epoch:3d}/{epochs:3d}] loss: {loss:.5f}, acc: {acc:.5f}"
-                f" val_loss: {val_loss:.5f}, val_acc: {val_acc:.5f}")
+            log(epoch_line(history[-1], epochs))
     return history
+
+
+def epoch_line(record, epochs):
+    r"""The article's progress line: ``[Epoch   1/100] loss: ..., acc: ... val_loss: ..., val_acc: ...``."""
+    return (f"[Epoch {record['epoch']:3d}/{epochs:3d}] loss: {record['loss']:.5f}, acc: {record['acc']:.5f}"
+            f" val_loss: {record['val_loss']:.5f}, val_acc: {record['val_acc']:.5f}")
 
 
 def run_epoch(step, loader):
