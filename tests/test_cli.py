@@ -157,3 +157,12 @@ def test_bad_input_has_no_traceback_from_the_command_line(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr == f"error: {tmp_path / 'none.npz'}: no such file\n"
+
+
+def test_a_closed_pipe_is_not_a_traceback():
+    process = subprocess.Popen([sys.executable, "-m", "compare", "--epochs", "30"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.readline()
+    process.stdout.close()                          # like `| head -1`
+    assert process.wait() == 1
+    assert b"Traceback" not in process.stderr.read()
