@@ -140,7 +140,7 @@ def targets(report):
     memory = report.get("memory", {}).get("float32")
     if memory:
         found.append(("batch 1,048,576, float32: manual peak memory <= torch's",
-                      f"{memory['manual']:.0f} vs {memory['torch']:.0f} MiB", memory["manual"] <= memory["torch"]))
+                      f"{memory['manual']:.1f} vs {memory['torch']:.1f} MiB", memory["manual"] <= memory["torch"]))
     share = report["command"]["checks_over_training"]
     found.append(("python -m compare: checks <= 30% of the two trainings", f"{100 * share:.0f}%", share <= 0.30))
     return found
@@ -162,7 +162,7 @@ def format_report(report):
               f"({100 * c['checks_over_training']:.0f}% of the two trainings)"]
     if report.get("memory"):
         lines += ["", f"Peak extra memory of one train_step at batch {BATCH_SIZES[-1]:,}:"]
-        lines += [f"  {dtype}: manual {m['manual']:.0f} MiB, torch {m['torch']:.0f} MiB"
+        lines += [f"  {dtype}: manual {m['manual']:.1f} MiB, torch {m['torch']:.1f} MiB"
                   for dtype, m in report["memory"].items()]
     lines += ["", "Targets:"]
     lines += [f"  {'met   ' if met else 'MISSED'}  {name}: {measured}" for name, measured, met in targets(report)]

@@ -2,6 +2,7 @@
 import random
 import subprocess
 import sys
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ import torch
 
 import manual
 import torch_impl
+from compare.bench import step_functions
 from compare.data import load_data
 from compare.lockstep import Config, make_pair, to_torch
 from conftest import assert_close
@@ -304,3 +306,23 @@ def test_a_second_backward_needs_a_new_forward_like_autograd(rng):
         model.backward(dy_pred)
     with pytest.raises(RuntimeError, match="MSELoss.backward needs a forward pass first"):
         criterion.backward()
+
+
+def test_a_train_step_holds_no_more_arrays_at_once_than_autograd():
+    r"""The peak of the article's step is the sigmoid layer's backward. Autograd then holds a1, a2,
+    y_pred, dL/da2 and the new dL/dz2: 3 + 3 + 1 + 3 + 3 = 13 columns of the batch (52 MiB in
+    float32 at a million points, measured by ``python -m compare.bench``). manual must hold the
+    same, not two gradients more, and tracemalloc sees every NumPy array it allocates.
+    """
+    batch = 65_536
+    column = batch * np.dtype(np.float64).itemsize
+    manual_step = step_functions("float64", batch)[0]
+    manual_step()                                       # warm-up: the gradients exist from now on
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        manual_step()
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert 13 * column <= peak < 14 * column, f"peak {peak / column:.2f} columns of the batch"
