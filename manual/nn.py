@@ -98,8 +98,8 @@ class NeuralNetwork:
         ``grad`` is the gradient flowing backwards: dL/da on its way into an activation, dL/dz on
         its way into a layer. Rebinding the one name drops each gradient as soon as the next one
         exists, as autograd frees a gradient once its node has used it. With a name per
-        gradient, two of them would stay alive for the rest of the loop, and at a million
-        points the peak memory of a step would exceed torch's by 8 MiB.
+        gradient (``dz``, ``da``), dL/dy_pred and the last ``dz`` would outlive their use, and at
+        a million float32 points the peak memory of a step would exceed torch's by 8 MiB.
 
         Shapes: grad ``(B, 1)``; returns dL/dX ``(B, 2)``.
         """
