@@ -313,7 +313,11 @@ def test_a_train_step_holds_no_more_arrays_at_once_than_autograd():
     y_pred, dL/da2 and the new dL/dz2: 3 + 3 + 1 + 3 + 3 = 13 columns of the batch (52 MiB in
     float32 at a million points, measured by ``python -m compare.bench``). manual must hold the
     same, not two gradients more, and tracemalloc sees every NumPy array it allocates.
+
+    CPython before 3.11 keeps a call's arguments alive in the calling frame until the call returns,
+    so there ``train_step`` holds dL/dy_pred through ``model.backward(...)``: one column more.
     """
+    columns = 13 if sys.version_info >= (3, 11) else 14
     batch = 65_536
     column = batch * np.dtype(np.float64).itemsize
     manual_step = step_functions("float64", batch)[0]
@@ -325,4 +329,4 @@ def test_a_train_step_holds_no_more_arrays_at_once_than_autograd():
         peak = tracemalloc.get_traced_memory()[1] - before
     finally:
         tracemalloc.stop()
-    assert 13 * column <= peak < 14 * column, f"peak {peak / column:.2f} columns of the batch"
+    assert columns * column <= peak < (columns + 1) * column, f"peak {peak / column:.2f} columns of the batch"
