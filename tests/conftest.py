@@ -25,6 +25,20 @@ def assert_close(actual, expected, dtype, what):
     np.testing.assert_allclose(actual, expected, atol=tol["atol"], rtol=tol["rtol"], err_msg=what)
 
 
+def numeric_gradient(f, x, h=1e-6):
+    r"""Central finite differences of the scalar ``f()`` with respect to every element of ``x``."""
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        saved = x[i]
+        x[i] = saved + h
+        f_plus = f()
+        x[i] = saved - h
+        f_minus = f()
+        x[i] = saved
+        grad[i] = (f_plus - f_minus) / (2 * h)
+    return grad
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

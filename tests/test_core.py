@@ -13,7 +13,7 @@ import torch_impl
 from compare.bench import step_functions
 from compare.data import load_data
 from compare.lockstep import Config, make_pair, to_torch
-from conftest import assert_close
+from conftest import assert_close, numeric_gradient
 
 ARCHITECTURES = [
     ((3, 3), ("tanh", "sigmoid"), "tanh"),          # the article's
@@ -65,20 +65,6 @@ def test_forward_loss_gradients_and_step_match_torch(architecture, dtype, rng):
         assert p.grad.dtype == dtype and p.data.dtype == dtype
         assert_close(p.grad, q.grad, dtype, f"gradient of {name}")
         assert_close(p.data, q.data, dtype, f"{name} after one SGD step")
-
-
-def numeric_gradient(f, x, h=1e-6):
-    r"""Central finite differences of the scalar ``f()`` with respect to every element of ``x``."""
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        saved = x[i]
-        x[i] = saved + h
-        f_plus = f()
-        x[i] = saved - h
-        f_minus = f()
-        x[i] = saved
-        grad[i] = (f_plus - f_minus) / (2 * h)
-    return grad
 
 
 @pytest.mark.parametrize("architecture", [a for a in ARCHITECTURES if "relu" not in (*a[1], a[2])],
