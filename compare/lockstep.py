@@ -70,9 +70,20 @@ def make_pair(config, rng, weights=None):
 
 
 def check_weights(config, weights, source):
-    r"""Raise ``ValueError`` naming ``source`` and the key unless ``weights`` fit ``config``'s network."""
-    model = manual.NeuralNetwork(config.hidden, config.activations, config.output_activation,
-                                 dtype=DTYPES[config.dtype][0])
+    r"""Raise ``ValueError`` naming ``source`` and the key unless ``weights`` fit ``config``'s network.
+
+    Besides the model's own key and shape checks: every value must be a real number that stays
+    finite in ``config.dtype``.
+    """
+    np_dtype = DTYPES[config.dtype][0]
+    model = manual.NeuralNetwork(config.hidden, config.activations, config.output_activation, dtype=np_dtype)
+    for name, value in weights.items():
+        if np.asarray(value).dtype.kind not in "fiu":
+            raise ValueError(f"{source}: {name} has dtype {np.asarray(value).dtype}, not a real number type")
+        with np.errstate(over="ignore"):            # too large for the dtype: caught just below
+            converted = np.asarray(value).astype(np_dtype)
+        if not np.isfinite(converted).all():
+            raise ValueError(f"{source}: {name} holds a non-finite value (nan, inf, or too large for {config.dtype})")
     try:
         model.load_state_dict(weights)
     except ValueError as exc:
@@ -169,7 +180,7 @@ class Lockstep:
         self.torch_optimizer = torch.optim.SGD(torch_model.parameters(), lr=config.lr,
                                                weight_decay=config.weight_decay)
         self.manual_criterion, self.torch_criterion = manual.MSELoss(), torch.nn.MSELoss()
-        self.manual_params, self.torch_params = manual_model.parameters(), list(torch_model.parameters())
+        self.manual_params, self.torch_params = list(manual_model.parameters()), list(torch_model.parameters())
         # gradients are compared as one flat vector; parameter i starts at offsets[i]
         self.offsets = np.cumsum([0] + [p.data.size for p in self.manual_params])[:-1]
         self.gradients, self.losses = Check(**TOLERANCES[config.dtype]), Check(**TOLERANCES[config.dtype])

@@ -1,5 +1,4 @@
 r"""Mean squared error with its gradient: what ``torch.nn.MSELoss`` and autograd do for ``torch_impl``."""
-from .layers import release
 
 
 class MSELoss:
@@ -8,18 +7,17 @@ class MSELoss:
     Call it, then ``backward()`` returns ``dL/dy_pred = 2 (y_pred - y) / N``.
 
     Shapes:
-        y_pred and y ``(B, 1)``. Labels of shape ``(B,)`` are refused: ``(B, 1) - (B,)``
-        would broadcast to ``(B, B)`` and silently compute a different loss.
+        y_pred and y ``(B, 1)``. Labels of shape ``(B,)`` are refused: ``(B, 1) - (B,)`` would
+        broadcast to ``(B, B)`` and silently compute another loss (torch only warns).
     """
 
     def __call__(self, y_pred, y):
         if y_pred.shape != y.shape:
             raise ValueError(f"y_pred {y_pred.shape} and labels {y.shape} must have the same "
-                             "shape; reshape labels to (N, 1)")
-        self.diff = y_pred - y                      # backward needs y_pred - y
-        return float((self.diff * self.diff).sum()) / self.diff.size   # L = sum((y_pred - y)^2) / N
+                             "shape; reshape the labels with y.reshape(-1, 1)")
+        self.y_pred, self.y = y_pred, y             # backward needs both
+        return float(((y_pred - y)**2).mean())      # L = sum((y_pred - y)^2) / N
 
     def backward(self):
         r"""Return ``dL/dy_pred = 2 (y_pred - y) / N`` : (B, 1)."""
-        diff = release(self, "diff")
-        return diff * (2 / diff.size)               # dL/dy_pred = 2 (y_pred - y) / N : (B, 1)
+        return 2 * (self.y_pred - self.y) / self.y.size   # dL/dy_pred = 2 (y_pred - y) / N

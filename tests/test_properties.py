@@ -43,12 +43,18 @@ def cases(draw, dtype=np.float64, activations=ACTIVATIONS, max_batch=64, scales=
     return model, X, y
 
 
+def stack(model):
+    r"""``[(layer1, activation1), ..., (layer_out, acti_out)]`` of a manual or torch model."""
+    modules = list(model.children())
+    return list(zip(modules[0::2], modules[1::2]))
+
+
 def model_architecture(model):
     r"""``(hidden, activations, output_activation)`` of a manual model."""
     names = {cls: name for name, cls in manual.ACTIVATIONS.items()}
-    return (tuple(layer.weight.data.shape[0] for layer, _ in model.stack[:-1]),
-            tuple(names[type(activation)] for _, activation in model.stack[:-1]),
-            names[type(model.stack[-1][1])])
+    return (tuple(layer.weight.data.shape[0] for layer, _ in stack(model)[:-1]),
+            tuple(names[type(activation)] for _, activation in stack(model)[:-1]),
+            names[type(stack(model)[-1][1])])
 
 
 def torch_twin(model):
@@ -73,7 +79,7 @@ def traced_quantities(model, X, y):
     twin = torch_twin(model)
     quantities = []
     a, t_a = X, torch.from_numpy(X)
-    for i, ((layer, activation), (t_layer, t_activation)) in enumerate(zip(model.stack, twin.stack), start=1):
+    for i, ((layer, activation), (t_layer, t_activation)) in enumerate(zip(stack(model), stack(twin)), start=1):
         z, t_z = layer(a), t_layer(t_a)
         a, t_a = activation(z), t_activation(t_z)
         quantities += [(f"z{i} (pre-activation of layer {i})", z, t_z), (f"a{i} (activation of layer {i})", a, t_a)]
@@ -102,7 +108,7 @@ def max_squashing_preactivation(model, X):
     wide = manual.NeuralNetwork(*model_architecture(model), dtype=np.float64)
     wide.load_state_dict(model.state_dict())
     largest, a = 0.0, X.astype(np.float64)
-    for layer, activation in wide.stack:
+    for layer, activation in stack(wide):
         z = layer(a)
         a = activation(z)
         if isinstance(activation, (manual.layers.Tanh, manual.layers.Sigmoid)):

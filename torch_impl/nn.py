@@ -4,8 +4,6 @@ Compare with ``manual/nn.py``: the same names line for line. Fixed against the a
 sizes and activations are constructor arguments instead of globals, and ``discretize`` keeps the
 input's dtype (the article's ``.float()`` turned float64 into float32).
 """
-from numbers import Integral
-
 import torch
 import torch.nn as nn
 
@@ -33,23 +31,6 @@ class Discretize(nn.Module):
         return discretize(proba)
 
 
-def check_architecture(hidden, activations, output_activation):
-    r"""Raise ``ValueError`` unless the constructor arguments describe a valid network."""
-    if any(isinstance(n, bool) or not isinstance(n, Integral) or n < 1 for n in hidden):
-        raise ValueError(f"hidden layer sizes must be integers >= 1, got {tuple(hidden)}")
-    if len(activations) != len(hidden):
-        raise ValueError(f"{len(hidden)} hidden layers need {len(hidden)} activations, "
-                         f"got {len(activations)}: {tuple(activations)}")
-    for name in (*activations, output_activation):
-        if name not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {name!r}; choose from {', '.join(ACTIVATIONS)}")
-
-
-def layer_names(n_hidden):
-    r"""The article's names: ``(layer1, activation1)``, ..., then ``(layer_out, acti_out)``."""
-    return [(f"layer{i}", f"activation{i}") for i in range(1, n_hidden + 1)] + [("layer_out", "acti_out")]
-
-
 class NeuralNetwork(nn.Module):
     r"""Fully connected network ``INPUT_FEATURES -> *hidden -> OUTPUT_RESULTS``.
 
@@ -66,27 +47,26 @@ class NeuralNetwork(nn.Module):
 
     Shapes:
         X ``(B, 2)`` -> y_pred ``(B, 1)``.
+
+    The children are ``layer1, activation1, layer2, activation2, ..., layer_out, acti_out``, as in
+    the article.
     """
 
     def __init__(self, hidden=(LAYER1_NEURONS, LAYER2_NEURONS), activations=("tanh", "sigmoid"),
                  output_activation="tanh", dtype=torch.float32):
         super().__init__()
-        check_architecture(hidden, activations, output_activation)
         sizes = (INPUT_FEATURES, *hidden, OUTPUT_RESULTS)
-        self.stack = []                                 # (layer, activation) pairs, input to output
-        for (name, activation_name), n_in, n_out, activation in zip(
-                layer_names(len(hidden)), sizes[:-1], sizes[1:], (*activations, output_activation)):
-            layer = nn.Linear(n_in, n_out, dtype=dtype)
-            setattr(self, name, layer)                  # registers layer1.weight, layer1.bias, ...
-            setattr(self, activation_name, ACTIVATIONS[activation]())
-            self.stack.append((layer, getattr(self, activation_name)))
+        activations = (*activations, output_activation)
+        for i, (n_in, n_out, activation) in enumerate(zip(sizes[:-1], sizes[1:], activations, strict=True), 1):
+            last = i == len(activations)
+            self.add_module("layer_out" if last else f"layer{i}", nn.Linear(n_in, n_out, dtype=dtype))
+            self.add_module("acti_out" if last else f"activation{i}", ACTIVATIONS[activation]())
 
     def forward(self, X):
         r"""Forward pass; autograd records what the backward pass needs."""
         a = X
-        for layer, activation in self.stack:
-            z = layer(a)                                # z = a W^T + b
-            a = activation(z)                           # a = f(z)
+        for module in self.children():                 # layer1, activation1, ..., acti_out
+            a = module(a)                              # z = a W^T + b, then a = f(z)
         return a
 
 
