@@ -12,7 +12,7 @@ def test_a_small_report_formats_with_its_targets():
     text = bench.format_report(report)
     assert "\nfloat32          15 " in text and "batch 15, float32: manual >= 6x faster than torch" in text
     assert [t[0] for t in bench.targets(report)] == ["batch 15, float32: manual >= 6x faster than torch",
-                                                      "python -m compare: checks <= 30% of the two trainings"]
+                                                      "python -m compare: checks <= 50% of the two trainings"]
 
 
 def test_bad_rounds_is_a_one_line_error(capsys):
