@@ -56,13 +56,15 @@ def activation_names(text):
     return names
 
 
-def build_parser():
+DESCRIPTION = ("Train the article's network twice, with hand-written NumPy backprop (manual) and with "
+               "PyTorch autograd (torch_impl), on the same batches, and check at every step, from "
+               "identical weights, that losses, gradients, updates and predictions agree.")
+
+
+def build_parser(prog="python -m compare", description=DESCRIPTION):
+    r"""The options of a run; ``python -m compare.trace`` adds its own to the same set."""
     defaults = Config()
-    parser = Parser(prog="python -m compare", description=(
-        "Train the article's network twice, with hand-written NumPy backprop (manual) and with "
-        "PyTorch autograd (torch_impl), from the same weights on the same batches, and check at "
-        "every step that gradients, losses and predictions agree."),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = Parser(prog=prog, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     positive_int = number(int, lambda v: v >= 1, "an integer >= 1")
     parser.add_argument("--epochs", type=positive_int, default=defaults.epochs, help="training epochs")
     parser.add_argument("--batch-size", type=positive_int, default=defaults.batch_size, help="mini-batch size")
@@ -90,20 +92,23 @@ def build_parser():
     parser.add_argument("--json", metavar="PATH", help="write the full result as JSON")
     parser.add_argument("--plot", metavar="PATH", help="write loss curves, gradient differences and "
                         "decision boundaries as PNG")
+    parser.add_argument("--free-running", action="store_true", help="never re-synchronise the two "
+                        "models: watch rounding drift instead of checking each step on its own")
+    parser.add_argument("--keep-going", action="store_true", help="run on after the first failed check")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
     return parser
 
 
-def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def check_arguments(parser, args):
+    r"""Turn parsed arguments into ``(config, weights)``; any bad input is ``parser.error`` (exit 2)."""
     if len(args.activations) != len(args.hidden):
         parser.error(f"--activations names {len(args.activations)} activations for "
                      f"{len(args.hidden)} hidden layers ({args.activations} vs {args.hidden})")
     config = Config(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                     weight_decay=args.weight_decay, dataset=args.dataset, noise=args.noise,
                     train_ratio=args.train_ratio, hidden=args.hidden, activations=args.activations,
-                    dtype=args.dtype, seed=args.seed, init=args.init)
+                    dtype=args.dtype, seed=args.seed, init=args.init, free_running=args.free_running,
+                    keep_going=args.keep_going)
     weights = None
     try:
         for path in (args.save_weights, args.json, args.plot):
@@ -115,7 +120,26 @@ def main(argv=None):
             check_weights(config, weights, args.weights)
     except ValueError as exc:
         parser.error(str(exc))
+    return config, weights
 
+
+def strict_json(value):
+    r"""JSON text with every non-finite float written as ``null`` (strict parsers reject ``NaN``)."""
+    def clean(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+    return json.dumps(clean(value), indent=2, allow_nan=False) + "\n"
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    config, weights = check_arguments(parser, args)
     result = run(config, weights, on_epoch=None if args.quiet else lambda r: print(epoch_report(r), flush=True))
     if not args.quiet:
         print()
@@ -123,7 +147,7 @@ def main(argv=None):
     if args.save_weights:
         save_weights(args.save_weights, result.models[0].state_dict())
     if args.json:
-        save_text(args.json, json.dumps(result.to_json(), indent=2) + "\n")
+        save_text(args.json, strict_json(result.to_json()))
     if args.plot:
         save_figure(args.plot, make_figure(result))
     return 0 if result.agree else 1

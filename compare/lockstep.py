@@ -1,93 +1,33 @@
-r"""Train ``manual`` and ``torch_impl`` in lockstep and check, at every step, that they agree.
+r"""Train ``manual`` and ``torch_impl`` side by side and check, step by step, that they compute the same thing.
 
-One set of initial weights is drawn once (NumPy ``Generator``) and copied into both models; one
-permutation of the training data per epoch feeds both. Neither side is ever re-synchronised, so any
-drift shows. What "agree" means (``DESIGN.md`` section 3):
+Every step starts from identical weights: each side runs its own ``train_step`` on the same batch
+(each from its own loader, both driven by one order of indices per epoch), then the loss, every
+parameter's gradient and every parameter after the update are compared, and torch's weights are
+re-synchronised from manual's. After every epoch, still from identical weights, the epoch losses,
+the correct counts and the +1/-1 predictions on every point are compared, each side using its own
+``valid_step`` and ``discretize``. A non-finite number anywhere is a failure (DIVERGED), never
+agreement. docs/agreement.md states the rule and what it guarantees.
 
-- gradients, every parameter, every step, before the update: ``|g_manual - g_torch| <= atol + rtol |g_torch|``;
-- the per-epoch train and validation losses: the same rule;
-- discretized predictions on every point after every epoch: identical in float64; in float32 they
-  may differ only where ``|y_pred| < TIE`` on both sides (a tie at the threshold), counted apart.
+The first failed check is diagnosed: ``compare.trace`` replays that step from its weights and batch
+and names the first intermediate quantity that differs.
 """
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, TensorDataset
 
 import manual
 import torch_impl
 
 from .data import load_data
+from .pair import DTYPES, INITS, TOLERANCES, Config, check_weights, make_pair, to_torch   # noqa: F401
+from .trace import HINTS, first_difference, trace
 
-DTYPES = {"float32": (np.float32, torch.float32), "float64": (np.float64, torch.float64)}
-TOLERANCES = {"float32": {"atol": 1e-6, "rtol": 1e-4}, "float64": {"atol": 1e-12, "rtol": 1e-9}}
-TIE = 1e-4     # float32: predictions this close to the 0 threshold may discretize differently
-INITS = ("xavier", "torch-default")
-
-
-@dataclass(frozen=True)
-class Config:
-    r"""Everything that determines a run; the defaults are the article's."""
-    epochs: int = manual.EPOCHS
-    batch_size: int = manual.BATCH_SIZE
-    lr: float = manual.LEARN_RATE
-    weight_decay: float = manual.REGULAR
-    dataset: str = "circle"
-    noise: float = 0.0
-    train_ratio: float = 0.5
-    hidden: tuple = (3, 3)
-    activations: tuple = ("tanh", "sigmoid")
-    output_activation: str = "tanh"
-    dtype: str = "float32"
-    seed: int = 0
-    init: str = "xavier"
-
-
-def to_torch(state_dict):
-    r"""Copy a NumPy state dict into new tensors (``torch.from_numpy`` would share memory)."""
-    return {name: torch.tensor(value) for name, value in state_dict.items()}
-
-
-def make_pair(config, rng, weights=None):
-    r"""Build the manual and the torch model with identical initial weights.
-
-    The weights come from ``weights`` (a state dict of arrays) if given, else from ``rng`` with
-    ``config.init``: ``"xavier"`` (the article's ``init_parameters``) or ``"torch-default"``
-    (what ``nn.Linear`` draws). A bad ``weights`` dict raises ``ValueError`` naming the key.
-    """
-    np_dtype, torch_dtype = DTYPES[config.dtype]
-    architecture = (config.hidden, config.activations, config.output_activation)
-    manual_model = manual.NeuralNetwork(*architecture, dtype=np_dtype, rng=rng)
-    if config.init == "xavier":
-        manual.init_parameters(manual_model, rng)
-    if weights is not None:
-        manual_model.load_state_dict(weights)
-    torch_model = torch_impl.NeuralNetwork(*architecture, dtype=torch_dtype)
-    torch_model.load_state_dict(to_torch(manual_model.state_dict()))
-    return manual_model, torch_model
-
-
-def check_weights(config, weights, source):
-    r"""Raise ``ValueError`` naming ``source`` and the key unless ``weights`` fit ``config``'s network.
-
-    Besides the model's own key and shape checks: every value must be a real number that stays
-    finite in ``config.dtype``.
-    """
-    np_dtype = DTYPES[config.dtype][0]
-    model = manual.NeuralNetwork(config.hidden, config.activations, config.output_activation, dtype=np_dtype)
-    for name, value in weights.items():
-        if np.asarray(value).dtype.kind not in "fiu":
-            raise ValueError(f"{source}: {name} has dtype {np.asarray(value).dtype}, not a real number type")
-        with np.errstate(over="ignore"):            # too large for the dtype: caught just below
-            converted = np.asarray(value).astype(np_dtype)
-        if not np.isfinite(converted).all():
-            raise ValueError(f"{source}: {name} holds a non-finite value (nan, inf, or too large for {config.dtype})")
-    try:
-        model.load_state_dict(weights)
-    except ValueError as exc:
-        raise ValueError(f"{source}: {exc}") from None
+TIE = 1e-4     # float32: outputs this close to the threshold 0 may discretize differently (a tie)
+PROBE = [-1.0, -1e-30, -0.0, 0.0, 1e-30, 1.0]   # discretize's edge cases, fed to both sides
 
 
 class Stopwatch:
@@ -106,24 +46,56 @@ class Stopwatch:
 
 
 class Check:
-    r"""Running maximum of ``|a - b| / (atol + rtol |b|)``: the rule holds while it stays <= 1."""
+    r"""One comparison rule, ``|manual - torch| <= atol + rtol |torch|``, with its running maxima."""
 
     def __init__(self, atol, rtol):
         self.atol, self.rtol = atol, rtol
-        self.max_abs_diff = 0.0
-        self.max_ratio = 0.0
+        self.max_abs_diff = self.max_ratio = 0.0
+        self.count = 0
+
+    def ratio(self, a, b):
+        r"""``|a - b| / (atol + rtol |b|)`` element by element: the rule holds where it is <= 1."""
+        return np.abs(a - b) / (self.atol + self.rtol * np.abs(b))
 
     def update(self, a, b):
-        r"""Fold in one comparison of arrays ``a`` (manual) and ``b`` (torch); return ``|a - b|``."""
+        r"""Fold in one comparison of finite arrays; return ``|a - b|``."""
         abs_diff = np.abs(a - b)
-        ratio = abs_diff / (self.atol + self.rtol * np.abs(b))
         self.max_abs_diff = max(self.max_abs_diff, float(abs_diff.max(initial=0.0)))
-        self.max_ratio = max(self.max_ratio, float(ratio.max(initial=0.0)))
+        self.max_ratio = max(self.max_ratio, float(self.ratio(a, b).max(initial=0.0)))
+        self.count += 1
         return abs_diff
 
     def summary(self):
-        return {"max_abs_diff": self.max_abs_diff, "max_diff_over_tolerance": self.max_ratio,
-                "atol": self.atol, "rtol": self.rtol, "ok": self.max_ratio <= 1.0}
+        return {"compared": self.count, "max_abs_diff": self.max_abs_diff, "max_diff_over_tolerance": self.max_ratio,
+                "atol": self.atol, "rtol": self.rtol}
+
+
+class SharedOrder:
+    r"""The batches of the current epoch as index arrays: the ``batch_sampler`` of both loaders."""
+
+    def __init__(self):
+        self.batches = []
+
+    def shuffle(self, rng, n, batch_size):
+        order = rng.permutation(n)
+        self.batches = [order[i:i + batch_size] for i in range(0, n, batch_size)]
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self):
+        return len(self.batches)
+
+
+def read_only(array):
+    r"""A private read-only copy: a step that writes into its input fails loudly."""
+    array = array.copy()
+    array.setflags(write=False)
+    return array
+
+
+def flat(arrays):
+    return np.concatenate([np.ravel(a) for a in arrays])
 
 
 @dataclass
@@ -134,10 +106,11 @@ class Result:
     models: tuple                      # (manual model, torch model), trained
     history: dict = field(default_factory=lambda: {"manual": [], "torch": []})
     step_grad_diffs: list = field(default_factory=list)   # per step: max |g_manual - g_torch| per parameter
-    gradients: dict = None
-    loss_curves: dict = None
-    accuracy: dict = None
-    diverged: dict = None              # {"epoch", "step", "losses"} when a loss went non-finite
+    drift: list = field(default_factory=list)             # --free-running: per epoch, how far apart
+    checks: dict = None                # name -> summary
+    first_failure: dict = None         # where the first check failed, and why
+    diverged: dict = None              # where a number first became non-finite
+    failures: int = 0                  # failed checks (more than one only with keep_going)
     seconds: dict = None               # wall time per phase: data, manual, torch, checks
 
     @property
@@ -145,16 +118,17 @@ class Result:
         return [name for name, _ in self.models[0].named_parameters()]
 
     @property
+    def verdict(self):
+        return "DIVERGED" if self.diverged else "DISAGREE" if self.first_failure else "AGREE"
+
+    @property
     def agree(self):
-        checks = (self.gradients, self.loss_curves, self.accuracy)
-        return self.diverged is None and all(check["ok"] for check in checks)
+        return self.verdict == "AGREE"
 
     def to_json(self):
-        config = asdict(self.config)
-        config.update(hidden=list(self.config.hidden), activations=list(self.config.activations))
-        return {"config": config, "agree": self.agree, "diverged": self.diverged,
-                "checks": {"gradients": self.gradients, "loss_curves": self.loss_curves,
-                           "accuracy": self.accuracy},
+        return {"config": self.config.to_json(), "verdict": self.verdict, "agree": self.agree,
+                "first_failure": self.first_failure, "diverged": self.diverged, "failures": self.failures,
+                "checks": self.checks, "drift": self.drift if self.config.free_running else None,
                 "history": self.history}
 
 
@@ -162,117 +136,301 @@ class Lockstep:
     r"""Both implementations side by side: same weights, same batches, compared as they go."""
 
     def __init__(self, config, weights=None):
+        self.config = config
         self.clock = Stopwatch()
         np_dtype = DTYPES[config.dtype][0]
         with self.clock("data"):
             data = tuple(a.astype(np_dtype) for a in load_data(config.dataset, config.noise,
                                                                 config.train_ratio, config.seed))
-        self.rng = np.random.default_rng(config.seed)     # initial weights, then one permutation per epoch
+        self.rng = np.random.default_rng(config.seed)     # initial weights, then one order per epoch
         self.result = Result(config, data, make_pair(config, self.rng, weights))
         manual_model, torch_model = self.result.models
-        self.X_train, self.y_train, self.X_valid, self.y_valid = data
-        self.X_all = np.concatenate([self.X_train, self.X_valid])
-        # torch views of the same (read-only) arrays
-        self.t_X_train, self.t_y_train, self.t_X_valid, self.t_y_valid, self.t_X_all = (
-            torch.from_numpy(a) for a in (*data, self.X_all))
+        X_train, y_train, X_valid, y_valid = data
+        # each side its own copies: nothing one side does can reach the other's data
+        self.manual_data = tuple(map(read_only, data))
+        self.torch_data = tuple(map(torch.tensor, data))
+        self.X_all = np.concatenate([X_train, X_valid])
+        self.order = SharedOrder()
+        self.manual_loader = manual.DataLoader(*self.manual_data[:2], batch_sampler=self.order)
+        self.torch_loader = DataLoader(TensorDataset(*self.torch_data[:2]), batch_sampler=self.order)
+        self.steps_per_epoch = -(-len(X_train) // config.batch_size)
+
         self.manual_optimizer = manual.SGD(manual_model.parameters(), lr=config.lr,
                                            weight_decay=config.weight_decay)
         self.torch_optimizer = torch.optim.SGD(torch_model.parameters(), lr=config.lr,
                                                weight_decay=config.weight_decay)
         self.manual_criterion, self.torch_criterion = manual.MSELoss(), torch.nn.MSELoss()
         self.manual_params, self.torch_params = list(manual_model.parameters()), list(torch_model.parameters())
-        # gradients are compared as one flat vector; parameter i starts at offsets[i]
         self.offsets = np.cumsum([0] + [p.data.size for p in self.manual_params])[:-1]
-        self.gradients, self.losses = Check(**TOLERANCES[config.dtype]), Check(**TOLERANCES[config.dtype])
-        self.mismatched = self.ties = 0
+        tolerance = TOLERANCES[config.dtype]
+        self.checks = {name: Check(**tolerance) for name in (
+            "loss", "gradients", "weights after the update", "epoch losses")}
+        self.counts = {"correct counts": {"compared": 0, "ties": 0},
+                       "predictions": {"compared": 0, "mismatched": 0, "ties": 0, "tie_band": TIE},
+                       "discretize": {"compared": 0}}
+        self.failed_checks = set()
+
+    # -- the run ------------------------------------------------------------------------------
+
+    def run(self, on_epoch=None):
+        r"""Train for ``config.epochs`` epochs or until a failure stops the run; return the Result."""
+        if self.check_discretize():
+            for epoch in range(1, self.config.epochs + 1):
+                if not (self.train_epoch(epoch) and self.check_epoch(epoch)):
+                    break
+                if on_epoch:
+                    on_epoch(self.result)
+        return self.finish()
+
+    def should_stop(self):
+        return self.result.diverged is not None or (self.result.first_failure is not None
+                                                    and not self.config.keep_going)
+
+    def weights_and_batch_of_step(self, n):
+        r"""Run (checked, synchronised) up to step ``n``; return its starting weights and batch."""
+        for epoch in range(1, self.config.epochs + 1):
+            self.order.shuffle(self.rng, len(self.manual_data[0]), self.config.batch_size)
+            for step, idx in enumerate(self.order.batches, 1):
+                if (epoch - 1) * self.steps_per_epoch + step == n:
+                    return self.result.models[0].state_dict(), self.result.data[0][idx], self.result.data[1][idx]
+                self.check_step(epoch, step, idx, *self.take_step(
+                    iter([(self.manual_data[0][idx], self.manual_data[1][idx])]),
+                    iter([(self.torch_data[0][idx], self.torch_data[1][idx])])))
+        raise ValueError(f"the run has no step {n}")
 
     def train_epoch(self, epoch):
-        r"""One epoch of training steps on both sides; return False if a loss became non-finite."""
-        (manual_model, torch_model), config = self.result.models, self.result.config
-        order = self.rng.permutation(len(self.X_train))
-        batches = [order[i:i + config.batch_size] for i in range(0, len(order), config.batch_size)]
-        step_losses = np.empty((len(batches), 2))
-        correct = np.zeros(2, dtype=np.int64)
-        for step, idx in enumerate(batches, start=1):
-            with self.clock("manual"):
-                manual_loss, manual_correct = manual.train_step(
-                    manual_model, self.manual_optimizer, self.manual_criterion, self.X_train[idx], self.y_train[idx])
-            with self.clock("torch"):
-                t_idx = torch.from_numpy(idx)
-                torch_loss, torch_correct = torch_impl.train_step(
-                    torch_model, self.torch_optimizer, self.torch_criterion, self.t_X_train[t_idx], self.t_y_train[t_idx])
-            with self.clock("checks"):
-                if not (np.isfinite(manual_loss) and np.isfinite(torch_loss)):
-                    self.result.diverged = {"epoch": epoch, "step": step,
-                                            "losses": {"manual": manual_loss, "torch": torch_loss}}
-                    return False
-                self.compare_gradients()
-                step_losses[step - 1] = manual_loss, torch_loss
-                correct += manual_correct, torch_correct
-        with self.clock("checks"):
-            self.train_loss = np.average(step_losses, axis=0, weights=[len(idx) for idx in batches])
-            self.train_acc = correct / len(self.X_train)
+        r"""One epoch of steps on both sides; return False when the run must stop."""
+        self.order.shuffle(self.rng, len(self.manual_data[0]), self.config.batch_size)
+        self.losses, self.correct = [], np.zeros(2, dtype=np.int64)
+        manual_batches, torch_batches = iter(self.manual_loader), iter(self.torch_loader)
+        for step, idx in enumerate(self.order.batches, 1):
+            self.check_step(epoch, step, idx, *self.take_step(manual_batches, torch_batches))
+            if self.should_stop():
+                return False
         return True
 
-    def compare_gradients(self):
-        r"""Compare every parameter's gradient. ``p.grad`` still holds the gradient that the update
-        just used, so this is the comparison "before the update"."""
-        abs_diff = self.gradients.update(np.concatenate([p.grad.ravel() for p in self.manual_params]),
-                                         torch.cat([q.grad.ravel() for q in self.torch_params]).numpy())
-        self.result.step_grad_diffs.append(np.maximum.reduceat(abs_diff, self.offsets).tolist())
+    def take_step(self, manual_batches, torch_batches):
+        r"""Each side's ``train_step`` on its loader's next batch; return the weights both started
+        from and both sides' ``(loss, correct)`` (None for a side that raised)."""
+        (manual_model, torch_model), self.exception = self.result.models, None
+        with self.clock("checks"):
+            before = manual_model.state_dict()
+        with self.clock("manual"):
+            manual_out = self.call("manual", manual.train_step, manual_model, self.manual_optimizer,
+                                   self.manual_criterion, *next(manual_batches))
+        with self.clock("torch"):
+            torch_out = self.call("torch", torch_impl.train_step, torch_model, self.torch_optimizer,
+                                  self.torch_criterion, *next(torch_batches))
+        return before, manual_out, torch_out
+
+    def call(self, side, function, *args):
+        r"""``function(*args)``; an exception is a failure of that side, not a crash of the comparison."""
+        try:
+            return function(*args)
+        except Exception as exc:                   # whatever a planted bug raises
+            self.exception = (side, exc)
+            return None
+
+    def check_step(self, epoch, step, idx, before, manual_out, torch_out):
+        r"""Compare one step; then give torch manual's weights for the next."""
+        with self.clock("checks"):
+            where = {"epoch": epoch, "step": step}
+            if self.exception:
+                side, exc = self.exception
+                self.fail(where, "exception", f"{side} raised {type(exc).__name__}: {exc}")
+            else:
+                self.check_outcome(where, idx, before, manual_out, torch_out)
+            if not self.config.free_running:
+                with torch.no_grad():
+                    for p, q in zip(self.manual_params, self.torch_params):
+                        q.copy_(torch.from_numpy(p.data))
+
+    def check_outcome(self, where, idx, before, manual_out, torch_out):
+        r"""Compare the loss, the gradients, the updated weights and the correct counts of one step."""
+        (manual_loss, manual_correct), (torch_loss, torch_correct) = manual_out, torch_out
+        self.losses.append((manual_loss, torch_loss, len(idx)))
+        self.correct += manual_correct, torch_correct
+        compared = {"loss": (np.array(manual_loss), np.array(torch_loss)),
+                    "gradients": (flat([p.grad for p in self.manual_params]),
+                                  torch.cat([q.grad.ravel() for q in self.torch_params]).numpy()),
+                    "weights after the update": (flat([p.data for p in self.manual_params]),
+                                                 torch.cat([q.detach().ravel() for q in self.torch_params]).numpy())}
+        if self.check_finite(where, compared):
+            abs_diff = self.compare(where, compared, before, idx)
+            self.result.step_grad_diffs.append(np.maximum.reduceat(abs_diff["gradients"], self.offsets).tolist())
+            if manual_correct != torch_correct and not self.explained_by_ties(before, idx, manual_correct - torch_correct):
+                self.fail(where, "correct counts", f"manual {manual_correct}, torch {torch_correct} correct "
+                          "in the batch", before, idx)
+
+    def compare(self, where, compared, before, idx):
+        r"""Apply the rule to each compared pair; return each pair's ``|diff|``."""
+        abs_diffs = {}
+        for name, (a, b) in compared.items():
+            a, b = np.ravel(a), np.ravel(b)
+            abs_diffs[name] = self.checks[name].update(a, b)
+            ratio = self.checks[name].ratio(a, b)
+            worst = int(np.argmax(ratio)) if a.size else 0
+            if a.size and ratio[worst] > 1:
+                parameter = (self.result.parameter_names[np.searchsorted(self.offsets, worst, side="right") - 1]
+                             if name in ("gradients", "weights after the update") else None)
+                self.fail(where, name, f"manual {a[worst]:.9g}, torch {b[worst]:.9g}", before, idx, parameter)
+        return abs_diffs
+
+    def explained_by_ties(self, before, idx, difference):
+        r"""float32: whether the two correct counts differ only through outputs within ``TIE`` of 0."""
+        if self.config.dtype != "float32":
+            return False
+        X = self.result.data[0][idx]
+        manual_model, torch_model = make_pair(self.config, np.random.default_rng(0), before)
+        with torch.no_grad():
+            outputs = manual_model(X), torch_model(torch.tensor(X)).numpy()
+        ties = int(self.tied(*outputs).sum())
+        self.counts["correct counts"]["ties"] += ties
+        return abs(difference) <= ties
+
+    @staticmethod
+    def tied(manual_pred, torch_pred):
+        return (np.abs(manual_pred) < TIE) & (np.abs(torch_pred) < TIE)
+
+    def check_discretize(self):
+        r"""Both sides' ``discretize`` on the threshold's edge cases (0, -0.0, +-1e-30)."""
+        probe = np.array(PROBE, dtype=DTYPES[self.config.dtype][0])
+        manual_labels = manual.discretize(probe)
+        torch_labels = torch_impl.discretize(torch.tensor(probe)).numpy()
+        self.counts["discretize"]["compared"] += 1
+        if not np.array_equal(manual_labels, torch_labels):
+            self.fail({"epoch": 0, "step": 0}, "discretize",
+                      f"on {PROBE}: manual {manual_labels.tolist()}, torch {torch_labels.tolist()}")
+        return not self.should_stop()
 
     def check_epoch(self, epoch):
-        r"""Validate both sides, record the epoch, compare losses and discretized predictions."""
+        r"""From identical weights: epoch losses, validation, predictions on every point."""
         (manual_model, torch_model), result = self.result.models, self.result
+        X_valid, y_valid = self.manual_data[2:]
         with self.clock("manual"):
-            manual_valid = manual.valid_step(manual_model, self.manual_criterion, self.X_valid, self.y_valid)
+            manual_valid = self.call("manual", manual.valid_step, manual_model, self.manual_criterion, X_valid, y_valid)
         with self.clock("torch"):
-            torch_valid = torch_impl.valid_step(torch_model, self.torch_criterion, self.t_X_valid, self.t_y_valid)
+            torch_valid = self.call("torch", torch_impl.valid_step, torch_model, self.torch_criterion, *self.torch_data[2:])
         with self.clock("checks"):
-            for side, loss, acc, (val_loss, val_correct) in zip(
-                    ("manual", "torch"), self.train_loss, self.train_acc, (manual_valid, torch_valid)):
-                result.history[side].append({"epoch": epoch, "loss": float(loss), "acc": float(acc),
-                                             "val_loss": val_loss, "val_acc": val_correct / len(self.X_valid)})
-            self.losses.update(self.train_loss[0], self.train_loss[1])
-            self.losses.update(manual_valid[0], torch_valid[0])
+            where = {"epoch": epoch, "step": None}
+            weights = manual_model.state_dict()
+            if self.exception:
+                side, exc = self.exception
+                self.fail(where, "exception", f"{side} raised {type(exc).__name__}: {exc}", weights)
+                return False
+            losses = np.array(self.losses)
+            train_loss = np.average(losses[:, :2], axis=0, weights=losses[:, 2])
+            n_train = len(self.manual_data[0])
+            for side, loss, correct, (val_loss, val_correct) in zip(
+                    ("manual", "torch"), train_loss, self.correct, (manual_valid, torch_valid)):
+                result.history[side].append({"epoch": epoch, "loss": float(loss), "acc": float(correct / n_train),
+                                             "val_loss": val_loss, "val_acc": val_correct / len(X_valid)})
+            epoch_losses = {"epoch losses": (np.array([train_loss[0], manual_valid[0]]),
+                                             np.array([train_loss[1], torch_valid[0]]))}
+            if not self.check_finite(where, epoch_losses, weights, validation=True):
+                return False
+            self.compare(where, epoch_losses, weights, "validation")
 
-            manual_pred = manual_model(self.X_all)
             with torch.no_grad():
-                torch_pred = torch_model(self.t_X_all).numpy()
-            differ = manual.discretize(manual_pred) != manual.discretize(torch_pred)
-            if result.config.dtype == "float32":
-                tie = differ & (np.abs(manual_pred) < TIE) & (np.abs(torch_pred) < TIE)
-                self.ties += int(tie.sum())
-                differ &= ~tie
-            self.mismatched += int(differ.sum())
+                outputs = manual_model(self.X_all), torch_model(torch.tensor(self.X_all)).numpy()
+            differ = manual.discretize(outputs[0]) != torch_impl.discretize(torch.from_numpy(outputs[1])).numpy()
+            ties = differ & self.tied(*outputs) if self.config.dtype == "float32" else np.zeros_like(differ)
+            counts = self.counts["predictions"]
+            counts["compared"] += differ.size
+            counts["ties"] += int(ties.sum())
+            counts["mismatched"] += int((differ & ~ties).sum())
+            if (differ & ~ties).any():
+                self.fail(where, "predictions", f"{int((differ & ~ties).sum())} of {differ.size} points "
+                          "discretize differently", weights, "validation")
+            valid_ties = int(ties[len(self.manual_data[0]):].sum())
+            self.counts["correct counts"]["compared"] += 1
+            if abs(manual_valid[1] - torch_valid[1]) > valid_ties:
+                self.fail(where, "correct counts", f"validation: manual {manual_valid[1]}, torch {torch_valid[1]} "
+                          "correct", weights, "validation")
+            if self.config.free_running:
+                result.drift.append({"epoch": epoch, "max_weight_diff": float(np.abs(
+                    flat(manual_model.state_dict().values()) - flat(torch_model.state_dict().values())).max()),
+                    "train_loss_diff": float(abs(train_loss[0] - train_loss[1])),
+                    "val_loss_diff": float(abs(manual_valid[0] - torch_valid[0]))})
+        return not self.should_stop()
+
+    # -- failures -------------------------------------------------------------------------------
+
+    def check_finite(self, where, compared, weights=None, validation=False):
+        r"""Record DIVERGED at the first non-finite number on either side; return whether all are finite."""
+        for name, pair in compared.items():
+            sides = [side for side, values in zip(("manual", "torch"), pair) if not np.isfinite(values).all()]
+            if sides:
+                both = len(sides) == 2
+                self.result.diverged = {**where, "quantity": name, "side": "both" if both else sides[0],
+                                        "hint": "training diverged: try a smaller --lr" if both else
+                                        f"only {sides[0]} produced a non-finite value: a bug on that side, "
+                                        "not a divergence"}
+                self.result.failures += 1
+                return False
+        return True
+
+    def fail(self, where, check, detail, weights=None, batch=None, parameter=None):
+        r"""Record a failed check; the first one is diagnosed with a trace of its step."""
+        self.result.failures += 1
+        self.failed_checks.add(check)
+        if self.result.first_failure is not None:
+            return
+        failure = {**where, "check": check, "parameter": parameter, "detail": detail, "quantity": None,
+                   "hint": NO_TRACE_HINTS[check]}
+        if weights is not None:
+            X, y = ((self.result.data[2], self.result.data[3]) if isinstance(batch, str)
+                    else (self.result.data[0][batch], self.result.data[1][batch]))
+            try:
+                first = first_difference(trace(self.config, weights, X, y), self.config.dtype)
+            except Exception as exc:                # the planted bug may break the trace too
+                failure["hint"] = f"tracing the step raised {type(exc).__name__}: {exc}"
+            else:
+                if first:
+                    failure.update(quantity=first.name, hint=HINTS[first.kind])
+        self.result.first_failure = failure
 
     def finish(self):
         r"""Fill in the result's summaries and return it."""
         result = self.result
         per_parameter = np.max(result.step_grad_diffs, axis=0) if result.step_grad_diffs else []
-        result.gradients = {**self.gradients.summary(), "steps": len(result.step_grad_diffs),
-                            "per_parameter_max_abs_diff": dict(zip(result.parameter_names, map(float, per_parameter)))}
-        result.loss_curves = {**self.losses.summary(), "epochs": len(result.history["manual"])}
-        result.accuracy = {"mismatched_predictions": self.mismatched, "ties_at_threshold": self.ties,
-                           "tie_band": TIE, "points_per_epoch": len(self.X_all), "ok": self.mismatched == 0}
+        result.checks = {name: check.summary() for name, check in self.checks.items()}
+        result.checks["gradients"]["per_parameter_max_abs_diff"] = dict(
+            zip(result.parameter_names, map(float, per_parameter)))
+        result.checks.update(self.counts)
+        for name, check in result.checks.items():
+            check["ok"] = name not in self.failed_checks
         result.seconds = self.clock.seconds
         return result
 
 
-# A diverging run overflows on the way to a non-finite loss; that loss is detected and reported,
-# so NumPy's overflow and invalid-value warnings would only repeat it, noisily.
+# When the trace of a failed step finds every quantity equal, the cause lies outside one
+# forward-backward pass from the step's weights.
+NO_TRACE_HINTS = {
+    "gradients": "from the same weights and batch every gradient agrees: the step saw something else, "
+                 "a gradient left over from an earlier step (a missing zero_grad) or a different batch "
+                 "(check the data loaders)",
+    "loss": "from the same weights and batch the loss agrees: the two sides were fed different batches "
+            "(check the data loaders: points paired with their own labels, in the shared order)",
+    "weights after the update": "the gradients agree but the update differs: check the optimizer "
+                                "(learning rate, weight decay applied to every parameter, biases included)",
+    "correct counts": "the predictions agree but the counts differ: count predictions made before the "
+                      "update, with discretize(y_pred) == y",
+    "epoch losses": "the validation pass agrees from these weights: check valid_step and the epoch mean",
+    "predictions": "the outputs agree but their labels differ: discretize is +1 where y_pred >= 0, else -1",
+    "discretize": "discretize must give +1 where y_pred >= 0 (0 and -0.0 included), else -1",
+    "exception": "the side named raised an exception; the message says where",
+}
+
+
+# A diverging run overflows on the way to a non-finite loss; that is detected and reported, so
+# NumPy's overflow and invalid-value warnings would only repeat it, noisily.
 @np.errstate(over="ignore", invalid="ignore")
 def run(config, weights=None, on_epoch=None):
     r"""Train both implementations in lockstep for ``config.epochs`` epochs; return a ``Result``.
 
     ``weights`` (a state dict) replaces the drawn initial weights. ``on_epoch(result)`` is called
-    after every epoch. Stops early, with ``result.diverged`` set, when a loss becomes non-finite.
+    after every epoch. Stops at the first failed check (unless ``config.keep_going``) and at the
+    first non-finite number.
     """
-    lockstep = Lockstep(config, weights)
-    for epoch in range(1, config.epochs + 1):
-        if not lockstep.train_epoch(epoch):
-            break
-        lockstep.check_epoch(epoch)
-        if on_epoch:
-            on_epoch(lockstep.result)
-    return lockstep.finish()
+    return Lockstep(config, weights).run(on_epoch)

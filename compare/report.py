@@ -22,37 +22,62 @@ def describe(config):
 
 
 def summary(result):
-    r"""The closing summary: final metrics, gradient differences per parameter, checks, verdict."""
-    g, losses, acc = result.gradients, result.loss_curves, result.accuracy
-    lines = [f"Summary: {describe(result.config)}", ""]
+    r"""The closing summary: final metrics, gradient differences per parameter, each check, verdict."""
+    checks, config = result.checks, result.config
+    lines = [f"Summary: {describe(config)}", ""]
     if result.history["manual"]:
         lines.append(f"  {'':24}{'loss':>10}{'acc':>10}{'val_loss':>10}{'val_acc':>10}")
         for side, name in SIDES.items():
             last = result.history[side][-1]
             lines.append(f"  {name:24}" + "".join(f"{last[k]:10.5f}" for k in ("loss", "acc", "val_loss", "val_acc")))
         lines.append("")
-    lines.append(f"  largest |g_manual - g_torch| per parameter over {g['steps']} steps:")
-    lines += [f"    {name:18}{diff:.2e}" for name, diff in g["per_parameter_max_abs_diff"].items()]
-    lines += ["", f"  checks: |manual - torch| <= atol + rtol |torch| with atol {g['atol']:g}, rtol {g['rtol']:g}"]
-    for name, check in (("gradients", g), ("loss curves", losses)):
-        lines.append(f"    {name:13}max diff {check['max_abs_diff']:.2e}, "
-                     f"{check['max_diff_over_tolerance']:.2g} of the tolerance   {verdict_word(check['ok'])}")
-    total = acc["points_per_epoch"] * len(result.history["manual"])
-    ties = f", {acc['ties_at_threshold']} ties with |y_pred| < {acc['tie_band']:g}" if result.config.dtype == "float32" else ""
-    lines.append(f"    {'predictions':13}{acc['mismatched_predictions']} of {total} differ{ties}   "
-                 f"{verdict_word(acc['ok'])}")
+    grads = checks["gradients"]
+    lines.append(f"  largest |g_manual - g_torch| per parameter over {grads['compared']} steps:")
+    lines += [f"    {name:18}{diff:.2e}" for name, diff in grads["per_parameter_max_abs_diff"].items()]
+    sync = ("torch re-synchronised from manual before every step" if not config.free_running
+            else "free-running: never re-synchronised")
+    lines += ["", f"  checks ({sync}); numbers: |manual - torch| <= atol + rtol |torch|, "
+                  f"atol {grads['atol']:g}, rtol {grads['rtol']:g}"]
+    for name in ("loss", "gradients", "weights after the update", "epoch losses"):
+        check = checks[name]
+        lines.append(f"    {name:26}max diff {check['max_abs_diff']:.2e}, {check['max_diff_over_tolerance']:.2g} "
+                     f"of the tolerance, {check['compared']} compared   {verdict_word(check['ok'])}")
+    ties = checks["correct counts"]["ties"] + checks["predictions"]["ties"]
+    tie_note = f" ({ties} float32 ties with |y_pred| < {checks['predictions']['tie_band']:g})" if ties else ""
+    lines.append(f"    {'correct counts':26}{checks['correct counts']['compared']} epochs, every step's batch"
+                 f"   {verdict_word(checks['correct counts']['ok'])}")
+    lines.append(f"    {'predictions':26}{checks['predictions']['mismatched']} of {checks['predictions']['compared']} "
+                 f"differ{tie_note}   {verdict_word(checks['predictions']['ok'])}")
+    lines.append(f"    {'discretize':26}edge cases 0, -0.0, +-1e-30   {verdict_word(checks['discretize']['ok'])}")
+    if config.free_running and result.drift:
+        last = result.drift[-1]
+        lines += ["", f"  drift after epoch {last['epoch']}: weights {last['max_weight_diff']:.2e}, "
+                      f"training loss {last['train_loss_diff']:.2e}, validation loss {last['val_loss_diff']:.2e}"]
     lines.append("")
+    lines.append(verdict_line(result))
+    return "\n".join(lines)
+
+
+def where(failure):
+    step = f", step {failure['step']}" if failure.get("step") else ""
+    return f"epoch {failure['epoch']}{step}"
+
+
+def verdict_line(result):
+    r"""AGREE, or what failed first, where, the first differing quantity and the likely cause."""
     if result.diverged:
         d = result.diverged
-        lines.append(f"DIVERGED: the loss became non-finite at epoch {d['epoch']}, step {d['step']} "
-                     f"(manual {d['losses']['manual']}, torch {d['losses']['torch']}); try a smaller --lr.")
-    elif result.agree:
-        lines.append("AGREE: manual backprop and torch autograd computed the same gradients, losses and predictions.")
-    else:
-        failed = [name for name, check in (("gradients", g), ("loss curves", losses), ("predictions", acc))
-                  if not check["ok"]]
-        lines.append(f"DISAGREE: {', '.join(failed)} outside the tolerance.")
-    return "\n".join(lines)
+        return (f"DIVERGED: {d['quantity']} became non-finite on {d['side']} at {where(d)}; {d['hint']}.")
+    if result.agree:
+        return ("AGREE: from identical weights at every step, manual backprop and torch autograd computed "
+                "the same losses, gradients, updates and predictions.")
+    f = result.first_failure
+    parameter = f" of {f['parameter']}" if f["parameter"] else ""
+    quantity = (f"\n  first differing quantity in a trace of that step: {f['quantity']}" if f["quantity"]
+                else "")
+    more = f" ({result.failures} failed checks in all)" if result.failures > 1 else ""
+    return (f"DISAGREE: {f['check']}{parameter} at {where(f)}: {f['detail']}{more}{quantity}"
+            f"\n  likely cause: {f['hint']}")
 
 
 def verdict_word(ok):

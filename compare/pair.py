@@ -1,0 +1,81 @@
+r"""The two models of a comparison: its configuration, and a manual and a torch model with identical weights."""
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+import manual
+import torch_impl
+
+DTYPES = {"float32": (np.float32, torch.float32), "float64": (np.float64, torch.float64)}
+# |manual - torch| <= atol + rtol |torch|, element by element (docs/agreement.md)
+TOLERANCES = {"float32": {"atol": 1e-6, "rtol": 1e-4}, "float64": {"atol": 1e-12, "rtol": 1e-9}}
+INITS = ("xavier", "torch-default")
+
+
+@dataclass(frozen=True)
+class Config:
+    r"""Everything that determines a run; the defaults are the article's."""
+    epochs: int = manual.EPOCHS
+    batch_size: int = manual.BATCH_SIZE
+    lr: float = manual.LEARN_RATE
+    weight_decay: float = manual.REGULAR
+    dataset: str = "circle"
+    noise: float = 0.0
+    train_ratio: float = 0.5
+    hidden: tuple = (3, 3)
+    activations: tuple = ("tanh", "sigmoid")
+    output_activation: str = "tanh"
+    dtype: str = "float32"
+    seed: int = 0
+    init: str = "xavier"
+    free_running: bool = False         # never re-synchronise torch's weights from manual's
+    keep_going: bool = False           # run on after the first failed check
+
+    def to_json(self):
+        return {**asdict(self), "hidden": list(self.hidden), "activations": list(self.activations)}
+
+
+def to_torch(state_dict):
+    r"""Copy a NumPy state dict into new tensors (``torch.from_numpy`` would share memory)."""
+    return {name: torch.tensor(value) for name, value in state_dict.items()}
+
+
+def make_pair(config, rng, weights=None):
+    r"""Build the manual and the torch model with identical initial weights.
+
+    The weights come from ``weights`` (a state dict of arrays) if given, else from ``rng`` with
+    ``config.init``: ``"xavier"`` (the article's ``init_parameters``) or ``"torch-default"``
+    (what ``nn.Linear`` draws). A bad ``weights`` dict raises ``ValueError`` naming the key.
+    """
+    np_dtype, torch_dtype = DTYPES[config.dtype]
+    architecture = (config.hidden, config.activations, config.output_activation)
+    manual_model = manual.NeuralNetwork(*architecture, dtype=np_dtype, rng=rng)
+    if config.init == "xavier":
+        manual.init_parameters(manual_model, rng)
+    if weights is not None:
+        manual_model.load_state_dict(weights)
+    torch_model = torch_impl.NeuralNetwork(*architecture, dtype=torch_dtype)
+    torch_model.load_state_dict(to_torch(manual_model.state_dict()))
+    return manual_model, torch_model
+
+
+def check_weights(config, weights, source):
+    r"""Raise ``ValueError`` naming ``source`` and the key unless ``weights`` fit ``config``'s network.
+
+    Besides the model's own key and shape checks: every value must be a real number that stays
+    finite in ``config.dtype``.
+    """
+    np_dtype = DTYPES[config.dtype][0]
+    model = manual.NeuralNetwork(config.hidden, config.activations, config.output_activation, dtype=np_dtype)
+    for name, value in weights.items():
+        if np.asarray(value).dtype.kind not in "fiu":
+            raise ValueError(f"{source}: {name} has dtype {np.asarray(value).dtype}, not a real number type")
+        with np.errstate(over="ignore"):            # too large for the dtype: caught just below
+            converted = np.asarray(value).astype(np_dtype)
+        if not np.isfinite(converted).all():
+            raise ValueError(f"{source}: {name} holds a non-finite value (nan, inf, or too large for {config.dtype})")
+    try:
+        model.load_state_dict(weights)
+    except ValueError as exc:
+        raise ValueError(f"{source}: {exc}") from None

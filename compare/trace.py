@@ -1,0 +1,170 @@
+r"""One training step taken apart: every intermediate of manual beside autograd's, in computation order.
+
+From identical weights and one batch, both sides run layer by layer. For each layer ``k`` the trace
+records, on the way forward, its input ``x_k``, pre-activation ``z_k = x_k W_k^T + b_k`` and
+activation ``a_k = f(z_k)``; then the loss and ``dL/dy_pred``; then, on the way back from the output,
+``dL/da_k``, ``dL/dz_k``, ``dL/dW_k``, ``dL/db_k`` and ``dL/dx_k`` (torch's through ``retain_grad``).
+Each row says whether the two are bit for bit the same (``exact``), within the tolerance
+(``close``) or not (``DIFFERENT``). The first ``DIFFERENT`` row is where a bug shows first: the
+backprop ninja's ``cmp`` table, for a whole network.
+
+``python -m compare.trace`` prints it for any configuration ``python -m compare`` accepts;
+``--step N`` traces the N-th step of that run.
+"""
+import json
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+import manual
+
+from .lockstep import TOLERANCES, make_pair
+
+# What a first difference at each kind of quantity most likely means.
+HINTS = {
+    "x": "the input of a layer differs although the previous activation agrees: check the forward loop",
+    "z": "the linear layer's forward pass: z = x W^T + b",
+    "a": "the activation's forward pass: a = f(z)",
+    "loss": "the loss: MSE is sum((y_pred - y)**2) / N, no 1/2, labels of shape (N, 1)",
+    "dL/dy_pred": "the loss gradient: dL/dy_pred = 2 (y_pred - y) / N (a 1/2-MSE gives half of it)",
+    "dL/da": "the gradient passed back from the next layer: dL/da = dz_next W_next",
+    "dL/dz": "the activation's derivative: dL/dz = dL/da f'(z), e.g. tanh' = 1 - a**2, sigmoid' = a (1 - a)",
+    "dL/dW": "the weight gradient: dL/dW = dz^T x",
+    "dL/db": "the bias gradient: dL/db = dz summed over the batch",
+    "dL/dx": "the input gradient: dL/dx = dz W",
+}
+
+
+@dataclass
+class Row:
+    r"""One quantity of the trace, on both sides."""
+    name: str              # e.g. "z2", "dL/dW1"
+    where: str             # e.g. "layer2", "layer1.weight", "MSELoss"
+    manual: np.ndarray
+    torch: np.ndarray
+
+    @property
+    def kind(self):
+        return self.name.rstrip("0123456789")
+
+    @property
+    def max_abs_diff(self):
+        return float(np.abs(self.manual - self.torch).max(initial=0.0))
+
+    @property
+    def max_rel_diff(self):
+        scale = np.maximum(np.abs(self.manual), np.abs(self.torch))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel = np.where(scale > 0, np.abs(self.manual - self.torch) / scale, 0.0)
+        return float(rel.max(initial=0.0))
+
+    def status(self, dtype):
+        if self.manual.shape != self.torch.shape:
+            return "DIFFERENT"
+        if np.array_equal(self.manual, self.torch):
+            return "exact"
+        tol = TOLERANCES[dtype]
+        close = np.abs(self.manual - self.torch) <= tol["atol"] + tol["rtol"] * np.abs(self.torch)
+        return "close" if close.all() else "DIFFERENT"
+
+
+def layer_pairs(model):
+    r"""``[(layer1, activation1), ..., (layer_out, acti_out)]`` with their names, for either side."""
+    children = list(model.named_children())
+    return list(zip(children[0::2], children[1::2]))
+
+
+def trace(config, weights, X, y):
+    r"""Run one forward and backward pass on both sides from ``weights``; return the ``Row`` list.
+
+    ``X`` and ``y`` are NumPy arrays of ``config.dtype``; neither side can change them.
+    """
+    manual_model, torch_model = make_pair(config, np.random.default_rng(0), weights)
+    X, y = np.array(X), np.array(y)
+    X.setflags(write=False)
+    y.setflags(write=False)
+    t_x = torch.tensor(X, requires_grad=True)
+    rows, forward, torch_cache = [], [], []
+    x = X
+    for k, (((name, layer), (_, activation)), (_, t_layer), (_, t_activation)) in enumerate(zip(
+            layer_pairs(manual_model), *zip(*layer_pairs(torch_model))), 1):
+        z, t_z = layer(x), t_layer(t_x)
+        a, t_a = activation(z), t_activation(t_z)
+        for t in (t_z, t_a):
+            t.retain_grad()
+        rows += [Row(f"x{k}", name, x, t_x.detach().numpy()), Row(f"z{k}", name, z, t_z.detach().numpy()),
+                 Row(f"a{k}", name, a, t_a.detach().numpy())]
+        forward.append((k, name, layer, activation))
+        torch_cache.append((t_x, t_z, t_a))
+        x, t_x = a, t_a
+    criterion = manual.MSELoss()
+    loss = criterion(x, y)
+    t_loss = torch.nn.MSELoss()(t_x, torch.tensor(y))
+    t_loss.backward()
+    da = criterion.backward()
+    rows += [Row("loss", "MSELoss", np.asarray(loss), t_loss.detach().numpy()),
+             Row("dL/dy_pred", "MSELoss", da, t_x.grad.numpy())]
+    torch_layers = dict(torch_model.named_children())
+    for (k, name, layer, activation), (t_x, t_z, t_a) in zip(reversed(forward), reversed(torch_cache)):
+        dz = activation.backward(da)
+        dx = layer.backward(dz)
+        t_layer = torch_layers[name]
+        rows += [Row(f"dL/da{k}", name, da, t_a.grad.numpy()), Row(f"dL/dz{k}", name, dz, t_z.grad.numpy()),
+                 Row(f"dL/dW{k}", f"{name}.weight", layer.weight.grad, t_layer.weight.grad.numpy()),
+                 Row(f"dL/db{k}", f"{name}.bias", layer.bias.grad, t_layer.bias.grad.numpy()),
+                 Row(f"dL/dx{k}", name, dx, t_x.grad.numpy())]
+        da = dx
+    return rows
+
+
+def first_difference(rows, dtype):
+    r"""The first ``DIFFERENT`` row, or None."""
+    return next((row for row in rows if row.status(dtype) == "DIFFERENT"), None)
+
+
+def format_rows(rows, dtype):
+    r"""The comparison table, one row per quantity."""
+    lines = [f"{'quantity':12}{'where':18}{'shape':>9}  {'max |diff|':>10}  {'max rel':>9}  verdict"]
+    for row in rows:
+        shape = "x".join(map(str, row.manual.shape)) or "()"
+        lines.append(f"{row.name:12}{row.where:18}{shape:>9}  {row.max_abs_diff:10.2e}  "
+                     f"{row.max_rel_diff:9.2e}  {row.status(dtype)}")
+    return "\n".join(lines)
+
+
+def to_json(rows, dtype):
+    return [{"quantity": row.name, "where": row.where, "shape": list(row.manual.shape),
+             "max_abs_diff": row.max_abs_diff, "max_rel_diff": row.max_rel_diff, "status": row.status(dtype)}
+            for row in rows]
+
+
+def main(argv=None):
+    from .cli import build_parser, check_arguments
+    from .files import save_text
+    from .lockstep import Lockstep
+
+    parser = build_parser(prog="python -m compare.trace", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--step", type=int, default=1, help="trace the N-th training step of the run (from 1)")
+    args = parser.parse_args(argv)
+    config, weights = check_arguments(parser, args)
+    lockstep = Lockstep(config, weights)
+    if not 1 <= args.step <= lockstep.steps_per_epoch * config.epochs:
+        parser.error(f"--step must be between 1 and {lockstep.steps_per_epoch * config.epochs} "
+                     f"({config.epochs} epochs of {lockstep.steps_per_epoch} steps)")
+    state, X, y = lockstep.weights_and_batch_of_step(args.step)
+    rows = trace(config, state, X, y)
+    print(f"Step {args.step} (batch of {len(X)}), from identical weights:\n")
+    print(format_rows(rows, config.dtype))
+    first = first_difference(rows, config.dtype)
+    print()
+    print(f"First difference: {first.name} ({first.where}); likely cause: {HINTS[first.kind]}" if first
+          else "Every quantity agrees.")
+    if args.json:
+        save_text(args.json, json.dumps({"step": args.step, "rows": to_json(rows, config.dtype)}, indent=2) + "\n")
+    return 1 if first else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
