@@ -55,7 +55,7 @@ def make_figure(result):
         layer_diff = diffs[:, [i for i, name in enumerate(layers) if name == layer]].max(axis=1)
         # a log axis has no 0: steps where the two gradients are bit-identical leave a gap
         ax_grad.plot(steps, np.where(layer_diff > 0, layer_diff, np.nan), lw=0.7, label=f"{layer} (weight, bias)")
-    atol, rtol = result.gradients["atol"], result.gradients["rtol"]
+    atol, rtol = result.checks["gradients"]["atol"], result.checks["gradients"]["rtol"]
     ax_grad.axhline(atol, color="black", ls=":", label=f"atol {atol:g} (plus rtol {rtol:g} |g|)")
     ax_grad.set_yscale("log")
     ax_grad.set(xlabel="training step", ylabel="max |g_manual - g_torch|",
