@@ -1,4 +1,4 @@
-r"""The article's 2-3-3-1 network, MSE loss, backprop and SGD written out in pure NumPy.
+r"""The article's 2-3-3-1 network, MSE loss, backprop and SGD (also momentum, Adam, AdamW) in pure NumPy.
 
 Mirrors ``torch_impl`` name for name; never imports torch.
 """
@@ -6,9 +6,9 @@ from .data import DataLoader
 from .layers import ACTIVATIONS, Linear, Parameter
 from .loss import MSELoss
 from .nn import NeuralNetwork, Discretize, discretize, init_parameters
-from .optim import SGD
+from .optim import SGD, Adam, AdamW, Optimizer
 from .train import BATCH_SIZE, EPOCHS, LEARN_RATE, REGULAR, fit, train_step, valid_step
 
-__all__ = ["ACTIVATIONS", "BATCH_SIZE", "DataLoader", "Discretize", "EPOCHS", "LEARN_RATE", "Linear",
-           "MSELoss", "NeuralNetwork", "Parameter", "REGULAR", "SGD", "discretize", "fit",
+__all__ = ["ACTIVATIONS", "Adam", "AdamW", "BATCH_SIZE", "DataLoader", "Discretize", "EPOCHS", "LEARN_RATE",
+           "Linear", "MSELoss", "NeuralNetwork", "Optimizer", "Parameter", "REGULAR", "SGD", "discretize", "fit",
            "init_parameters", "train_step", "valid_step"]
