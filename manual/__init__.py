@@ -1,4 +1,4 @@
-r"""The article's 2-3-3-1 network, MSE loss, backprop and SGD written out in pure NumPy.
+r"""The article's 2-3-3-1 network, MSE loss, backprop and its optimizers written out in pure NumPy.
 
 Mirrors ``torch_impl`` name for name; never imports torch.
 """
@@ -7,9 +7,9 @@ from .layers import ACTIVATIONS, Identity, Linear, ReLU, Sigmoid, Tanh
 from .loss import MSELoss
 from .module import Module, Parameter
 from .nn import NeuralNetwork, Discretize, discretize, init_parameters
-from .optim import SGD
+from .optim import SGD, Adam, AdamW, Optimizer
 from .train import BATCH_SIZE, EPOCHS, LEARN_RATE, REGULAR, fit, train_step, valid_step
 
-__all__ = ["ACTIVATIONS", "BATCH_SIZE", "DataLoader", "Discretize", "EPOCHS", "Identity", "LEARN_RATE",
-           "Linear", "MSELoss", "Module", "NeuralNetwork", "Parameter", "REGULAR", "ReLU", "SGD", "Sigmoid",
-           "Tanh", "discretize", "fit", "init_parameters", "train_step", "valid_step"]
+__all__ = ["ACTIVATIONS", "Adam", "AdamW", "BATCH_SIZE", "DataLoader", "Discretize", "EPOCHS", "Identity",
+           "LEARN_RATE", "Linear", "MSELoss", "Module", "NeuralNetwork", "Optimizer", "Parameter", "REGULAR",
+           "ReLU", "SGD", "Sigmoid", "Tanh", "discretize", "fit", "init_parameters", "train_step", "valid_step"]
