@@ -11,6 +11,7 @@ import manual
 from .data import DATASETS, load_data
 from .files import check_writable, load_weights, save_figure, save_text, save_weights
 from .lockstep import DTYPES, INITS, Config, check_weights, run
+from .pair import OPTIMIZERS
 from .plot import make_figure
 from .report import epoch_report, summary
 
@@ -61,6 +62,32 @@ DESCRIPTION = ("Train the article's network twice, with hand-written NumPy backp
                "identical weights, that losses, gradients, updates and predictions agree.")
 
 
+def betas(text):
+    r"""``"0.9,0.999"`` -> ``(0.9, 0.999)``, each in [0, 1)."""
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not two comma-separated numbers") from None
+    if len(values) != 2 or not all(0 <= v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: give two numbers in [0, 1), e.g. 0.9,0.999")
+    return values
+
+
+def optimizer_settings(parser, args):
+    r"""The optimizer's fields of ``Config``; an option that does not apply to it is an error."""
+    sgd_only = {"--momentum": args.momentum is not None, "--nesterov": args.nesterov}
+    adam_only = {"--betas": args.betas is not None, "--eps": args.eps is not None, "--amsgrad": args.amsgrad}
+    foreign = [flag for flag, given in (adam_only if args.optimizer == "sgd" else sgd_only).items() if given]
+    if foreign:
+        parser.error(f"{foreign[0]} does not apply to --optimizer {args.optimizer}")
+    if args.nesterov and not args.momentum:
+        parser.error("--nesterov needs a --momentum above 0")
+    defaults = Config()
+    return {"optimizer": args.optimizer, "momentum": args.momentum or defaults.momentum, "nesterov": args.nesterov,
+            "betas": args.betas or defaults.betas, "eps": defaults.eps if args.eps is None else args.eps,
+            "amsgrad": args.amsgrad}
+
+
 def build_parser(prog="python -m compare", description=DESCRIPTION):
     r"""The options of a run; ``python -m compare.trace`` adds its own to the same set."""
     defaults = Config()
@@ -92,6 +119,15 @@ def build_parser(prog="python -m compare", description=DESCRIPTION):
     parser.add_argument("--json", metavar="PATH", help="write the full result as JSON")
     parser.add_argument("--plot", metavar="PATH", help="write loss curves, gradient differences and "
                         "decision boundaries as PNG")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer,
+                        help="torch.optim.SGD, Adam or AdamW on the torch side, their manual twins on the other")
+    parser.add_argument("--momentum", type=number(float, lambda v: 0 <= v < math.inf, "a finite number >= 0"),
+                        help=f"SGD momentum (default: {defaults.momentum})")
+    parser.add_argument("--nesterov", action="store_true", help="SGD: Nesterov momentum (needs --momentum)")
+    parser.add_argument("--betas", type=betas, help=f"Adam(W): beta1,beta2 (default: {','.join(map(str, defaults.betas))})")
+    parser.add_argument("--eps", type=number(float, lambda v: 0 <= v < math.inf, "a finite number >= 0"),
+                        help=f"Adam(W): term added to the denominator (default: {defaults.eps:g})")
+    parser.add_argument("--amsgrad", action="store_true", help="Adam(W): the AMSGrad variant")
     parser.add_argument("--free-running", action="store_true", help="never re-synchronise the two "
                         "models: watch rounding drift instead of checking each step on its own")
     parser.add_argument("--keep-going", action="store_true", help="run on after the first failed check")
@@ -108,7 +144,7 @@ def check_arguments(parser, args):
                     weight_decay=args.weight_decay, dataset=args.dataset, noise=args.noise,
                     train_ratio=args.train_ratio, hidden=args.hidden, activations=args.activations,
                     dtype=args.dtype, seed=args.seed, init=args.init, free_running=args.free_running,
-                    keep_going=args.keep_going)
+                    keep_going=args.keep_going, **optimizer_settings(parser, args))
     weights = None
     try:
         for path in (args.save_weights, args.json, args.plot):

@@ -23,7 +23,7 @@ import manual
 import torch_impl
 
 from .data import load_data
-from .pair import DTYPES, INITS, TOLERANCES, Config, check_weights, make_pair, to_torch   # noqa: F401
+from .pair import DTYPES, INITS, TOLERANCES, Config, check_weights, make_optimizers, make_pair, to_torch   # noqa: F401
 from .trace import HINTS, first_difference, trace
 
 TIE = 1e-4     # float32: outputs this close to the threshold 0 may discretize differently (a tie)
@@ -155,16 +155,13 @@ class Lockstep:
         self.torch_loader = DataLoader(TensorDataset(*self.torch_data[:2]), batch_sampler=self.order)
         self.steps_per_epoch = -(-len(X_train) // config.batch_size)
 
-        self.manual_optimizer = manual.SGD(manual_model.parameters(), lr=config.lr,
-                                           weight_decay=config.weight_decay)
-        self.torch_optimizer = torch.optim.SGD(torch_model.parameters(), lr=config.lr,
-                                               weight_decay=config.weight_decay)
+        self.manual_optimizer, self.torch_optimizer = make_optimizers(config, manual_model, torch_model)
         self.manual_criterion, self.torch_criterion = manual.MSELoss(), torch.nn.MSELoss()
         self.manual_params, self.torch_params = list(manual_model.parameters()), list(torch_model.parameters())
         self.offsets = np.cumsum([0] + [p.data.size for p in self.manual_params])[:-1]
         tolerance = TOLERANCES[config.dtype]
         self.checks = {name: Check(**tolerance) for name in (
-            "loss", "gradients", "weights after the update", "epoch losses")}
+            "loss", "gradients", "weights after the update", "optimizer state", "epoch losses")}
         self.counts = {"correct counts": {"compared": 0, "ties": 0},
                        "predictions": {"compared": 0, "mismatched": 0, "ties": 0, "tie_band": TIE},
                        "discretize": {"compared": 0}}
@@ -241,9 +238,27 @@ class Lockstep:
             else:
                 self.check_outcome(where, idx, before, manual_out, torch_out)
             if not self.config.free_running:
-                with torch.no_grad():
-                    for p, q in zip(self.manual_params, self.torch_params):
-                        q.copy_(torch.from_numpy(p.data))
+                self.synchronise()
+
+    def optimizer_states(self):
+        r"""Every array of the optimizers' per-parameter state (momentum buffers, Adam's moments),
+        flattened in parameter order; empty for plain SGD."""
+        manual_state, torch_state = self.manual_optimizer.state, self.torch_optimizer.state
+        pairs = [(manual_state[p][key], torch_state[q][key])
+                 for p, q in zip(self.manual_params, self.torch_params)
+                 for key in sorted(manual_state.get(p, {})) if key != "step"]
+        return (flat([a for a, _ in pairs] or [np.zeros(0)]),
+                torch.cat([b.ravel() for _, b in pairs] or [torch.zeros(0)]).numpy())
+
+    def synchronise(self):
+        r"""Copy manual's weights and optimizer state into torch's: the next step starts from identical values."""
+        manual_state, torch_state = self.manual_optimizer.state, self.torch_optimizer.state
+        with torch.no_grad():
+            for p, q in zip(self.manual_params, self.torch_params):
+                q.copy_(torch.from_numpy(p.data))
+                for key, value in manual_state.get(p, {}).items():
+                    if key != "step":
+                        torch_state[q][key].copy_(torch.from_numpy(value))
 
     def check_outcome(self, where, idx, before, manual_out, torch_out):
         r"""Compare the loss, the gradients, the updated weights and the correct counts of one step."""
@@ -255,6 +270,7 @@ class Lockstep:
                                   torch.cat([q.grad.ravel() for q in self.torch_params]).numpy()),
                     "weights after the update": (flat([p.data for p in self.manual_params]),
                                                  torch.cat([q.detach().ravel() for q in self.torch_params]).numpy())}
+        compared["optimizer state"] = self.optimizer_states()
         if self.check_finite(where, compared):
             abs_diff = self.compare(where, compared, before, idx)
             self.result.step_grad_diffs.append(np.maximum.reduceat(abs_diff["gradients"], self.offsets).tolist())

@@ -29,11 +29,18 @@ class Config:
     dtype: str = "float32"
     seed: int = 0
     init: str = "xavier"
+    optimizer: str = "sgd"             # sgd, adam or adamw, each with torch's defaults below
+    momentum: float = 0.0              # sgd only
+    nesterov: bool = False             # sgd only
+    betas: tuple = (0.9, 0.999)        # adam and adamw
+    eps: float = 1e-8                  # adam and adamw
+    amsgrad: bool = False              # adam and adamw
     free_running: bool = False         # never re-synchronise torch's weights from manual's
     keep_going: bool = False           # run on after the first failed check
 
     def to_json(self):
-        return {**asdict(self), "hidden": list(self.hidden), "activations": list(self.activations)}
+        return {**asdict(self), "hidden": list(self.hidden), "activations": list(self.activations),
+                "betas": list(self.betas)}
 
 
 def to_torch(state_dict):
@@ -79,3 +86,23 @@ def check_weights(config, weights, source):
         model.load_state_dict(weights)
     except ValueError as exc:
         raise ValueError(f"{source}: {exc}") from None
+
+
+OPTIMIZERS = {"sgd": (manual.SGD, torch.optim.SGD), "adam": (manual.Adam, torch.optim.Adam),
+              "adamw": (manual.AdamW, torch.optim.AdamW)}
+
+
+def optimizer_options(config):
+    r"""The keyword arguments of ``config.optimizer``: torch's signature, shared by both sides."""
+    if config.optimizer == "sgd":
+        return {"lr": config.lr, "momentum": config.momentum, "weight_decay": config.weight_decay,
+                "nesterov": config.nesterov}
+    return {"lr": config.lr, "betas": config.betas, "eps": config.eps, "weight_decay": config.weight_decay,
+            "amsgrad": config.amsgrad}
+
+
+def make_optimizers(config, manual_model, torch_model):
+    r"""The same optimizer with the same hyper-parameters on both sides (``ValueError`` where torch refuses)."""
+    manual_class, torch_class = OPTIMIZERS[config.optimizer]
+    options = optimizer_options(config)
+    return manual_class(manual_model.parameters(), **options), torch_class(torch_model.parameters(), **options)

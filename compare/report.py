@@ -18,7 +18,18 @@ def describe(config):
     sizes = "-".join(map(str, (2, *config.hidden, 1)))
     activations = "/".join((*config.activations, config.output_activation))
     return (f"{sizes} network ({activations}), {config.dtype}, {config.dataset} data, "
-            f"{config.epochs} epochs of batch {config.batch_size}, lr {config.lr}, weight decay {config.weight_decay}")
+            f"{config.epochs} epochs of batch {config.batch_size}, {describe_optimizer(config)}")
+
+
+def describe_optimizer(config):
+    if config.optimizer == "sgd":
+        momentum = (f", {'Nesterov ' if config.nesterov else ''}momentum {config.momentum}"
+                    if config.momentum else "")
+        return f"SGD lr {config.lr}{momentum}, weight decay {config.weight_decay}"
+    amsgrad = ", amsgrad" if config.amsgrad else ""
+    name = {"adam": "Adam", "adamw": "AdamW"}[config.optimizer]
+    return (f"{name} lr {config.lr}, betas {config.betas}, eps {config.eps:g}, "
+            f"weight decay {config.weight_decay}{amsgrad}")
 
 
 def summary(result):
@@ -38,7 +49,7 @@ def summary(result):
             else "free-running: never re-synchronised")
     lines += ["", f"  checks ({sync}); numbers: |manual - torch| <= atol + rtol |torch|, "
                   f"atol {grads['atol']:g}, rtol {grads['rtol']:g}"]
-    for name in ("loss", "gradients", "weights after the update", "epoch losses"):
+    for name in ("loss", "gradients", "weights after the update", "optimizer state", "epoch losses"):
         check = checks[name]
         lines.append(f"    {name:26}max diff {check['max_abs_diff']:.2e}, {check['max_diff_over_tolerance']:.2g} "
                      f"of the tolerance, {check['compared']} compared   {verdict_word(check['ok'])}")
