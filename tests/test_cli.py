@@ -49,7 +49,7 @@ def test_json_has_the_documented_schema(tmp_path, capsys):
     assert result["config"]["hidden"] == [4] and result["config"]["dtype"] == "float64"
     checks = result["checks"]
     assert result["verdict"] == "AGREE" and result["first_failure"] is None and result["drift"] is None
-    assert set(checks) == {"loss", "gradients", "weights after the update", "epoch losses",
+    assert set(checks) == {"loss", "gradients", "weights after the update", "optimizer state", "epoch losses",
                            "correct counts", "predictions", "discretize"}
     assert all(check["ok"] for check in checks.values())
     assert checks["gradients"]["compared"] == 34 and checks["epoch losses"]["compared"] == 2
