@@ -186,7 +186,7 @@ class Lockstep:
     def weights_and_batch_of_step(self, n):
         r"""Run (checked, synchronised) up to step ``n``; return its starting weights and batch."""
         for epoch in range(1, self.config.epochs + 1):
-            self.order.shuffle(self.rng, len(self.manual_data[0]), self.config.batch_size)
+            self.start_epoch()
             for step, idx in enumerate(self.order.batches, 1):
                 if (epoch - 1) * self.steps_per_epoch + step == n:
                     return self.result.models[0].state_dict(), self.result.data[0][idx], self.result.data[1][idx]
@@ -195,10 +195,14 @@ class Lockstep:
                     iter([(self.torch_data[0][idx], self.torch_data[1][idx])])))
         raise ValueError(f"the run has no step {n}")
 
-    def train_epoch(self, epoch):
-        r"""One epoch of steps on both sides; return False when the run must stop."""
+    def start_epoch(self):
+        r"""Draw the epoch's order of the training points; reset its losses and correct counts."""
         self.order.shuffle(self.rng, len(self.manual_data[0]), self.config.batch_size)
         self.losses, self.correct = [], np.zeros(2, dtype=np.int64)
+
+    def train_epoch(self, epoch):
+        r"""One epoch of steps on both sides; return False when the run must stop."""
+        self.start_epoch()
         manual_batches, torch_batches = iter(self.manual_loader), iter(self.torch_loader)
         for step, idx in enumerate(self.order.batches, 1):
             self.check_step(epoch, step, idx, *self.take_step(manual_batches, torch_batches))
@@ -213,8 +217,11 @@ class Lockstep:
         with self.clock("checks"):
             before = manual_model.state_dict()
         with self.clock("manual"):
+            X, y = next(manual_batches)
+            for array in (X, y):                        # the loader's copies are read-only too
+                array.setflags(write=False)
             manual_out = self.call("manual", manual.train_step, manual_model, self.manual_optimizer,
-                                   self.manual_criterion, *next(manual_batches))
+                                   self.manual_criterion, X, y)
         with self.clock("torch"):
             torch_out = self.call("torch", torch_impl.train_step, torch_model, self.torch_optimizer,
                                   self.torch_criterion, *next(torch_batches))
@@ -378,11 +385,15 @@ class Lockstep:
             sides = [side for side, values in zip(("manual", "torch"), pair) if not np.isfinite(values).all()]
             if sides:
                 both = len(sides) == 2
-                self.result.diverged = {**where, "quantity": name, "side": "both" if both else sides[0],
-                                        "hint": "training diverged: try a smaller --lr" if both else
-                                        f"only {sides[0]} produced a non-finite value: a bug on that side, "
-                                        "not a divergence"}
+                side = "both" if both else sides[0]
+                hint = ("training diverged: try a smaller --lr" if both else
+                        f"only {side} produced a non-finite value: a bug on that side, not a divergence")
+                self.result.diverged = {**where, "quantity": name, "side": side, "hint": hint}
                 self.result.failures += 1
+                self.failed_checks.add(name)
+                if self.result.first_failure is None:
+                    self.result.first_failure = {**where, "check": "non-finite", "parameter": None,
+                                                 "detail": f"{name} on {side}", "quantity": name, "hint": hint}
                 return False
         return True
 

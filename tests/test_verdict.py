@@ -1,0 +1,138 @@
+"""What AGREE is worth: planted faults are caught and diagnosed; correct pairs are never DISAGREE."""
+import json
+
+import numpy as np
+import pytest
+
+import manual
+import torch_impl
+from compare.cli import main
+
+
+def run_json(args, tmp_path, capsys):
+    r"""Run ``python -m compare`` in-process with ``args``; return (exit status, its JSON, stdout)."""
+    path = tmp_path / "result.json"
+    try:
+        status = main([*args, "--quiet", "--json", str(path)])
+    except SystemExit as exc:
+        status = exc.code
+    return status, json.loads(path.read_text()), capsys.readouterr().out
+
+
+def scaled(original, factor):
+    return lambda self, *args: original(self, *args) * factor
+
+
+def train_step_counting_after_the_update(model, optimizer, criterion, X, y):
+    y_pred = model(X)
+    optimizer.zero_grad()
+    loss = criterion(y_pred, y)
+    model.backward(criterion.backward())
+    optimizer.step()
+    return loss, int((manual.discretize(model(X)) == y).sum())      # predictions after the update
+
+
+def misaligned_iter(loader):
+    for idx in loader.batches():
+        yield loader.X[idx], loader.y[np.roll(idx, 1)]               # each point gets its neighbour's label
+
+
+def step_into_input(original):
+    def forward(self, x):
+        x += 0                                                       # writes into the caller's array
+        return original(self, x)
+    return forward
+
+
+def skip_bias_decay(original):
+    return lambda self, p: p.grad if p.data.ndim == 1 else original(self, p)
+
+
+# (where, attribute, replacement given the original, extra CLI args, expected first failure)
+PLANTED = {
+    "nan validation loss": (manual, "valid_step", lambda f: lambda *a: (float("nan"), f(*a)[1]), [],
+                            {"check": "non-finite", "quantity": "epoch losses", "step": None}),
+    "step writes into its input": (manual.Linear, "forward", step_into_input, [],
+                                   {"check": "exception", "step": 1}),
+    "accuracy counted after the update": (manual, "train_step", lambda f: train_step_counting_after_the_update,
+                                          ["--epochs", "5"], {"check": "correct counts"}),
+    "manual discretize(0) == -1": (manual, "discretize", lambda f: lambda p: np.where(p > 0, 1, -1).astype(p.dtype),
+                                   [], {"check": "discretize", "epoch": 0}),
+    "torch discretize(0) == -1": (torch_impl, "discretize", lambda f: lambda p: (p > 0).to(p.dtype) * 2 - 1,
+                                  [], {"check": "discretize", "epoch": 0}),
+    "labels misaligned by the loader": (manual.DataLoader, "__iter__", lambda f: misaligned_iter, [],
+                                        {"check": "loss", "step": 1, "quantity": None}),
+    # biases start at 0, so only step 2 shows the missing decay
+    "biases not decayed": (manual.SGD, "apply_weight_decay", skip_bias_decay, [],
+                           {"check": "weights after the update", "step": 2, "parameter": "layer_out.bias"}),
+    "missing zero_grad": (manual.SGD, "zero_grad", lambda f: lambda self: None, [],
+                          {"check": "gradients", "step": 2, "quantity": None}),
+    "wrong sigmoid derivative": (manual.Sigmoid, "backward", lambda f: scaled(f, 1.001), [],
+                                 {"check": "gradients", "step": 1, "quantity": "dL/dz2"}),
+    "1/2-MSE gradient": (manual.MSELoss, "backward", lambda f: scaled(f, 0.5), [],
+                         {"check": "gradients", "step": 1, "quantity": "dL/dy_pred"}),
+}
+
+
+@pytest.mark.parametrize("fault", PLANTED)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_planted_fault_exits_1_and_the_json_says_where(fault, dtype, monkeypatch, tmp_path, capsys):
+    owner, name, replace, args, expected = PLANTED[fault]
+    monkeypatch.setattr(owner, name, replace(getattr(owner, name)))
+    status, result, out = run_json(["--epochs", "1", "--dtype", dtype, *args], tmp_path, capsys)
+    assert status == 1 and not result["agree"] and result["verdict"] in ("DISAGREE", "DIVERGED")
+    failure = result["first_failure"]
+    assert failure == {**failure, "epoch": failure["epoch"], **expected}
+    assert failure["hint"]
+    assert ("DISAGREE: " in out or "DIVERGED: " in out) and "likely cause" in out or "DIVERGED" in out
+
+
+@pytest.mark.parametrize("dtype, eps", [("float32", 1e-3), ("float64", 1e-8)])
+@pytest.mark.parametrize("activation", ["Tanh", "Sigmoid"])
+def test_a_relative_error_in_one_derivative_is_caught_in_the_first_epoch(dtype, eps, activation, monkeypatch,
+                                                                         tmp_path, capsys):
+    cls = getattr(manual, activation)
+    monkeypatch.setattr(cls, "backward", scaled(cls.backward, 1 + eps))
+    status, result, _ = run_json(["--epochs", "1", "--dtype", dtype], tmp_path, capsys)
+    assert status == 1 and result["first_failure"]["check"] == "gradients"
+    assert result["first_failure"]["quantity"].startswith("dL/dz")
+
+
+@pytest.mark.parametrize("args", [
+    ["--activations", "relu,relu", "--seed", "1"],
+    ["--hidden", "8,8", "--activations", "relu,relu", "--dataset", "xor", "--epochs", "30", "--seed", "2"],
+])
+def test_correct_pairs_that_drift_apart_free_running_agree_step_by_step(args, tmp_path, capsys):
+    status, result, _ = run_json(args, tmp_path, capsys)
+    assert status == 0 and result["verdict"] == "AGREE"
+
+
+def test_free_running_reports_the_drift(tmp_path, capsys):
+    status, result, out = run_json(["--epochs", "3", "--dtype", "float64", "--free-running"], tmp_path, capsys)
+    assert status == 0 and [d["epoch"] for d in result["drift"]] == [1, 2, 3]
+    assert 0 <= result["drift"][-1]["max_weight_diff"] < 1e-12
+    assert "free-running: never re-synchronised" in out and "drift after epoch 3" in out
+
+
+def test_nan_run_is_diverged_with_strict_json(tmp_path, capsys):
+    status, result, out = run_json(["--epochs", "1", "--batch-size", "125", "--lr", "1e38", "--init", "torch-default"],
+                                   tmp_path, capsys)
+    assert status == 1 and result["verdict"] == "DIVERGED"
+    assert result["diverged"]["side"] == "both" and result["diverged"]["epoch"] == 1
+    assert "NaN" not in (tmp_path / "result.json").read_text() and "Infinity" not in (tmp_path / "result.json").read_text()
+
+
+def test_keep_going_counts_every_failed_check(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(manual.Sigmoid, "backward", scaled(manual.Sigmoid.backward, 1.01))
+    status, result, _ = run_json(["--epochs", "2", "--dtype", "float64", "--keep-going"], tmp_path, capsys)
+    assert status == 1 and result["failures"] > 34 and len(result["history"]["manual"]) == 2
+
+
+def test_trace_command_prints_the_table_and_its_first_difference(monkeypatch, capsys):
+    from compare.trace import main as trace_main
+    assert trace_main(["--dtype", "float64", "--step", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Step 3 (batch of 15)") and "dL/dW1" in out and out.rstrip().endswith("Every quantity agrees.")
+    monkeypatch.setattr(manual.Tanh, "backward", scaled(manual.Tanh.backward, 1.001))
+    assert trace_main(["--dtype", "float64"]) == 1
+    assert "First difference: dL/dz3 (layer_out)" in capsys.readouterr().out
