@@ -415,6 +415,10 @@ class Lockstep:
             else:
                 if first:
                     failure.update(quantity=first.name, hint=HINTS[first.kind])
+                elif self.config.free_running:
+                    failure["hint"] = ("free-running: the models had drifted apart before this step (rounding "
+                                       "amplified by training); without --free-running each step starts from "
+                                       "identical weights")
         self.result.first_failure = failure
 
     def finish(self):

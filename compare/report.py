@@ -80,7 +80,9 @@ def verdict_line(result):
         d = result.diverged
         return (f"DIVERGED: {d['quantity']} became non-finite on {d['side']} at {where(d)}; {d['hint']}.")
     if result.agree:
-        return ("AGREE: from identical weights at every step, manual backprop and torch autograd computed "
+        start = ("trained separately from the same start" if result.config.free_running
+                 else "from identical weights at every step")
+        return (f"AGREE: {start}, manual backprop and torch autograd computed "
                 "the same losses, gradients, updates and predictions.")
     f = result.first_failure
     parameter = f" of {f['parameter']}" if f["parameter"] else ""
