@@ -5,6 +5,7 @@ Exit status: 0 when they agree, 1 when they do not or training diverged, 2 for b
 import argparse
 import json
 import math
+from dataclasses import replace
 
 import manual
 
@@ -128,6 +129,9 @@ def build_parser(prog="python -m compare", description=DESCRIPTION):
     parser.add_argument("--eps", type=number(float, lambda v: 0 <= v < math.inf, "a finite number >= 0"),
                         help=f"Adam(W): term added to the denominator (default: {defaults.eps:g})")
     parser.add_argument("--amsgrad", action="store_true", help="Adam(W): the AMSGrad variant")
+    parser.add_argument("--seeds", type=number(int, lambda v: 1 <= v <= 1000, "an integer in [1, 1000]"),
+                        metavar="N", help="run seeds --seed .. --seed+N-1 and print one line each: verdict and "
+                        "final accuracy (no other output file)")
     parser.add_argument("--free-running", action="store_true", help="never re-synchronise the two "
                         "models: watch rounding drift instead of checking each step on its own")
     parser.add_argument("--keep-going", action="store_true", help="run on after the first failed check")
@@ -172,10 +176,28 @@ def strict_json(value):
     return json.dumps(clean(value), indent=2, allow_nan=False) + "\n"
 
 
+def seed_sweep(config, weights, n):
+    r"""One line per seed: the verdict and both sides' final accuracies; exit 0 when every seed agrees."""
+    print(f"{'seed':>6}  {'verdict':9}{'acc':>8}{'val_acc':>9}{'val_loss':>10}   (manual's; torch's agree within the tolerance)")
+    verdicts = []
+    for seed in range(config.seed, config.seed + n):
+        result = run(replace(config, seed=seed), weights)
+        last = result.history["manual"][-1] if result.history["manual"] else {}
+        print(f"{seed:>6}  {result.verdict:9}" + "".join(f"{last.get(k, float('nan')):{w}.3f}"
+              for k, w in (("acc", 8), ("val_acc", 9), ("val_loss", 10))), flush=True)
+        verdicts.append(result.verdict)
+    print(f"\n{verdicts.count('AGREE')} of {n} seeds agree")
+    return 0 if verdicts.count("AGREE") == n else 1
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     config, weights = check_arguments(parser, args)
+    if args.seeds:
+        if args.save_weights or args.json or args.plot:
+            parser.error("--seeds prints a table only; drop --save-weights, --json and --plot")
+        return seed_sweep(config, weights, args.seeds)
     result = run(config, weights, on_epoch=None if args.quiet else lambda r: print(epoch_report(r), flush=True))
     if not args.quiet:
         print()

