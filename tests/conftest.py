@@ -5,6 +5,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, settings
 
+from compare.gradcheck import numeric_gradient  # noqa: F401 (the tests import it from here)
 from compare.lockstep import TOLERANCES
 
 # Both everyday profiles are derandomized: the same examples on every run, so the Quick start and CI
@@ -23,20 +24,6 @@ def assert_close(actual, expected, dtype, what):
     tol = TOLERANCES[np.dtype(dtype).name]
     expected = expected.detach().numpy() if isinstance(expected, torch.Tensor) else np.asarray(expected)
     np.testing.assert_allclose(actual, expected, atol=tol["atol"], rtol=tol["rtol"], err_msg=what)
-
-
-def numeric_gradient(f, x, h=1e-6):
-    r"""Central finite differences of the scalar ``f()`` with respect to every element of ``x``."""
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        saved = x[i]
-        x[i] = saved + h
-        f_plus = f()
-        x[i] = saved - h
-        f_minus = f()
-        x[i] = saved
-        grad[i] = (f_plus - f_minus) / (2 * h)
-    return grad
 
 
 @pytest.fixture

@@ -1,0 +1,173 @@
+"""The study tools: python -m compare.gradcheck, python -m manual, python -m torch_impl."""
+import importlib
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import manual.layers
+from compare import gradcheck
+from compare.cli import main as compare_main
+from compare.lockstep import Config
+
+PNG = b"\x89PNG\r\n\x1a\n"
+EPOCH_LINE = re.compile(r"\[Epoch +\d+/ *\d+\] loss: \d\.\d{5}, acc: \d\.\d{5} val_loss: \d\.\d{5}, val_acc: \d\.\d{5}")
+
+
+def run(main, args, capsys):
+    r"""Run a ``main(argv)`` in-process; return (exit status, stdout, stderr)."""
+    try:
+        status = main(args)
+    except SystemExit as exc:
+        status = exc.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+# --- numeric_gradient and the relative error --------------------------------------------------
+
+def test_numeric_gradient_is_central_and_puts_every_element_back():
+    x = np.array([[0.3, -1.2], [2.0, 0.7]])
+    before = x.copy()
+    grad = gradcheck.numeric_gradient(lambda: float((x ** 3).sum()), x, h=1e-4)
+    np.testing.assert_allclose(grad, 3 * before ** 2 + 1e-8, rtol=1e-9)    # central: exact up to h^2 f'''/6
+    assert np.array_equal(x, before)
+
+
+def test_relative_error_is_the_largest_difference_over_the_largest_element():
+    a, b = np.array([2.0, -4.0, 1e-9]), np.array([2.0, -4.0 + 4e-6, 2e-9])
+    assert gradcheck.relative_error(a, b) == pytest.approx(1e-6)
+    assert gradcheck.relative_error(np.zeros(3), np.zeros(3)) == 0.0
+
+
+# --- python -m compare.gradcheck --------------------------------------------------------------
+
+def test_default_network_gradients_agree_three_ways_in_float64():
+    result = gradcheck.check(gradcheck.Problem(Config(dtype="float64"), batch_size=15), gradcheck.EPS)
+    assert result["ok"] and result["failures"] == []
+    assert list(result["parameters"]) == ["layer1.weight", "layer1.bias", "layer2.weight", "layer2.bias",
+                                          "layer_out.weight", "layer_out.bias"]
+    for errors in result["parameters"].values():
+        assert errors["manual-fd"]["max_rel"] < 1e-6
+        assert errors["autograd-fd"]["max_rel"] < 1e-6
+        assert errors["manual-autograd"]["max_abs"] < 1e-15
+
+
+@pytest.mark.parametrize("args", [[], ["--hidden", "4,5", "--activations", "relu,linear", "--seed", "3"],
+                                  ["--hidden", "", "--activations", "", "--init", "torch-default"],
+                                  ["--batch-size", "250"]], ids=" ".join)
+def test_correct_gradients_exit_0_with_a_table_and_a_pass_line(args, capsys):
+    status, out, err = run(gradcheck.main, args, capsys)
+    assert status == 0 and err == ""
+    assert out.startswith("Gradient check: ") and "largest relative error" in out
+    assert out.splitlines()[-1].startswith("PASS")
+
+
+def test_a_wrong_sigmoid_derivative_exits_1_naming_the_parameters_below_it(monkeypatch, capsys):
+    correct = manual.layers.Sigmoid.backward
+    monkeypatch.setattr(manual.layers.Sigmoid, "backward", lambda self, da: correct(self, da) * 1.001)
+    status, out, _ = run(gradcheck.main, [], capsys)
+    assert status == 1
+    failures = out[out.index("FAIL"):]
+    for name in ("layer1.weight", "layer1.bias", "layer2.weight", "layer2.bias"):     # sigmoid is activation2
+        assert f"{name}: manual vs FD relative error 1.0e-03" in failures
+        assert f"{name}: manual vs autograd differ by" in failures
+    assert "layer_out" not in failures and "autograd vs FD" not in failures
+
+
+@pytest.mark.parametrize("args", [["--eps", "0"], ["--eps", "nan"], ["--batch-size", "251"], ["--hidden", "3"],
+                                  ["--activations", "tanh,softmax"], ["--seed", "-1"], ["--init", "he"],
+                                  ["--plot", "{tmp}/sweep.png"], ["--eps-sweep", "--plot", "{tmp}/no/dir.png"],
+                                  ["--json", "{tmp}"]], ids=" ".join)
+def test_gradcheck_bad_input_is_one_error_line_exit_2_and_writes_nothing(args, tmp_path, capsys):
+    status, out, err = run(gradcheck.main, [a.format(tmp=tmp_path) for a in args], capsys)
+    assert status == 2 and out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_eps_sweep_falls_then_rises_with_the_best_eps_marked(tmp_path, capsys):
+    status, out, _ = run(gradcheck.main, ["--eps-sweep", "--json", str(tmp_path / "gc.json"),
+                                          "--plot", str(tmp_path / "sweep.png")], capsys)
+    assert status == 0
+    sweep = json.loads((tmp_path / "gc.json").read_text())["sweep"]
+    assert sweep["eps"] == [10.0 ** -k for k in range(1, 13)]
+    errors, best = sweep["max_rel"], sweep["eps"].index(sweep["best_eps"])
+    assert 1e-7 <= sweep["best_eps"] <= 1e-4
+    assert errors[best] < 1e-8
+    assert errors[:best + 1] == sorted(errors[:best + 1], reverse=True)         # truncation error falls ...
+    assert errors[best:] == sorted(errors[best:])                               # ... round-off rises
+    rows = [line for line in out.splitlines() if re.match(r" +1e-\d\d  \d\.\d\de-\d\d", line)]
+    assert len(rows) == 12
+    assert [row for row in rows if row.endswith("<- best")] == [rows[best]]
+    assert (tmp_path / "sweep.png").read_bytes().startswith(PNG)
+
+
+# --- python -m manual and python -m torch_impl ------------------------------------------------
+
+SCRIPTS = ["manual", "torch_impl"]
+
+
+def script_main(package):
+    return importlib.import_module(f"{package}.__main__").main
+
+
+@pytest.mark.parametrize("package", SCRIPTS)
+def test_script_prints_the_article_s_line_each_epoch_and_plots(package, tmp_path, capsys):
+    status, out, err = run(script_main(package), ["--epochs", "2", "--plot", str(tmp_path / "run.png")], capsys)
+    lines = out.splitlines()
+    assert status == 0 and err == "" and len(lines) == 2
+    assert all(EPOCH_LINE.fullmatch(line) for line in lines)
+    assert lines[0].startswith("[Epoch   1/  2]") and lines[1].startswith("[Epoch   2/  2]")
+    assert (tmp_path / "run.png").read_bytes().startswith(PNG)
+
+
+@pytest.mark.parametrize("package", SCRIPTS)
+def test_script_is_deterministic_for_a_seed(package, capsys):
+    runs = [run(script_main(package), ["--epochs", "2", "--seed", str(seed), "--dtype", "float64"], capsys)[1]
+            for seed in (4, 4, 5)]
+    assert runs[0] == runs[1] != runs[2]
+
+
+def test_manual_script_in_float64_prints_compare_s_manual_lines(capsys):
+    args = ["--epochs", "3", "--seed", "1", "--dtype", "float64"]
+    _, manual_out, _ = run(script_main("manual"), args, capsys)
+    status, compare_out, _ = run(compare_main, args, capsys)
+    assert status == 0
+    compare_lines = [line.removesuffix("  manual") for line in compare_out.splitlines() if line.endswith("  manual")]
+    assert manual_out.splitlines() == compare_lines
+
+
+@pytest.mark.parametrize("package", SCRIPTS)
+@pytest.mark.parametrize("args", [["--epochs", "0"], ["--epochs", "ten"], ["--batch-size", "0"], ["--lr", "0"],
+                                  ["--lr", "nan"], ["--weight-decay", "-1"], ["--noise", "0.6"],
+                                  ["--train-ratio", "1"], ["--train-ratio", "0.0001"], ["--hidden", "3,x"],
+                                  ["--hidden", "3,0"], ["--hidden", "3"], ["--activations", "tanh,softmax"],
+                                  ["--dataset", "moons"], ["--dtype", "float16"], ["--seed", "-1"],
+                                  ["--plot", "{tmp}/no/dir.png"], ["--plot", "{tmp}"], ["--bogus"]], ids=" ".join)
+def test_script_bad_input_is_one_error_line_exit_2_and_writes_nothing(package, args, tmp_path, capsys):
+    status, out, err = run(script_main(package), [a.format(tmp=tmp_path) for a in args], capsys)
+    assert status == 2 and out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("package, foreign", [("manual", ("torch", "compare")),
+                                              ("torch_impl", ("manual", "compare"))])
+def test_script_never_imports_the_other_side(package, foreign):
+    code = (f"import sys; from {package}.__main__ import main; main(['--epochs', '1', '--batch-size', '250']); "
+            f"print([m for m in sys.modules if m.split('.')[0] in {foreign!r}])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("package", SCRIPTS)
+def test_script_runs_as_a_module_and_shows_defaults(package):
+    result = subprocess.run([sys.executable, "-m", package, "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and f"usage: python -m {package}" in result.stdout
+    for default in ("(default: 100)", "(default: 15)", "(default: 0.03)", "(default: circle)",
+                    "(default: 3,3)", "(default: tanh,sigmoid)", "(default: float32)", "(default: 0)"):
+        assert default in result.stdout

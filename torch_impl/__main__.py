@@ -1,0 +1,142 @@
+r"""``python -m torch_impl``: the article's script, run with the PyTorch implementation alone.
+
+Generates the Playground data with ``plygdata``, builds the network, initialises it as the article
+does (xavier-uniform weights, zero biases), and trains it with SGD, printing the article's line
+after every epoch. ``python -m manual`` is the same script in NumPy:
+``diff manual/__main__.py torch_impl/__main__.py`` shows only what the framework changes.
+
+The two draw their initial weights and batch orders from different generators (NumPy's in
+``python -m manual``, torch's in ``python -m torch_impl``), so even with the same ``--seed`` their
+numbers differ. ``python -m compare`` starts both from ``python -m manual``'s weights and batches:
+in float64 its epoch lines are exactly ``python -m manual``'s for the same seed (in float32 the
+last digit of the validation loss can differ: compare validates all points at once, not in batches).
+
+Exit status: 0, or 2 for bad input (one line ``error: ...``).
+"""
+import argparse
+import math
+import os
+import random
+
+import numpy as np
+import plygdata as pg
+import torch
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from torch.utils.data import DataLoader, TensorDataset
+
+from . import ACTIVATIONS, BATCH_SIZE, EPOCHS, LEARN_RATE, REGULAR, fit, init_parameters
+from . import NeuralNetwork
+
+DATASETS = {"circle": pg.DatasetType.ClassifyCircleData, "xor": pg.DatasetType.ClassifyXORData,
+            "gauss": pg.DatasetType.ClassifyTwoGaussData, "spiral": pg.DatasetType.ClassifySpiralData}
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+class Parser(argparse.ArgumentParser):
+    r"""argparse, but a usage error is one line, ``error: ...``, and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message}\n")
+
+
+def names(text):
+    r"""``"tanh,sigmoid"`` -> ``("tanh", "sigmoid")``; ``""`` -> ``()``."""
+    return tuple(part.strip() for part in text.split(",")) if text.strip() else ()
+
+
+def sizes(text):
+    r"""``"3,3"`` -> ``(3, 3)``; ``""`` -> ``()``."""
+    return tuple(int(part) for part in names(text))
+
+
+def parse_args(argv):
+    parser = Parser(prog=f"python -m {__package__}", description=__doc__.split("\n\n")[0].replace("``", ""),
+                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=EPOCHS, help="training epochs (>= 1)")
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="mini-batch size (>= 1)")
+    parser.add_argument("--lr", type=float, default=LEARN_RATE, help="SGD learning rate (> 0)")
+    parser.add_argument("--weight-decay", type=float, default=REGULAR, help="SGD weight decay (>= 0)")
+    parser.add_argument("--dataset", choices=DATASETS, default="circle", help="Playground data set")
+    parser.add_argument("--noise", type=float, default=0.0, help="Playground noise level, in [0, 0.5]")
+    parser.add_argument("--train-ratio", type=float, default=0.5, help="share of the points used for training")
+    parser.add_argument("--hidden", type=sizes, default="3,3", help='neurons per hidden layer; "" for none')
+    parser.add_argument("--activations", type=names, default="tanh,sigmoid",
+                        help=f"one activation per hidden layer, from {', '.join(ACTIVATIONS)}")
+    parser.add_argument("--dtype", choices=DTYPES, default="float32", help="floating-point type")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the data, the weights and the batch order")
+    parser.add_argument("--plot", metavar="PATH", help="write the loss curves and the decision boundary as PNG")
+    args = parser.parse_args(argv)
+    for flag, ok, requirement in (
+            ("--epochs", args.epochs >= 1, "an integer >= 1"),
+            ("--batch-size", args.batch_size >= 1, "an integer >= 1"),
+            ("--lr", 0 < args.lr < math.inf, "a finite number > 0"),
+            ("--weight-decay", 0 <= args.weight_decay < math.inf, "a finite number >= 0"),
+            ("--noise", 0 <= args.noise <= 0.5, "in [0, 0.5]"),
+            ("--train-ratio", 0 < args.train_ratio < 1, "strictly between 0 and 1"),
+            ("--seed", 0 <= args.seed < 2**32, "an integer in [0, 2**32)")):
+        if not ok:
+            parser.error(f"argument {flag}: must be {requirement}")
+    if args.plot and (os.path.isdir(args.plot) or not os.path.isdir(os.path.dirname(os.path.abspath(args.plot)))):
+        parser.error(f"argument --plot: {args.plot} is not a file name in an existing directory")
+    return parser, args
+
+
+class Predictor:
+    r"""The Keras-style ``predict`` that ``plygdata``'s ``draw_decision_boundary`` calls."""
+
+    def __init__(self, model, dtype):
+        self.model, self.dtype = model, dtype
+
+    def predict(self, x, batch_size=None, verbose=0):
+        with torch.no_grad():
+            return self.model(torch.as_tensor(x, dtype=self.dtype)).numpy()
+
+
+def plot(path, history, predictor, X_train, y_train, X_valid, y_valid):
+    r"""The article's two pictures side by side: loss curves, and the decision boundary with the points."""
+    fig = Figure(figsize=(12, 5.5), dpi=100, layout="constrained")
+    ax_loss, ax_boundary = fig.subplots(1, 2)
+    epochs = [h["epoch"] for h in history]
+    ax_loss.plot(epochs, [h["loss"] for h in history], label="training loss")
+    ax_loss.plot(epochs, [h["val_loss"] for h in history], label="validation loss")
+    ax_loss.set(xlabel="epoch", ylabel="MSE loss", title="Loss curves")
+    ax_loss.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_loss.legend()
+    ax_loss.grid()
+    ax_boundary.set(xlim=(-6, 6), ylim=(-6, 6), aspect="equal", title="Decision boundary")
+    pg.draw_decision_boundary(fig, ax_boundary, trained_model=predictor)
+    pg.plot_points(ax_boundary, X_train, y_train, X_valid, y_valid)
+    fig.savefig(path, format="png")
+
+
+def main(argv=None):
+    parser, args = parse_args(argv)
+    random.seed(args.seed)                              # plygdata draws from Python's random ...
+    np.random.seed(args.seed)                           # ... and from NumPy's global generator
+    data_list = pg.generate_data(DATASETS[args.dataset], args.noise)
+    X_train, y_train, X_valid, y_valid = pg.split_data(data_list, training_size=args.train_ratio)
+    if len(X_train) == 0 or len(X_valid) == 0:
+        parser.error(f"argument --train-ratio: {args.train_ratio} leaves no training or no validation point")
+    dtype = DTYPES[args.dtype]
+    t_X_train, t_y_train = torch.from_numpy(X_train).to(dtype), torch.from_numpy(y_train).to(dtype)
+    t_X_valid, t_y_valid = torch.from_numpy(X_valid).to(dtype), torch.from_numpy(y_valid).to(dtype)
+
+    torch.manual_seed(args.seed)                        # the initial weights, then the batch order
+    try:
+        model = NeuralNetwork(args.hidden, args.activations, dtype=dtype)
+    except ValueError as exc:
+        parser.error(str(exc))
+    model.apply(init_parameters)
+    loader_train = DataLoader(TensorDataset(t_X_train, t_y_train), batch_size=args.batch_size, shuffle=True)
+    loader_valid = DataLoader(TensorDataset(t_X_valid, t_y_valid), batch_size=args.batch_size)
+    criterion = torch.nn.MSELoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    history = fit(model, optimizer, criterion, loader_train, loader_valid, args.epochs)
+    if args.plot:
+        plot(args.plot, history, Predictor(model, dtype), X_train, y_train, X_valid, y_valid)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
