@@ -169,5 +169,5 @@ def test_script_runs_as_a_module_and_shows_defaults(package):
     result = subprocess.run([sys.executable, "-m", package, "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and f"usage: python -m {package}" in result.stdout
     for default in ("(default: 100)", "(default: 15)", "(default: 0.03)", "(default: circle)",
-                    "(default: 3,3)", "(default: tanh,sigmoid)", "(default: float32)", "(default: 0)"):
+                    "(default: 3,3)", "(default: tanh,sigmoid)", "(default: float32)", "(default: 1)"):
         assert default in result.stdout

@@ -64,7 +64,7 @@ def parse_args(argv):
     parser.add_argument("--activations", type=names, default="tanh,sigmoid",
                         help=f"one activation per hidden layer, from {', '.join(ACTIVATIONS)}")
     parser.add_argument("--dtype", choices=DTYPES, default="float32", help="floating-point type")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the data, the weights and the batch order")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the data, the weights and the batch order")
     parser.add_argument("--plot", metavar="PATH", help="write the loss curves and the decision boundary as PNG")
     args = parser.parse_args(argv)
     for flag, ok, requirement in (
@@ -74,7 +74,10 @@ def parse_args(argv):
             ("--weight-decay", 0 <= args.weight_decay < math.inf, "a finite number >= 0"),
             ("--noise", 0 <= args.noise <= 0.5, "in [0, 0.5]"),
             ("--train-ratio", 0 < args.train_ratio < 1, "strictly between 0 and 1"),
-            ("--seed", 0 <= args.seed < 2**32, "an integer in [0, 2**32)")):
+            ("--seed", 0 <= args.seed < 2**32, "an integer in [0, 2**32)"),
+            ("--hidden", all(n >= 1 for n in args.hidden), "integers >= 1"),
+            ("--activations", len(args.activations) == len(args.hidden)
+             and set(args.activations) <= set(ACTIVATIONS), f"one of {', '.join(ACTIVATIONS)} per hidden layer")):
         if not ok:
             parser.error(f"argument {flag}: must be {requirement}")
     if args.plot and (os.path.isdir(args.plot) or not os.path.isdir(os.path.dirname(os.path.abspath(args.plot)))):
@@ -123,10 +126,7 @@ def main(argv=None):
     t_X_valid, t_y_valid = torch.from_numpy(X_valid).to(dtype), torch.from_numpy(y_valid).to(dtype)
 
     torch.manual_seed(args.seed)                        # the initial weights, then the batch order
-    try:
-        model = NeuralNetwork(args.hidden, args.activations, dtype=dtype)
-    except ValueError as exc:
-        parser.error(str(exc))
+    model = NeuralNetwork(args.hidden, args.activations, dtype=dtype)
     model.apply(init_parameters)
     loader_train = DataLoader(TensorDataset(t_X_train, t_y_train), batch_size=args.batch_size, shuffle=True)
     loader_valid = DataLoader(TensorDataset(t_X_valid, t_y_valid), batch_size=args.batch_size)
