@@ -1,0 +1,102 @@
+r"""The study notebook: stored without outputs, and run top to bottom in a fresh kernel.
+
+The notebook is executed once (``executed``) with the kernel started in ``notebooks/``, as Jupyter
+starts it; every cell must run without error, and the outputs of the cells named by their ids
+must show what the prose around them says.
+"""
+import os
+from pathlib import Path
+
+import nbclient
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = ROOT / "notebooks" / "backprop_side_by_side.ipynb"
+
+
+def repository_files():
+    r"""Every file under the repository root, leaving out ``__pycache__`` and hidden folders (.git, .venv)."""
+    found = set()
+    for folder, subfolders, files in os.walk(ROOT):
+        subfolders[:] = [name for name in subfolders if name != "__pycache__" and not name.startswith(".")]
+        found.update(os.path.join(folder, name) for name in files)
+    return found
+
+
+@pytest.fixture(scope="module")
+def executed():
+    r"""The notebook after a run in a fresh ``python3`` kernel, and the repository's files before and after."""
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    before = repository_files()
+    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=120,
+                                     resources={"metadata": {"path": str(NOTEBOOK.parent)}})
+    client.execute()                        # raises CellExecutionError at the first failing cell
+    return nb, before, repository_files()
+
+
+def cell(nb, cell_id):
+    return next(c for c in nb.cells if c.get("id") == cell_id)
+
+
+def printed(nb, cell_id):
+    r"""Everything a code cell printed (stdout and stderr)."""
+    return "".join(output.get("text", "") for output in cell(nb, cell_id).outputs if output.output_type == "stream")
+
+
+def test_stored_without_outputs():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nbformat.validate(nb)
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    assert code_cells
+    for c in code_cells:
+        assert c.outputs == [] and c.execution_count is None, f"cell {c.id} was stored with its outputs"
+
+
+def test_runs_without_writing_files(executed):
+    nb, before, after = executed
+    assert after == before, f"the notebook wrote {sorted(after - before)} and removed {sorted(before - after)}"
+
+
+@pytest.mark.parametrize("cell_id, expected", [
+    ("break-half-mse", ["verdict:   DISAGREE", "check:     gradients", "step:      1", "quantity:  dL/dy_pred"]),
+    ("break-bias-decay", ["verdict:   DISAGREE", "check:     weights after the update", "step:      2",
+                          ".bias", "quantity:  None"]),
+    ("break-zero-grad", ["verdict:   DISAGREE", "check:     gradients", "step:      2", "quantity:  None",
+                         "missing zero_grad"]),
+    ("break-sigmoid", ["verdict:   DISAGREE", "check:     gradients", "step:      1", "quantity:  dL/dz2"]),
+    ("break-labels", ["manual: ValueError", "torch: UserWarning", "shape (250, 250)"]),
+])
+def test_each_planted_bug_is_caught(executed, cell_id, expected):
+    text = printed(executed[0], cell_id)
+    for phrase in expected:
+        assert phrase in text, f"{cell_id}: {phrase!r} not in\n{text}"
+
+
+def test_sigmoid_trace_starts_differing_at_dz2(executed):
+    verdicts = {line.split()[0]: line.split()[-1] for line in printed(executed[0], "break-sigmoid-trace").splitlines()[1:]}
+    assert verdicts["dL/da2"] != "DIFFERENT" and verdicts["dL/dW3"] != "DIFFERENT"
+    assert verdicts["dL/dz2"] == verdicts["dL/dW1"] == "DIFFERENT"
+
+
+def test_broadcast_loss_identity(executed):
+    lines = printed(executed[0], "break-labels-check").splitlines()
+    assert len(lines) == 2 and lines[0].split("=")[-1] == lines[1].split("=")[-1]
+
+
+def test_plants_are_undone(executed):
+    for cell_id in ("break-helpers", "restored"):
+        assert printed(executed[0], cell_id).strip() == "verdict:   AGREE"
+
+
+def test_lockstep_run_agrees_and_learns(executed):
+    text = printed(executed[0], "lockstep-100")
+    assert "\nAGREE:" in text
+    for side in ("manual (NumPy)", "torch_impl (autograd)"):
+        row = next(line for line in text.splitlines() if line.strip().startswith(side))
+        assert row.split()[-1] == "1.00000", f"validation accuracy of {side}: {row}"
+
+
+def test_figures_are_shown(executed):
+    for cell_id in ("data", "figure"):
+        assert any("image/png" in output.get("data", {}) for output in cell(executed[0], cell_id).outputs)
