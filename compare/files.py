@@ -123,7 +123,7 @@ def load_torch(path):
 def check_tensor(path, name, value):
     r"""Refuse a state-dict entry unless its key is a string and its value a dense float CPU tensor."""
     if not isinstance(name, str):
-        raise ValueError(f"{path}: key {name!r} is a {type(name).__name__}; parameter names are strings")
+        raise ValueError(f"{path}: key {name!r} is not a string (a parameter name)")
     if not isinstance(value, torch.Tensor):
         raise ValueError(f"{path}: {name} is a {type(value).__name__}, not a tensor")
     if value.is_nested or value.layout != torch.strided:
