@@ -224,7 +224,7 @@ OUTPUTS = {
     "--save-weights {tmp}/" + "w" * 256: "--save-weights {tmp}/" + "w" * 256 + ": File name too long",
     "--json {tmp}": "--json {tmp}: is a directory; an output must be a regular file",
     "--plot {tmp}/fifo": "--plot {tmp}/fifo: is a named pipe (FIFO); an output must be a regular file",
-    "--json /dev/null": "--json /dev/null: is a character device; an output must be a regular file",
+    "--json {null}": "--json {null}: is a character device; an output must be a regular file",
     "--json {tmp}/notes.txt/out.json": "--json {tmp}/notes.txt/out.json: Not a directory",
     "--json {tmp}/no/out.json": "--json {tmp}/no/out.json: directory {tmp}/no does not exist",
     "--json=": "--json '': the path is empty",
@@ -234,13 +234,26 @@ OUTPUTS = {
 }
 
 
+def null_device(tmp_path):
+    r"""A character device that the test may lose: a copy of /dev/null in ``tmp_path`` when running as root.
+
+    Were the check broken, root would replace /dev/null itself with a file; anyone else cannot.
+    """
+    try:
+        os.mknod(tmp_path / "null", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    except PermissionError:
+        return "/dev/null"
+    return str(tmp_path / "null")
+
+
 @pytest.mark.parametrize("args", OUTPUTS)
 def test_an_output_that_cannot_be_written_is_refused_before_training(args, tmp_path, capsys):
     os.mkfifo(tmp_path / "fifo")
     (tmp_path / "notes.txt").write_text("a file, not a directory")
     os.symlink(tmp_path / "out", tmp_path / "link")
-    line = refused([arg.format(tmp=tmp_path) for arg in args.split()], capsys, tmp_path)
-    assert line == OUTPUTS[args].format(tmp=tmp_path)
+    names = {"tmp": tmp_path, "null": null_device(tmp_path)}
+    line = refused([arg.format(**names) for arg in args.split()], capsys, tmp_path)
+    assert line == OUTPUTS[args].format(**names)
 
 
 def test_an_output_may_replace_the_weights_it_started_from(tmp_path, capsys):
