@@ -67,7 +67,7 @@ def check_size(path, members):
 def check_dtype(path, name, dtype_name):
     r"""Refuse an array whose dtype (``"float32"``, ``"int64"``, ``"bfloat16"``, ...) is not a real float."""
     if dtype_name not in FLOAT_DTYPES:
-        raise ValueError(f"{path}: {name} holds {dtype_name} values; weights must be {', '.join(FLOAT_DTYPES)}")
+        raise ValueError(f"{path}: {name} holds {dtype_name} values; weights must be one of {', '.join(FLOAT_DTYPES)}")
 
 
 def load_npz(path):

@@ -53,16 +53,16 @@ def bad_tensor(kind):
 
 
 TORCH_CASES = {      # kind: what the error line says
-    "bfloat16": "layer1.weight holds bfloat16 values; weights must be float16, float32, float64",
-    "float8": "layer1.weight holds float8_e4m3fn values; weights must be float16, float32, float64",
-    "quantized": "layer1.weight holds qint8 values; weights must be float16, float32, float64",
+    "bfloat16": "layer1.weight holds bfloat16 values; weights must be one of float16, float32, float64",
+    "float8": "layer1.weight holds float8_e4m3fn values; weights must be one of float16, float32, float64",
+    "quantized": "layer1.weight holds qint8 values; weights must be one of float16, float32, float64",
     "sparse": "layer1.weight is a sparse_coo tensor; weights must be dense tensors",
     "sparse_csr": "layer1.weight is a sparse_csr tensor; weights must be dense tensors",
     "nested": "layer1.weight is a nested tensor; weights must be dense tensors",
     "meta": "layer1.weight is a meta tensor, which holds no values",
-    "complex": "layer1.weight holds complex64 values; weights must be float16, float32, float64",
-    "int64": "layer1.weight holds int64 values; weights must be float16, float32, float64",
-    "bool": "layer1.weight holds bool values; weights must be float16, float32, float64",
+    "complex": "layer1.weight holds complex64 values; weights must be one of float16, float32, float64",
+    "int64": "layer1.weight holds int64 values; weights must be one of float16, float32, float64",
+    "bool": "layer1.weight holds bool values; weights must be one of float16, float32, float64",
     "list": "layer1.weight is a list, not a tensor",
     "dict": "layer1.weight is a dict, not a tensor",
 }
@@ -119,7 +119,7 @@ def test_an_npz_of_anything_but_float_arrays_is_refused(dtype, tmp_path, capsys)
     weights = {k: v.numpy() for k, v in state_dict().items()}
     np.savez(path, **{**weights, "layer1.weight": np.zeros((3, 2), dtype=dtype)})
     assert refused(["--weights", str(path)], capsys, tmp_path) == (
-        f"{path}: layer1.weight holds {NPZ_CASES[dtype]} values; weights must be float16, float32, float64")
+        f"{path}: layer1.weight holds {NPZ_CASES[dtype]} values; weights must be one of float16, float32, float64")
 
 
 def npy_bytes(shape, data):
@@ -267,7 +267,7 @@ def test_an_output_may_replace_the_weights_it_started_from(tmp_path, capsys):
     assert os.listdir(tmp_path) == ["w.npz"]
 
 
-@pytest.mark.parametrize("umask, mode", [(0o077, 0o600), (0o022, 0o644), (0o002, 0o664)])
+@pytest.mark.parametrize("umask, mode", [(0o077, 0o600), (0o022, 0o644), (0o002, 0o664)], ids=oct)
 def test_outputs_get_the_mode_the_umask_gives(umask, mode, tmp_path):
     saved = os.umask(umask)
     try:
