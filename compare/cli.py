@@ -3,14 +3,17 @@ r"""``python -m compare``: train both implementations in lockstep and report whe
 Exit status: 0 when they agree, 1 when they do not or training diverged, 2 for bad input.
 """
 import argparse
+import decimal
 import json
 import math
 from dataclasses import replace
 
+import numpy as np
+
 import manual
 
 from .data import DATASETS, load_data
-from .files import check_writable, load_weights, save_figure, save_text, save_weights
+from .files import MAX_PARAMETERS, check_outputs, load_weights, save_figure, save_text, save_weights
 from .lockstep import DTYPES, INITS, Config, check_weights, run
 from .pair import OPTIMIZERS
 from .plot import make_figure
@@ -39,6 +42,24 @@ def number(convert, check, requirement):
     return parse
 
 
+def real(text):
+    r"""``float(text)``, refusing a nonzero number such as ``1e-400`` that rounds to 0.0."""
+    value = float(text)
+    if value == 0 and decimal.Decimal(text) != 0:
+        raise argparse.ArgumentTypeError(f"{text} is not 0 but rounds to 0 in float64")
+    return value
+
+
+def check_representable(flag, value, dtype):
+    r"""Raise ``ValueError`` if ``value`` overflows ``dtype`` or, being nonzero, rounds to 0 in it."""
+    with np.errstate(over="ignore"):
+        rounded = DTYPES[dtype][0](value)
+    if math.isinf(rounded):
+        raise ValueError(f"{flag} {value:g} overflows {dtype} (largest: {np.finfo(dtype).max:g})")
+    if rounded == 0 != value:
+        raise ValueError(f"{flag} {value:g} rounds to 0 in {dtype} (smallest: {np.finfo(dtype).smallest_subnormal:g})")
+
+
 def hidden_sizes(text):
     r"""``"3,3"`` -> ``(3, 3)``; ``""`` -> ``()`` (no hidden layer)."""
     try:
@@ -47,6 +68,11 @@ def hidden_sizes(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") from None
     if any(n < 1 for n in sizes):
         raise argparse.ArgumentTypeError(f"{text!r}: every hidden layer needs at least 1 neuron")
+    layers = (manual.nn.INPUT_FEATURES, *sizes, manual.nn.OUTPUT_RESULTS)
+    parameters = sum(n_in * n_out + n_out for n_in, n_out in zip(layers, layers[1:]))
+    if parameters > MAX_PARAMETERS:
+        raise argparse.ArgumentTypeError(f"{text!r} makes a network of {parameters:,} parameters; "
+                                         f"at most {MAX_PARAMETERS:,} are trained")
     return sizes
 
 
@@ -96,9 +122,9 @@ def build_parser(prog="python -m compare", description=DESCRIPTION):
     positive_int = number(int, lambda v: v >= 1, "an integer >= 1")
     parser.add_argument("--epochs", type=positive_int, default=defaults.epochs, help="training epochs")
     parser.add_argument("--batch-size", type=positive_int, default=defaults.batch_size, help="mini-batch size")
-    parser.add_argument("--lr", type=number(float, lambda v: 0 < v < math.inf, "a finite number > 0"),
+    parser.add_argument("--lr", type=number(real, lambda v: 0 < v < math.inf, "a finite number > 0"),
                         default=defaults.lr, help="SGD learning rate")
-    parser.add_argument("--weight-decay", type=number(float, lambda v: 0 <= v < math.inf, "a finite number >= 0"),
+    parser.add_argument("--weight-decay", type=number(real, lambda v: 0 <= v < math.inf, "a finite number >= 0"),
                         default=defaults.weight_decay, help="SGD weight decay (L2 rate), applied to biases too")
     parser.add_argument("--dataset", choices=DATASETS, default=defaults.dataset, help="Playground data set")
     parser.add_argument("--noise", type=number(float, lambda v: 0 <= v <= 0.5, "in [0, 0.5]"),
@@ -151,9 +177,9 @@ def check_arguments(parser, args):
                     keep_going=args.keep_going, **optimizer_settings(parser, args))
     weights = None
     try:
-        for path in (args.save_weights, args.json, args.plot):
-            if path:
-                check_writable(path)
+        for flag, value in (("--lr", args.lr), ("--weight-decay", args.weight_decay)):
+            check_representable(flag, value, args.dtype)
+        check_outputs({"--save-weights": args.save_weights, "--json": args.json, "--plot": args.plot})
         load_data(config.dataset, config.noise, config.train_ratio, config.seed)   # may leave a set empty
         if args.weights:
             weights = load_weights(args.weights)

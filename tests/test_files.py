@@ -1,0 +1,306 @@
+"""Input hardening of python -m compare: weights files, numbers, network size, output paths, umask, signals."""
+import io
+import os
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import warnings
+import zipfile
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+import torch
+from test_cli import run_cli
+
+import manual
+from compare.cli import build_parser
+from compare.files import MAX_WEIGHTS_MB, save_text, write_atomic
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def refused(args, capsys, tmp_path):
+    r"""Run the CLI: exit 2, one ``error:`` line, no warning, no training, nothing written; return the line."""
+    before = sorted(os.listdir(tmp_path))
+    with warnings.catch_warnings(record=True) as caught:    # a warning would be a second line
+        warnings.simplefilter("always")
+        status, out, err = run_cli(["--epochs", "1", *args], capsys)
+    assert [str(w.message) for w in caught] == []
+    assert status == 2 and out == "", (status, out, err)
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert sorted(os.listdir(tmp_path)) == before
+    return err.removeprefix("error: ").removesuffix("\n")
+
+
+def state_dict():
+    r"""A state dict of the default network, as torch tensors."""
+    return {k: torch.from_numpy(v) for k, v in manual.NeuralNetwork(rng=np.random.default_rng(0)).state_dict().items()}
+
+
+def bad_tensor(kind):
+    r"""A 3x2 (layer1.weight-shaped) value of the refused ``kind``."""
+    values = torch.arange(6.0).reshape(3, 2)
+    return {"bfloat16": lambda: values.bfloat16(), "float8": lambda: values.to(torch.float8_e4m3fn),
+            "quantized": lambda: torch.quantize_per_tensor(values, 0.1, 0, torch.qint8),
+            "sparse": lambda: values.to_sparse(), "sparse_csr": lambda: values.to_sparse_csr(),
+            "nested": lambda: torch.nested.nested_tensor(list(values)), "meta": lambda: values.to("meta"),
+            "complex": lambda: values.to(torch.complex64), "int64": lambda: values.long(),
+            "bool": lambda: values.bool(), "list": lambda: values.tolist(),
+            "dict": lambda: {"weight": values}}[kind]()
+
+
+TORCH_CASES = {      # kind: what the error line says
+    "bfloat16": "layer1.weight holds bfloat16 values; weights must be one of float16, float32, float64",
+    "float8": "layer1.weight holds float8_e4m3fn values; weights must be one of float16, float32, float64",
+    "quantized": "layer1.weight holds qint8 values; weights must be one of float16, float32, float64",
+    "sparse": "layer1.weight is a sparse_coo tensor; weights must be dense tensors",
+    "sparse_csr": "layer1.weight is a sparse_csr tensor; weights must be dense tensors",
+    "nested": "layer1.weight is a nested tensor; weights must be dense tensors",
+    "meta": "layer1.weight is a meta tensor, which holds no values",
+    "complex": "layer1.weight holds complex64 values; weights must be one of float16, float32, float64",
+    "int64": "layer1.weight holds int64 values; weights must be one of float16, float32, float64",
+    "bool": "layer1.weight holds bool values; weights must be one of float16, float32, float64",
+    "list": "layer1.weight is a list, not a tensor",
+    "dict": "layer1.weight is a dict, not a tensor",
+}
+
+
+def save_bad_torch_file(kind, tmp_path):
+    path = tmp_path / f"{kind}.pt"
+    torch.save({**state_dict(), "layer1.weight": bad_tensor(kind)}, path)
+    return path
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")      # creating quantized, sparse_csr and nested tensors
+@pytest.mark.parametrize("kind", TORCH_CASES)
+def test_a_torch_file_of_anything_but_dense_float_tensors_is_refused(kind, tmp_path, capsys):
+    path = save_bad_torch_file(kind, tmp_path)
+    assert refused(["--weights", str(path)], capsys, tmp_path) == f"{path}: {TORCH_CASES[kind]}"
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("kind", ["quantized", "sparse_csr"])
+def test_torch_warnings_on_loading_do_not_reach_the_command_line(kind, tmp_path):
+    # torch warns about these once per process: only a fresh one shows whether they are silenced
+    path = save_bad_torch_file(kind, tmp_path)
+    result = subprocess.run([sys.executable, "-m", "compare", "--weights", str(path)], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == f"error: {path}: {TORCH_CASES[kind]}\n"
+
+
+def test_a_torch_file_with_a_key_that_is_not_a_string_is_refused(tmp_path, capsys):
+    path = tmp_path / "int_key.pt"
+    torch.save({**state_dict(), 0: torch.zeros(3)}, path)
+    assert refused(["--weights", str(path)], capsys, tmp_path) == f"{path}: key 0 is not a string (a parameter name)"
+
+
+@pytest.mark.parametrize("fmt", ["npz", "pt"])
+def test_float16_weights_are_read_in_either_format(fmt, tmp_path, capsys):
+    weights = {k: v.half() for k, v in state_dict().items()}
+    path = tmp_path / f"half.{fmt}"
+    if fmt == "npz":
+        np.savez(path, **{k: v.numpy() for k, v in weights.items()})
+    else:
+        torch.save(weights, path)
+    status, _, err = run_cli(["--epochs", "1", "--quiet", "--weights", str(path)], capsys)
+    assert status == 0 and err == ""
+
+
+NPZ_CASES = {"int64": "int64", "bool": "bool", "complex128": "complex128", "U3": "str96", "f8,f8": "void128"}
+
+
+@pytest.mark.parametrize("dtype", NPZ_CASES)
+def test_an_npz_of_anything_but_float_arrays_is_refused(dtype, tmp_path, capsys):
+    path = tmp_path / "bad.npz"
+    weights = {k: v.numpy() for k, v in state_dict().items()}
+    np.savez(path, **{**weights, "layer1.weight": np.zeros((3, 2), dtype=dtype)})
+    assert refused(["--weights", str(path)], capsys, tmp_path) == (
+        f"{path}: layer1.weight holds {NPZ_CASES[dtype]} values; weights must be one of float16, float32, float64")
+
+
+def npy_bytes(shape, data):
+    r"""A ``.npy`` file whose header declares float64 ``shape`` and whose data is ``data``."""
+    f = io.BytesIO()
+    np.lib.format.write_array_header_1_0(f, {"descr": "<f8", "fortran_order": False, "shape": shape})
+    return f.getvalue() + data
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_an_npz_header_declaring_a_huge_array_is_refused_before_reading(compression, tmp_path, capsys):
+    path = tmp_path / "huge.npz"
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        archive.writestr("layer1.weight.npy", npy_bytes((10**6, 10**6), b"\0" * 48))
+    assert refused(["--weights", str(path)], capsys, tmp_path) == (
+        f"{path}: layer1.weight: the header declares shape (1000000, 1000000) (8,000,000,000,000 bytes) "
+        "but the member holds 48 bytes")
+
+
+def test_a_weights_file_over_the_size_cap_is_not_read(tmp_path, capsys):
+    path = tmp_path / "big.pt"
+    with open(path, "wb") as f:
+        f.truncate(MAX_WEIGHTS_MB * 10**6 + 1)     # sparse: no disk written
+    assert refused(["--weights", str(path)], capsys, tmp_path) == (
+        f"{path}: holds 100,000,001 bytes, over the 100 MB a weights file may hold "
+        "(a network has at most 10,000,000 parameters)")
+
+
+def test_an_npz_unpacking_beyond_the_size_cap_is_not_read(tmp_path, capsys):
+    path = tmp_path / "bomb.npz"
+    count = MAX_WEIGHTS_MB * 10**6 // 8
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("layer1.weight.npy", npy_bytes((count,), bytes(count * 8)))
+    assert os.path.getsize(path) < 10**6
+    line = refused(["--weights", str(path)], capsys, tmp_path)
+    assert line.startswith(f"{path}: holds 100,000,128 bytes, over the 100 MB")
+
+
+NUMBERS = {
+    "--lr 1e39": "--lr 1e+39 overflows float32 (largest: 3.40282e+38)",
+    "--lr 1e-50": "--lr 1e-50 rounds to 0 in float32 (smallest: 1.4013e-45)",
+    "--weight-decay 1e39": "--weight-decay 1e+39 overflows float32 (largest: 3.40282e+38)",
+    "--weight-decay 1e-50": "--weight-decay 1e-50 rounds to 0 in float32 (smallest: 1.4013e-45)",
+    "--dtype float64 --lr 1e-400": "argument --lr: 1e-400 is not 0 but rounds to 0 in float64",
+    "--dtype float64 --weight-decay 1e-400": "argument --weight-decay: 1e-400 is not 0 but rounds to 0 in float64",
+}
+
+
+@pytest.mark.parametrize("args", NUMBERS)
+def test_a_rate_the_dtype_cannot_hold_is_refused(args, tmp_path, capsys):
+    assert refused(args.split(), capsys, tmp_path) == NUMBERS[args]
+
+
+@pytest.mark.parametrize("args", ["--lr 1e-45", "--weight-decay 1e-45", "--weight-decay 0",
+                                  "--dtype float64 --lr 1e-50"])
+def test_tiny_rates_the_dtype_holds_are_accepted(args, capsys):
+    status, _, err = run_cli(["--epochs", "1", "--quiet", *args.split()], capsys)
+    assert status == 0 and err == ""
+
+
+def test_a_network_over_ten_million_parameters_is_refused(tmp_path, capsys):
+    assert refused(["--hidden", "5000,5000", "--activations", "tanh,tanh"], capsys, tmp_path) == (
+        "argument --hidden: '5000,5000' makes a network of 25,025,001 parameters; at most 10,000,000 are trained")
+
+
+@pytest.mark.parametrize("width, allowed", [(2_499_999, True), (2_500_000, False)])
+def test_the_parameter_limit_is_exact(width, allowed, capsys):
+    # one hidden layer of width w: 2w + w weights and biases in, w + 1 out: 4w + 1 parameters
+    try:
+        args = build_parser().parse_args(["--hidden", str(width), "--activations", "tanh"])
+    except SystemExit:
+        args = None
+    assert (args is not None) == allowed, capsys.readouterr().err
+
+
+@contextmanager
+def without_root():
+    r"""Run the block as user ``nobody`` if running as root, for whom permission bits do not bind."""
+    if os.geteuid() != 0:
+        yield
+        return
+    os.seteuid(65534)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+
+
+def test_an_output_in_a_read_only_directory_is_refused(capsys):
+    with tempfile.TemporaryDirectory() as outer:     # in /tmp: reachable by nobody, unlike tmp_path
+        os.chmod(outer, 0o755)
+        directory = os.path.join(outer, "read-only")
+        os.mkdir(directory, 0o555)
+        with without_root():
+            line = refused(["--json", os.path.join(directory, "out.json")], capsys, directory)
+        os.chmod(directory, 0o755)
+    assert line == f"--json {directory}/out.json: cannot create a file in {directory} (Permission denied)"
+
+
+OUTPUTS = {
+    "--json /proc/out.json": "--json /proc/out.json: cannot create a file in /proc (No such file or directory)",
+    "--save-weights {tmp}/" + "w" * 256: "--save-weights {tmp}/" + "w" * 256 + ": File name too long",
+    "--json {tmp}": "--json {tmp}: is a directory; an output must be a regular file",
+    "--plot {tmp}/fifo": "--plot {tmp}/fifo: is a named pipe (FIFO); an output must be a regular file",
+    "--json {null}": "--json {null}: is a character device; an output must be a regular file",
+    "--json {tmp}/notes.txt/out.json": "--json {tmp}/notes.txt/out.json: Not a directory",
+    "--json {tmp}/no/out.json": "--json {tmp}/no/out.json: directory {tmp}/no does not exist",
+    "--json=": "--json '': the path is empty",
+    "--json {tmp}/out --plot {tmp}/./out": "--json and --plot name the same file, {tmp}/./out; give each output its own",
+    "--save-weights {tmp}/out --json {tmp}/link":
+        "--save-weights and --json name the same file, {tmp}/link; give each output its own",
+}
+
+
+def null_device(tmp_path):
+    r"""A character device that the test may lose: a copy of /dev/null in ``tmp_path`` when running as root.
+
+    Were the check broken, root would replace /dev/null itself with a file; anyone else cannot.
+    """
+    try:
+        os.mknod(tmp_path / "null", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    except PermissionError:
+        return "/dev/null"
+    return str(tmp_path / "null")
+
+
+@pytest.mark.parametrize("args", OUTPUTS)
+def test_an_output_that_cannot_be_written_is_refused_before_training(args, tmp_path, capsys):
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "notes.txt").write_text("a file, not a directory")
+    os.symlink(tmp_path / "out", tmp_path / "link")
+    names = {"tmp": tmp_path, "null": null_device(tmp_path)}
+    line = refused([arg.format(**names) for arg in args.split()], capsys, tmp_path)
+    assert line == OUTPUTS[args].format(**names)
+
+
+def test_an_output_may_replace_the_weights_it_started_from(tmp_path, capsys):
+    path = tmp_path / "w.npz"
+    np.savez(path, **manual.NeuralNetwork(rng=np.random.default_rng(0)).state_dict())
+    before = dict(np.load(path))
+    status, _, err = run_cli(["--epochs", "1", "--quiet", "--weights", str(path), "--save-weights", str(path)], capsys)
+    after = dict(np.load(path))
+    assert status == 0 and err == "" and list(after) == list(before)
+    assert not np.array_equal(after["layer1.weight"], before["layer1.weight"])
+    assert os.listdir(tmp_path) == ["w.npz"]
+
+
+@pytest.mark.parametrize("umask, mode", [(0o077, 0o600), (0o022, 0o644), (0o002, 0o664)], ids=oct)
+def test_outputs_get_the_mode_the_umask_gives(umask, mode, tmp_path):
+    saved = os.umask(umask)
+    try:
+        save_text(tmp_path / "out.txt", "text")
+    finally:
+        os.umask(saved)
+    assert stat.S_IMODE(os.stat(tmp_path / "out.txt").st_mode) == mode
+
+
+def test_an_interrupted_write_leaves_the_old_file_and_no_temporary_one(tmp_path):
+    path = tmp_path / "out.txt"
+    path.write_text("old")
+
+    def write(f):
+        f.write(b"half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(path, write)
+    assert path.read_text() == "old" and os.listdir(tmp_path) == ["out.txt"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_is_one_line_exit_128_plus_signal_and_no_file(signum, tmp_path):
+    command = [sys.executable, "-m", "compare", "--epochs", "100000", "--json", str(tmp_path / "out.json")]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first_line = process.stdout.readline()          # after the first epoch: it is training
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()                                  # does nothing unless something above failed
+    assert first_line.startswith("[Epoch   1/100000]")
+    assert process.returncode == 128 + signum
+    assert err == f"interrupted by {signal.Signals(signum).name}\n"
+    assert os.listdir(tmp_path) == []
