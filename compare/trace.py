@@ -20,7 +20,7 @@ import torch
 
 import manual
 
-from .lockstep import TOLERANCES, make_pair
+from .pair import TOLERANCES, make_pair
 
 # What a first difference at each kind of quantity most likely means.
 HINTS = {
