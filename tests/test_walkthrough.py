@@ -1,0 +1,219 @@
+"""python -m compare.walkthrough: every value equals autograd's, every formula gives its value, exit codes, the graph."""
+import math
+import re
+
+import numpy as np
+import pytest
+import torch
+
+import manual
+import torch_impl
+from compare.data import load_data
+from compare.pair import Config, make_pair
+from compare.walkthrough import compute, grad_fn_chain, main, values, walkthrough
+from conftest import assert_close
+
+CONFIGS = {
+    "default": (Config(dtype="float64"), 1),
+    "float32": (Config(dtype="float32"), 1),
+    "relu,tanh batch 2": (Config(dtype="float64", hidden=(4, 2), activations=("relu", "tanh")), 2),
+    "linear batch 3": (Config(dtype="float64", hidden=(2,), activations=("linear",), lr=0.5), 3),
+    "no hidden layer, float32 batch 4": (Config(dtype="float32", hidden=(), activations=()), 4),
+}
+PRINTED = re.compile(r"^  (\S+) (=|<-) .* = (\S+) +autograd +(\S+)  (exact|close|DIFFERENT)$")
+
+
+def run(args, capsys):
+    r"""Run the command in-process on good input; return (exit status, stdout, stderr)."""
+    status = main(args)
+    return (status, *capsys.readouterr())
+
+
+def exit_status(args):
+    r"""The status with which ``--help`` or bad input makes the command exit."""
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    return exited.value.code
+
+
+def example(config, batch):
+    X_train, y_train, _, _ = load_data(seed=config.seed)
+    return X_train[:batch], y_train[:batch]
+
+
+def evaluate(expression):
+    r"""The substituted formula as Python: ``(a)(b)`` and ``2 (c)`` are products, ``^`` a power."""
+    python = re.sub(r"(\d) \(", r"\1*(", expression.replace(")(", ")*(").replace("^", "**"))
+    return eval(python, {"__builtins__": {}}, {"tanh": math.tanh, "exp": math.exp, "max": max})
+
+
+@pytest.fixture(scope="module", params=CONFIGS.values(), ids=CONFIGS.keys())
+def walk(request):
+    config, batch = request.param
+    return config, values(compute(config, *example(config, batch)))
+
+
+def test_every_value_equals_autograds(walk):
+    config, walked = walk
+    assert len(walked) > 10
+    for value in walked:
+        assert_close(value.manual, np.asarray(value.autograd), config.dtype, value.name)
+        assert value.status(config.dtype) in ("exact", "close")
+
+
+def test_every_formula_with_its_numbers_gives_manuals_value(walk):
+    config, walked = walk
+    by_name = {value.name: value for value in walked}
+    for value in walked:
+        if value.template:
+            assert_close(evaluate(value.substituted(17)), np.asarray(value.manual), config.dtype,
+                         f"{value.name} = {value.substituted(17)}")
+        else:       # the formula names another value: dL/da2[0] = dL/dx3[0], dL/db3[0] = dL/dz3[0], a1[0] = z1[0]
+            assert by_name[value.formula].manual == value.manual, value.name
+
+
+def test_every_update_is_sgd_with_weight_decay(walk):
+    config, walked = walk
+    updates = [value for value in walked if value.assign == "<-"]
+    n_parameters = sum(p.data.size for p in make_pair(config, np.random.default_rng(0))[0].parameters())
+    assert len(updates) == n_parameters
+    for value in updates:
+        old, grad, _ = value.operands
+        assert_close(value.manual, np.asarray(old - config.lr * (grad + config.weight_decay * old)),
+                     config.dtype, value.name)
+
+
+def test_printed_lines_show_manuals_value_and_autograds_in_full(capsys):
+    status, out, err = run(["--hidden", "4,2", "--activations", "relu,tanh", "--batch", "2"], capsys)
+    assert status == 0 and err == ""
+    config = Config(dtype="float64", hidden=(4, 2), activations=("relu", "tanh"))
+    walked = values(compute(config, *example(config, 2)))
+    printed = [PRINTED.match(line) for line in out.splitlines() if " autograd " in line]
+    assert all(printed) and [m[1] for m in printed] == [value.name for value in walked]
+    for match, value in zip(printed, walked):
+        result, autograd = float(match[3]), float(match[4])
+        assert autograd == value.autograd                                   # full precision, round trip
+        assert abs(result - value.manual) <= 0.5 * 10 ** (1 - value.digits) * abs(value.manual), match[0]
+    assert "dL/dW2[0,1] = sum_n dL/dz2[n,0] * x2[n,1] = " in out
+    assert out.splitlines()[-1].startswith(f"All {len(walked)} values agree with autograd: ")
+
+
+def test_default_run_prints_every_section_and_exits_0(capsys):
+    status, out, err = run([], capsys)
+    assert status == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[1] == "Example: the first training point of the circle data (seed 0)."
+    after_blank_lines = [line for before, line in zip(lines, lines[1:]) if before == ""]
+    assert after_blank_lines[:-1] == [
+        "Weights (seed 0, xavier init; W_k[j, i] is input i's weight in neuron j)", "Forward", "Loss",
+        "Backward: layer 3 (layer_out, tanh)", "Backward: layer 2 (layer2, sigmoid)",
+        "Backward: layer 1 (layer1, tanh)", "SGD update (lr 0.03, weight decay 0.03)", "Autograd's graph"]
+    assert after_blank_lines[-1].startswith("All 88 values agree with autograd: ")
+    assert "  dL/dz2[0] = dL/da2[0] * a2[0] * (1 - a2[0]) = (" in out
+    assert "  W2[0,1] <- W2[0,1] - lr (dL/dW2[0,1] + wd W2[0,1]) = (" in out
+
+
+def test_a_wrong_derivative_exits_1_and_is_named_first(monkeypatch, capsys):
+    backward = manual.layers.Sigmoid.backward
+    monkeypatch.setattr(manual.layers.Sigmoid, "backward", lambda self, da: backward(self, da) * 1.001)
+    status, out, _ = run([], capsys)
+    assert status == 1
+    different = [line.split()[0] for line in out.splitlines() if line.endswith("DIFFERENT")]
+    assert different[0] == "dL/dz2[0]" and "b1[0]" in different
+    assert out.splitlines()[-1].endswith("the first: dL/dz2[0]")
+
+
+@pytest.mark.parametrize("args", [["--point", "1"], ["--point", "a,b"], ["--point", "inf,0"], ["--batch", "0"],
+                                  ["--batch", "5"], ["--label", "3"], ["--label", "1", "--label", "-1"],
+                                  ["--batch", "2", "--point", "1,2"], ["--point", "1,2"] * 5,
+                                  ["--hidden", "3"], ["--activations", "softmax"], ["--dtype", "float16"]])
+def test_bad_input_exits_2_with_one_error_line(args, capsys):
+    assert exit_status(args) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_points_and_labels_from_the_command_line(capsys):
+    status, out, _ = run(["--point=-1,2", "--point", "0.5,0.25", "--label", "-1", "--label", "+1",
+                          "--hidden", "2", "--activations", "linear", "--dtype", "float32"], capsys)
+    assert status == 0
+    assert "Example: (-1, 2), (0.5, 0.25), given by --point." in out
+    assert "x1 = the examples = [[-1, 2], [0.5, 0.25]]" in out
+    assert "y = [-1, 1] the label" in out
+
+
+def test_a_point_gets_the_circle_label_unless_given(capsys):
+    _, inside, _ = run(["--point", "1,1"], capsys)
+    _, outside, _ = run(["--point", "3,0"], capsys)
+    assert "y = 1 the label" in inside and "y = -1 the label" in outside
+
+
+def test_help_shows_every_option_and_its_default(capsys):
+    assert exit_status(["--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())     # argparse wraps lines at the terminal's width
+    for option in ("--hidden", "--activations", "--dtype", "--seed", "--init", "--point", "--label", "--batch",
+                   "--lr", "--weight-decay"):
+        assert option in out
+    assert "(default: float64)" in out and "(default: 0.03)" in out
+
+
+def test_walkthrough_from_python_takes_one_point_and_label():
+    text = walkthrough(Config(dtype="float64"), (0.5, -1.0), 1)
+    assert text.startswith("One SGD step of the 2-3-3-1 network (tanh, sigmoid, tanh) in float64")
+    assert "x1 = the example = [0.5, -1]" in text and text.endswith("within the tolerance.")
+
+
+def test_weights_can_be_given():
+    config = Config(dtype="float64", hidden=(), activations=())
+    weights = {"layer_out.weight": np.array([[0.5, -0.25]]), "layer_out.bias": np.array([0.125])}
+    z = {value.name: value for value in values(compute(config, [(1.0, 2.0)], [1.0], weights))}["z1[0]"]
+    assert z.substituted() == "(1)(0.5) + (2)(-0.25) + (0.125)" and z.manual == 0.125
+
+
+def graph(config):
+    _, model = make_pair(config, np.random.default_rng(0))
+    X = torch.zeros(1, 2, dtype=torch.float64)
+    loss = torch.nn.MSELoss()(model(X), torch.ones(1, 1, dtype=torch.float64))
+    return grad_fn_chain(loss, model)
+
+
+def test_grad_fn_chain_of_the_default_network():
+    lines = graph(Config(dtype="float64"))
+    assert lines[0] == ("MseLossBackward0 <- TanhBackward0 <- AddmmBackward0 <- SigmoidBackward0 <- AddmmBackward0 "
+                        "<- TanhBackward0 <- AddmmBackward0 <- TBackward0 <- AccumulateGrad (layer1.weight)")
+    table = {re.split(r"\s{2,}", line.strip())[0]: line for line in lines[2:]}
+    assert "manual.MSELoss.backward" in table["MseLossBackward0"]
+    assert "manual.layers.Tanh.backward" in table["<- TanhBackward0"]
+    assert "manual.layers.Sigmoid.backward" in table["<- SigmoidBackward0"]
+    assert "manual.layers.Linear.backward" in table["<- AddmmBackward0"]
+    for name in ("layer1.bias", "layer2.weight", "layer2.bias", "layer_out.weight", "layer_out.bias"):
+        assert "manual.Parameter.accumulate_grad" in table[f"<- AccumulateGrad ({name})"]
+    assert sum("AccumulateGrad" in line for line in lines[2:]) == 6
+    assert sum("TBackward0" in line for line in lines[2:]) == 3
+
+
+def test_grad_fn_chain_shows_relu_and_no_node_for_identity():
+    lines = graph(Config(dtype="float64", hidden=(3, 2), activations=("relu", "linear")))
+    assert lines[0].startswith("MseLossBackward0 <- TanhBackward0 <- AddmmBackward0 <- AddmmBackward0 "
+                               "<- ReluBackward0 <- AddmmBackward0")
+    assert any("ReluBackward0" in line and "manual.layers.ReLU.backward" in line for line in lines)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_autograd_column_is_torchs_own_training_step(dtype):
+    config = Config(dtype=dtype)
+    X, y = (a.astype(dtype) for a in example(config, 2))
+    _, model = make_pair(config, np.random.default_rng(config.seed))
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    loss, _ = torch_impl.train_step(model, optimizer, torch.nn.MSELoss(), torch.tensor(X), torch.tensor(y))
+    walked = {value.name: value for value in values(compute(config, X, y))}
+    assert float(walked["L"].autograd) == loss
+    for k, name in enumerate(("layer1", "layer2", "layer_out"), 1):
+        layer = getattr(model, name)
+        for (j, i), gradient in np.ndenumerate(layer.weight.grad.numpy()):
+            assert walked[f"dL/dW{k}[{j},{i}]"].autograd == gradient
+        for (j, i), weight in np.ndenumerate(layer.weight.detach().numpy()):
+            assert walked[f"W{k}[{j},{i}]"].autograd == weight
+        for j, bias in enumerate(layer.bias.detach().numpy()):
+            assert walked[f"b{k}[{j}]"].autograd == bias
