@@ -102,10 +102,10 @@ def test_default_run_prints_every_section_and_exits_0(capsys):
     status, out, err = run([], capsys)
     assert status == 0 and err == ""
     lines = out.splitlines()
-    assert lines[1] == "Example: the first training point of the circle data (seed 0)."
+    assert lines[1] == "Example: the first training point of the circle data (seed 1)."
     after_blank_lines = [line for before, line in zip(lines, lines[1:]) if before == ""]
     assert after_blank_lines[:-1] == [
-        "Weights (seed 0, xavier init; W_k[j, i] is input i's weight in neuron j)", "Forward", "Loss",
+        "Weights (seed 1, xavier init; W_k[j, i] is input i's weight in neuron j)", "Forward", "Loss",
         "Backward: layer 3 (layer_out, tanh)", "Backward: layer 2 (layer2, sigmoid)",
         "Backward: layer 1 (layer1, tanh)", "SGD update (lr 0.03, weight decay 0.03)", "Autograd's graph"]
     assert after_blank_lines[-1].startswith("All 88 values agree with autograd: ")
