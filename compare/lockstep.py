@@ -187,6 +187,7 @@ class Lockstep:
 
     def weights_and_batch_of_step(self, n):
         r"""Run (checked, synchronised) up to step ``n``; return its starting weights and batch."""
+        self.losses, self.correct = [], np.zeros(2, dtype=np.int64)
         for epoch in range(1, self.config.epochs + 1):
             self.order.shuffle(self.rng, len(self.manual_data[0]), self.config.batch_size)
             for step, idx in enumerate(self.order.batches, 1):
