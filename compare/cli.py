@@ -12,10 +12,11 @@ import numpy as np
 
 import manual
 
-from .data import DATASETS, load_data
+from .data import DATASETS, REGRESSION, check_features, load_data
 from .files import MAX_PARAMETERS, check_outputs, load_weights, save_figure, save_text, save_weights
 from .lockstep import DTYPES, INITS, Config, check_weights, run
-from .pair import OPTIMIZERS
+from .pair import OPTIMIZERS, REGULARIZATIONS, RULES
+from .playground import parse_url
 from .plot import make_figure
 from .report import epoch_report, summary
 
@@ -84,6 +85,16 @@ def activation_names(text):
     return names
 
 
+def feature_names(text):
+    r"""``"x,y,sinx"`` -> ``("x", "y", "sinx")``, each a known feature, at most once."""
+    names = tuple(part.strip() for part in text.split(","))
+    try:
+        check_features(names)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return names
+
+
 DESCRIPTION = ("Train the article's network twice, with hand-written NumPy backprop (manual) and with "
                "PyTorch autograd (torch_impl), on the same batches, and check at every step, from "
                "identical weights, that losses, gradients, updates and predictions agree.")
@@ -110,9 +121,30 @@ def optimizer_settings(parser, args):
     if args.nesterov and not args.momentum:
         parser.error("--nesterov needs a --momentum above 0")
     defaults = Config()
-    return {"optimizer": args.optimizer, "momentum": args.momentum or defaults.momentum, "nesterov": args.nesterov,
+    if args.rules == "playground":
+        return {"rules": "playground", **playground_settings(parser, args)}
+    return {"weight_decay": defaults.weight_decay if args.weight_decay is None else args.weight_decay,
+            "optimizer": args.optimizer, "momentum": args.momentum or defaults.momentum, "nesterov": args.nesterov,
             "betas": args.betas or defaults.betas, "eps": defaults.eps if args.eps is None else args.eps,
             "amsgrad": args.amsgrad}
+
+
+def playground_settings(parser, args):
+    r"""``--rules playground``: Playground's update replaces torch.optim; its options do not apply."""
+    foreign = {"--weight-decay": args.weight_decay is not None, "--optimizer": args.optimizer != "sgd",
+               "--momentum": args.momentum is not None, "--nesterov": args.nesterov}
+    given = [flag for flag, present in foreign.items() if present]
+    if given:
+        parser.error(f"{given[0]} does not apply to --rules playground (its update is plain SGD "
+                     "with --regularization on the weights)")
+    return {"regularization": args.regularization or "none", "regularization_rate": args.regularization_rate or 0.0}
+
+
+def torch_rules_check(parser, args):
+    r"""``--rules torch`` has no Playground regularisation: its L2 is ``--weight-decay``."""
+    if args.regularization not in (None, "none") or args.regularization_rate not in (None, 0.0):
+        parser.error("--regularization and --regularization-rate need --rules playground "
+                     "(with --rules torch, --weight-decay is L2 on every parameter, biases too)")
 
 
 def build_parser(prog="python -m compare", description=DESCRIPTION):
@@ -125,8 +157,12 @@ def build_parser(prog="python -m compare", description=DESCRIPTION):
     parser.add_argument("--lr", type=number(real, lambda v: 0 < v < math.inf, "a finite number > 0"),
                         default=defaults.lr, help="SGD learning rate")
     parser.add_argument("--weight-decay", type=number(real, lambda v: 0 <= v < math.inf, "a finite number >= 0"),
-                        default=defaults.weight_decay, help="SGD weight decay (L2 rate), applied to biases too")
-    parser.add_argument("--dataset", choices=DATASETS, default=defaults.dataset, help="Playground data set")
+                        help=f"SGD weight decay (L2 rate), applied to biases too (default: {defaults.weight_decay}; "
+                        "not with --rules playground)")
+    parser.add_argument("--dataset", choices=DATASETS, default=defaults.dataset,
+                        help=f"Playground data set; {' and '.join(REGRESSION)} are regression (linear output)")
+    parser.add_argument("--features", type=feature_names, default=",".join(defaults.features),
+                        help="the network's inputs, comma-separated, from x, y, x2, y2, xy, sinx, siny")
     parser.add_argument("--noise", type=number(float, lambda v: 0 <= v <= 0.5, "in [0, 0.5]"),
                         default=defaults.noise, help="Playground noise level")
     parser.add_argument("--train-ratio", type=number(float, lambda v: 0 < v < 1, "strictly between 0 and 1"),
@@ -139,7 +175,8 @@ def build_parser(prog="python -m compare", description=DESCRIPTION):
     parser.add_argument("--seed", type=number(int, lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)"),
                         default=defaults.seed, help="seed of the data, the initial weights and the batch order")
     parser.add_argument("--init", choices=INITS, default=defaults.init,
-                        help="initial weights: the article's xavier-uniform, or nn.Linear's default")
+                        help="initial weights: the article's xavier-uniform, nn.Linear's default, "
+                        "Playground's U(-0.5, 0.5) with biases 0.1, or all zero (Playground's initZero)")
     parser.add_argument("--weights", metavar="PATH", help="initial weights: .npz or a torch state dict, "
                         "keyed like state_dict() (replaces --init)")
     parser.add_argument("--save-weights", metavar="PATH", help="write the trained weights as .npz")
@@ -158,6 +195,16 @@ def build_parser(prog="python -m compare", description=DESCRIPTION):
     parser.add_argument("--seeds", type=number(int, lambda v: 1 <= v <= 1000, "an integer in [1, 1000]"),
                         metavar="N", help="run seeds --seed .. --seed+N-1 and print one line each: verdict and "
                         "final accuracy (no other output file)")
+    parser.add_argument("--rules", choices=RULES, default=defaults.rules,
+                        help="torch: MSELoss and torch.optim; playground: Playground's 1/2-MSE and its "
+                        "update, regularisation on the weights only")
+    parser.add_argument("--regularization", choices=REGULARIZATIONS,
+                        help=f"--rules playground: penalty on the weights (default: {defaults.regularization})")
+    parser.add_argument("--regularization-rate", type=number(float, lambda v: 0 <= v < math.inf,
+                        "a finite number >= 0"), help="--rules playground: the penalty's rate "
+                        f"(default: {defaults.regularization_rate})")
+    parser.add_argument("--playground", metavar="URL", help="take every setting from a Playground URL; "
+                        "options given after it override it")
     parser.add_argument("--free-running", action="store_true", help="never re-synchronise the two "
                         "models: watch rounding drift instead of checking each step on its own")
     parser.add_argument("--keep-going", action="store_true", help="run on after the first failed check")
@@ -170,14 +217,19 @@ def check_arguments(parser, args):
     if len(args.activations) != len(args.hidden):
         parser.error(f"--activations names {len(args.activations)} activations for "
                      f"{len(args.hidden)} hidden layers ({args.activations} vs {args.hidden})")
-    config = Config(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                    weight_decay=args.weight_decay, dataset=args.dataset, noise=args.noise,
-                    train_ratio=args.train_ratio, hidden=args.hidden, activations=args.activations,
+    if args.rules == "torch":
+        torch_rules_check(parser, args)
+    if args.plot and args.features != ("x", "y"):
+        parser.error("--plot draws the model over the (x, y) plane and needs --features x,y")
+    config = Config(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, dataset=args.dataset,
+                    features=args.features, noise=args.noise, train_ratio=args.train_ratio, hidden=args.hidden,
+                    activations=args.activations,
+                    output_activation="linear" if args.dataset in REGRESSION else "tanh",
                     dtype=args.dtype, seed=args.seed, init=args.init, free_running=args.free_running,
                     keep_going=args.keep_going, **optimizer_settings(parser, args))
     weights = None
     try:
-        for flag, value in (("--lr", args.lr), ("--weight-decay", args.weight_decay)):
+        for flag, value in (("--lr", config.lr), ("--weight-decay", config.weight_decay)):
             check_representable(flag, value, args.dtype)
         check_outputs({"--save-weights": args.save_weights, "--json": args.json, "--plot": args.plot})
         load_data(config.dataset, config.noise, config.train_ratio, config.seed)   # may leave a set empty
@@ -216,9 +268,37 @@ def seed_sweep(config, weights, n):
     return 0 if verdicts.count("AGREE") == n else 1
 
 
+EMPTY = '""'       # how an empty option value (no hidden layer) is typed
+
+
+def parse_arguments(parser, argv=None):
+    r"""Parse ``argv``; a ``--playground URL`` supplies defaults that the other options override.
+
+    Returns ``args``; prints the settings the URL resolved to, one a line, as options.
+    """
+    first, _ = parser.parse_known_args(argv)
+    if not first.playground:
+        return parser.parse_args(argv)
+    try:
+        from_url, notes = parse_url(first.playground)
+    except ValueError as exc:
+        parser.error(f"--playground: {exc}")
+    parser.set_defaults(**from_url)
+    args = parser.parse_args(argv)
+    print("Playground URL resolved to:")
+    for dest in from_url:
+        value = getattr(args, dest)
+        shown = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+        print(f"  --{dest.replace('_', '-')} {shown or EMPTY}")
+    for note in notes:
+        print(f"  ({note})")
+    print()
+    return args
+
+
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_arguments(parser, argv)
     config, weights = check_arguments(parser, args)
     if args.seeds:
         if args.save_weights or args.json or args.plot:

@@ -22,8 +22,9 @@ from torch.utils.data import DataLoader, TensorDataset
 import manual
 import torch_impl
 
-from .data import load_data
-from .pair import DTYPES, INITS, TOLERANCES, Config, check_weights, make_optimizers, make_pair, to_torch   # noqa: F401
+from .data import REGRESSION, load_data
+from .pair import (DTYPES, INITS, TOLERANCES, Config, check_weights, make_criteria, make_optimizers,  # noqa: F401
+                   make_pair, to_torch)
 from .trace import HINTS, first_difference, trace
 
 TIE = 1e-4     # float32: outputs this close to the threshold 0 may discretize differently (a tie)
@@ -140,8 +141,9 @@ class Lockstep:
         self.clock = Stopwatch()
         np_dtype = DTYPES[config.dtype][0]
         with self.clock("data"):
-            data = tuple(a.astype(np_dtype) for a in load_data(config.dataset, config.noise,
-                                                                config.train_ratio, config.seed))
+            data = tuple(a.astype(np_dtype) for a in load_data(config.dataset, config.noise, config.train_ratio,
+                                                                config.seed, config.features))
+        self.classification = config.dataset not in REGRESSION   # regression: no labels to count or predict
         self.rng = np.random.default_rng(config.seed)     # initial weights, then one order per epoch
         self.result = Result(config, data, make_pair(config, self.rng, weights))
         manual_model, torch_model = self.result.models
@@ -156,7 +158,7 @@ class Lockstep:
         self.steps_per_epoch = -(-len(X_train) // config.batch_size)
 
         self.manual_optimizer, self.torch_optimizer = make_optimizers(config, manual_model, torch_model)
-        self.manual_criterion, self.torch_criterion = manual.MSELoss(), torch.nn.MSELoss()
+        self.manual_criterion, self.torch_criterion = make_criteria(config)
         self.manual_params, self.torch_params = list(manual_model.parameters()), list(torch_model.parameters())
         self.offsets = np.cumsum([0] + [p.data.size for p in self.manual_params])[:-1]
         tolerance = TOLERANCES[config.dtype]
@@ -185,6 +187,7 @@ class Lockstep:
 
     def weights_and_batch_of_step(self, n):
         r"""Run (checked, synchronised) up to step ``n``; return its starting weights and batch."""
+        self.losses, self.correct = [], np.zeros(2, dtype=np.int64)
         for epoch in range(1, self.config.epochs + 1):
             self.start_epoch()
             for step, idx in enumerate(self.order.batches, 1):
@@ -249,13 +252,14 @@ class Lockstep:
 
     def optimizer_states(self):
         r"""Every array of the optimizers' per-parameter state (momentum buffers, Adam's moments),
-        flattened in parameter order; empty for plain SGD."""
+        flattened in parameter order, as float64 (Playground's dead-link masks are boolean); empty for
+        plain SGD."""
         manual_state, torch_state = self.manual_optimizer.state, self.torch_optimizer.state
         pairs = [(manual_state[p][key], torch_state[q][key])
                  for p, q in zip(self.manual_params, self.torch_params)
                  for key in sorted(manual_state.get(p, {})) if key != "step"]
-        return (flat([a for a, _ in pairs] or [np.zeros(0)]),
-                torch.cat([b.ravel() for _, b in pairs] or [torch.zeros(0)]).numpy())
+        return (flat([a for a, _ in pairs] or [np.zeros(0)]).astype(np.float64),
+                torch.cat([b.ravel().double() for _, b in pairs] or [torch.zeros(0)]).numpy())
 
     def synchronise(self):
         r"""Copy manual's weights and optimizer state into torch's: the next step starts from identical values."""
@@ -281,7 +285,8 @@ class Lockstep:
         if self.check_finite(where, compared):
             abs_diff = self.compare(where, compared, before, idx)
             self.result.step_grad_diffs.append(np.maximum.reduceat(abs_diff["gradients"], self.offsets).tolist())
-            if manual_correct != torch_correct and not self.explained_by_ties(before, idx, manual_correct - torch_correct):
+            if (self.classification and manual_correct != torch_correct
+                    and not self.explained_by_ties(before, idx, manual_correct - torch_correct)):
                 self.fail(where, "correct counts", f"manual {manual_correct}, torch {torch_correct} correct "
                           "in the batch", before, idx)
 
@@ -354,28 +359,34 @@ class Lockstep:
                 return False
             self.compare(where, epoch_losses, weights, "validation")
 
-            with torch.no_grad():
-                outputs = manual_model(self.X_all), torch_model(torch.tensor(self.X_all)).numpy()
-            differ = manual.discretize(outputs[0]) != torch_impl.discretize(torch.from_numpy(outputs[1])).numpy()
-            ties = differ & self.tied(*outputs) if self.config.dtype == "float32" else np.zeros_like(differ)
-            counts = self.counts["predictions"]
-            counts["compared"] += differ.size
-            counts["ties"] += int(ties.sum())
-            counts["mismatched"] += int((differ & ~ties).sum())
-            if (differ & ~ties).any():
-                self.fail(where, "predictions", f"{int((differ & ~ties).sum())} of {differ.size} points "
-                          "discretize differently", weights, "validation")
-            valid_ties = int(ties[len(self.manual_data[0]):].sum())
-            self.counts["correct counts"]["compared"] += 1
-            if abs(manual_valid[1] - torch_valid[1]) > valid_ties:
-                self.fail(where, "correct counts", f"validation: manual {manual_valid[1]}, torch {torch_valid[1]} "
-                          "correct", weights, "validation")
+            if self.classification:
+                self.check_predictions(where, weights, manual_valid[1], torch_valid[1])
             if self.config.free_running:
                 result.drift.append({"epoch": epoch, "max_weight_diff": float(np.abs(
                     flat(manual_model.state_dict().values()) - flat(torch_model.state_dict().values())).max()),
                     "train_loss_diff": float(abs(train_loss[0] - train_loss[1])),
                     "val_loss_diff": float(abs(manual_valid[0] - torch_valid[0]))})
         return not self.should_stop()
+
+    def check_predictions(self, where, weights, manual_correct, torch_correct):
+        r"""Classification: the +1/-1 predictions on every point and the validation correct counts."""
+        manual_model, torch_model = self.result.models
+        with torch.no_grad():
+            outputs = manual_model(self.X_all), torch_model(torch.tensor(self.X_all)).numpy()
+        differ = manual.discretize(outputs[0]) != torch_impl.discretize(torch.from_numpy(outputs[1])).numpy()
+        ties = differ & self.tied(*outputs) if self.config.dtype == "float32" else np.zeros_like(differ)
+        counts = self.counts["predictions"]
+        counts["compared"] += differ.size
+        counts["ties"] += int(ties.sum())
+        counts["mismatched"] += int((differ & ~ties).sum())
+        if (differ & ~ties).any():
+            self.fail(where, "predictions", f"{int((differ & ~ties).sum())} of {differ.size} points "
+                      "discretize differently", weights, "validation")
+        valid_ties = int(ties[len(self.manual_data[0]):].sum())
+        self.counts["correct counts"]["compared"] += 1
+        if abs(manual_correct - torch_correct) > valid_ties:
+            self.fail(where, "correct counts", f"validation: manual {manual_correct}, torch {torch_correct} "
+                      "correct", weights, "validation")
 
     # -- failures -------------------------------------------------------------------------------
 

@@ -5,12 +5,16 @@ import numpy as np
 import torch
 
 import manual
+import manual.playground
 import torch_impl
+import torch_impl.playground
 
 DTYPES = {"float32": (np.float32, torch.float32), "float64": (np.float64, torch.float64)}
 # |manual - torch| <= atol + rtol |torch|, element by element (docs/agreement.md)
 TOLERANCES = {"float32": {"atol": 1e-6, "rtol": 1e-4}, "float64": {"atol": 1e-12, "rtol": 1e-9}}
-INITS = ("xavier", "torch-default")
+INITS = ("xavier", "torch-default", "playground", "zero")   # the last two: Playground's, and its initZero
+RULES = ("torch", "playground")
+REGULARIZATIONS = tuple(manual.playground.REGULARIZATIONS)
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,7 @@ class Config:
     lr: float = manual.LEARN_RATE
     weight_decay: float = manual.REGULAR
     dataset: str = "circle"
+    features: tuple = ("x", "y")       # the network's inputs (compare.data.FEATURES)
     noise: float = 0.0
     train_ratio: float = 0.5
     hidden: tuple = (3, 3)
@@ -37,10 +42,13 @@ class Config:
     amsgrad: bool = False              # adam and adamw
     free_running: bool = False         # never re-synchronise torch's weights from manual's
     keep_going: bool = False           # run on after the first failed check
+    rules: str = "torch"               # torch: MSELoss and torch.optim; playground: Playground's loss and update
+    regularization: str = "none"       # playground rules: none, L1 or L2, on the weights only
+    regularization_rate: float = 0.0   # playground rules: lambda
 
     def to_json(self):
         return {**asdict(self), "hidden": list(self.hidden), "activations": list(self.activations),
-                "betas": list(self.betas)}
+                "betas": list(self.betas), "features": list(self.features)}
 
 
 def to_torch(state_dict):
@@ -52,17 +60,21 @@ def make_pair(config, rng, weights=None):
     r"""Build the manual and the torch model with identical initial weights.
 
     The weights come from ``weights`` (a state dict of arrays) if given, else from ``rng`` with
-    ``config.init``: ``"xavier"`` (the article's ``init_parameters``) or ``"torch-default"``
-    (what ``nn.Linear`` draws). A bad ``weights`` dict raises ``ValueError`` naming the key.
+    ``config.init``: ``"xavier"`` (the article's ``init_parameters``), ``"torch-default"``
+    (what ``nn.Linear`` draws), ``"playground"`` or ``"zero"`` (Playground's, and its
+    ``initZero``). A bad ``weights`` dict raises ``ValueError`` naming the key.
     """
     np_dtype, torch_dtype = DTYPES[config.dtype]
     architecture = (config.hidden, config.activations, config.output_activation)
-    manual_model = manual.NeuralNetwork(*architecture, dtype=np_dtype, rng=rng)
+    in_features = len(config.features)
+    manual_model = manual.NeuralNetwork(*architecture, dtype=np_dtype, rng=rng, in_features=in_features)
     if config.init == "xavier":
         manual.init_parameters(manual_model, rng)
+    elif config.init in ("playground", "zero"):
+        manual.playground.init_parameters(manual_model, rng, zero=config.init == "zero")
     if weights is not None:
         manual_model.load_state_dict(weights)
-    torch_model = torch_impl.NeuralNetwork(*architecture, dtype=torch_dtype)
+    torch_model = torch_impl.NeuralNetwork(*architecture, dtype=torch_dtype, in_features=in_features)
     torch_model.load_state_dict(to_torch(manual_model.state_dict()))
     return manual_model, torch_model
 
@@ -74,7 +86,8 @@ def check_weights(config, weights, source):
     finite in ``config.dtype``.
     """
     np_dtype = DTYPES[config.dtype][0]
-    model = manual.NeuralNetwork(config.hidden, config.activations, config.output_activation, dtype=np_dtype)
+    model = manual.NeuralNetwork(config.hidden, config.activations, config.output_activation, dtype=np_dtype,
+                                 in_features=len(config.features))
     for name, value in weights.items():
         if np.asarray(value).dtype.kind not in "fiu":
             raise ValueError(f"{source}: {name} has dtype {np.asarray(value).dtype}, not a real number type")
@@ -101,8 +114,31 @@ def optimizer_options(config):
             "amsgrad": config.amsgrad}
 
 
+def weights_and_biases(model):
+    r"""Playground's parameter groups: the weights regularised, the biases never."""
+    parameters = list(model.named_parameters())
+    return [{"params": [p for name, p in parameters if name.endswith(".weight")]},
+            {"params": [p for name, p in parameters if name.endswith(".bias")], "regularization": "none"}]
+
+
 def make_optimizers(config, manual_model, torch_model):
-    r"""The same optimizer with the same hyper-parameters on both sides (``ValueError`` where torch refuses)."""
+    r"""The same optimizer with the same hyper-parameters on both sides (``ValueError`` where torch refuses).
+
+    Under ``config.rules == "playground"``: ``PlaygroundSGD`` on both sides, weights and biases in
+    separate groups.
+    """
+    if config.rules == "playground":
+        options = {"lr": config.lr, "regularization": config.regularization,
+                   "regularization_rate": config.regularization_rate}
+        return (manual.playground.PlaygroundSGD(weights_and_biases(manual_model), **options),
+                torch_impl.playground.PlaygroundSGD(weights_and_biases(torch_model), **options))
     manual_class, torch_class = OPTIMIZERS[config.optimizer]
     options = optimizer_options(config)
     return manual_class(manual_model.parameters(), **options), torch_class(torch_model.parameters(), **options)
+
+
+def make_criteria(config):
+    r"""The loss on both sides: ``MSELoss``, or Playground's half of it under ``rules="playground"``."""
+    if config.rules == "playground":
+        return manual.playground.HalfMSELoss(), torch_impl.playground.HalfMSELoss()
+    return manual.MSELoss(), torch.nn.MSELoss()

@@ -1,6 +1,8 @@
 r"""What ``python -m compare`` prints: the article's epoch line per side, then a summary."""
 from manual.train import epoch_line
 
+from .data import REGRESSION
+
 SIDES = {"manual": "manual (NumPy)", "torch": "torch_impl (autograd)"}
 
 
@@ -15,13 +17,18 @@ def epoch_report(result):
 
 
 def describe(config):
-    sizes = "-".join(map(str, (2, *config.hidden, 1)))
+    sizes = "-".join(map(str, (len(config.features), *config.hidden, 1)))
     activations = "/".join((*config.activations, config.output_activation))
-    return (f"{sizes} network ({activations}), {config.dtype}, {config.dataset} data, "
+    features = "" if config.features == ("x", "y") else f" of features {','.join(config.features)}"
+    return (f"{sizes} network ({activations}), {config.dtype}, {config.dataset} data{features}, "
             f"{config.epochs} epochs of batch {config.batch_size}, {describe_optimizer(config)}")
 
 
 def describe_optimizer(config):
+    if config.rules == "playground":
+        penalty = (f", {config.regularization} rate {config.regularization_rate} on the weights"
+                   if config.regularization != "none" else "")
+        return f"Playground rules: 1/2-MSE, SGD lr {config.lr}{penalty}"
     if config.optimizer == "sgd":
         momentum = (f", {'Nesterov ' if config.nesterov else ''}momentum {config.momentum}"
                     if config.momentum else "")
@@ -53,12 +60,11 @@ def summary(result):
         check = checks[name]
         lines.append(f"    {name:26}max diff {check['max_abs_diff']:.2e}, {check['max_diff_over_tolerance']:.2g} "
                      f"of the tolerance, {check['compared']} compared   {verdict_word(check['ok'])}")
-    ties = checks["correct counts"]["ties"] + checks["predictions"]["ties"]
-    tie_note = f" ({ties} float32 ties with |y_pred| < {checks['predictions']['tie_band']:g})" if ties else ""
-    lines.append(f"    {'correct counts':26}{checks['correct counts']['compared']} epochs, every step's batch"
-                 f"   {verdict_word(checks['correct counts']['ok'])}")
-    lines.append(f"    {'predictions':26}{checks['predictions']['mismatched']} of {checks['predictions']['compared']} "
-                 f"differ{tie_note}   {verdict_word(checks['predictions']['ok'])}")
+    if config.dataset in REGRESSION:
+        lines.append(f"    {'correct counts':26}skipped: regression, real-valued labels")
+        lines.append(f"    {'predictions':26}skipped: regression, nothing to discretize")
+    else:
+        lines += prediction_lines(checks)
     lines.append(f"    {'discretize':26}edge cases 0, -0.0, +-1e-30   {verdict_word(checks['discretize']['ok'])}")
     if config.free_running and result.drift:
         last = result.drift[-1]
@@ -67,6 +73,16 @@ def summary(result):
     lines.append("")
     lines.append(verdict_line(result))
     return "\n".join(lines)
+
+
+def prediction_lines(checks):
+    r"""Classification only: the correct counts and +1/-1 predictions checks."""
+    ties = checks["correct counts"]["ties"] + checks["predictions"]["ties"]
+    tie_note = f" ({ties} float32 ties with |y_pred| < {checks['predictions']['tie_band']:g})" if ties else ""
+    return [f"    {'correct counts':26}{checks['correct counts']['compared']} epochs, every step's batch"
+            f"   {verdict_word(checks['correct counts']['ok'])}",
+            f"    {'predictions':26}{checks['predictions']['mismatched']} of {checks['predictions']['compared']} "
+            f"differ{tie_note}   {verdict_word(checks['predictions']['ok'])}"]
 
 
 def where(failure):

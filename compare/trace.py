@@ -18,9 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-import manual
-
-from .pair import TOLERANCES, make_pair
+from .pair import TOLERANCES, make_criteria, make_pair
 
 # What a first difference at each kind of quantity most likely means.
 HINTS = {
@@ -28,7 +26,7 @@ HINTS = {
     "z": "the linear layer's forward pass: z = x W^T + b",
     "a": "the activation's forward pass: a = f(z)",
     "loss": "the loss: MSE is sum((y_pred - y)**2) / N, no 1/2, labels of shape (N, 1)",
-    "dL/dy_pred": "the loss gradient: dL/dy_pred = 2 (y_pred - y) / N (a 1/2-MSE gives half of it)",
+    "dL/dy_pred": "the loss gradient: dL/dy_pred = 2 (y_pred - y) / N (a 1/2-MSE, Playground's, gives half of it)",
     "dL/da": "the gradient passed back from the next layer: dL/da = dz_next W_next",
     "dL/dz": "the activation's derivative: dL/dz = dL/da f'(z), e.g. tanh' = 1 - a**2, sigmoid' = a (1 - a)",
     "dL/dW": "the weight gradient: dL/dW = dz^T x",
@@ -99,13 +97,14 @@ def trace(config, weights, X, y):
         forward.append((k, name, layer, activation))
         torch_cache.append((t_x, t_z, t_a))
         x, t_x = a, t_a
-    criterion = manual.MSELoss()
+    criterion, t_criterion = make_criteria(config)
     loss = criterion(x, y)
-    t_loss = torch.nn.MSELoss()(t_x, torch.tensor(y))
+    t_loss = t_criterion(t_x, torch.tensor(y))
     t_loss.backward()
     da = criterion.backward()
-    rows += [Row("loss", "MSELoss", np.asarray(loss), t_loss.detach().numpy()),
-             Row("dL/dy_pred", "MSELoss", da, t_x.grad.numpy())]
+    loss_name = type(criterion).__name__
+    rows += [Row("loss", loss_name, np.asarray(loss), t_loss.detach().numpy()),
+             Row("dL/dy_pred", loss_name, da, t_x.grad.numpy())]
     torch_layers = dict(torch_model.named_children())
     for (k, name, layer, activation), (t_x, t_z, t_a) in zip(reversed(forward), reversed(torch_cache)):
         dz = activation.backward(da)
@@ -141,13 +140,13 @@ def to_json(rows, dtype):
 
 
 def main(argv=None):
-    from .cli import build_parser, check_arguments
+    from .cli import build_parser, check_arguments, parse_arguments
     from .files import save_text
     from .lockstep import Lockstep
 
     parser = build_parser(prog="python -m compare.trace", description=__doc__.split("\n\n")[0])
     parser.add_argument("--step", type=int, default=1, help="trace the N-th training step of the run (from 1)")
-    args = parser.parse_args(argv)
+    args = parse_arguments(parser, argv)
     config, weights = check_arguments(parser, args)
     lockstep = Lockstep(config, weights)
     if not 1 <= args.step <= lockstep.steps_per_epoch * config.epochs:

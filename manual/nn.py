@@ -32,7 +32,7 @@ class Discretize(Module):
 
 
 class NeuralNetwork(Module):
-    r"""Fully connected network ``INPUT_FEATURES -> *hidden -> OUTPUT_RESULTS``.
+    r"""Fully connected network ``in_features -> *hidden -> OUTPUT_RESULTS``.
 
     Parameters
     ----------
@@ -47,8 +47,11 @@ class NeuralNetwork(Module):
     rng : numpy.random.Generator, optional
         Draws torch's default initialisation; ``init_parameters`` replaces it with the article's.
 
+    in_features : int
+        Inputs per point: 2, the point's (x1, x2), or more with Playground's features.
+
     Shapes:
-        X ``(B, 2)`` -> y_pred ``(B, 1)``.
+        X ``(B, in_features)`` -> y_pred ``(B, 1)``.
 
     The children are ``layer1, activation1, layer2, activation2, ..., layer_out, acti_out``, as in
     the article. Unlike autograd, which records a new graph on every call, each layer keeps the
@@ -57,10 +60,10 @@ class NeuralNetwork(Module):
     """
 
     def __init__(self, hidden=(LAYER1_NEURONS, LAYER2_NEURONS), activations=("tanh", "sigmoid"),
-                 output_activation="tanh", dtype=np.float32, rng=None):
+                 output_activation="tanh", dtype=np.float32, rng=None, in_features=INPUT_FEATURES):
         super().__init__()
         rng = np.random.default_rng() if rng is None else rng
-        sizes = (INPUT_FEATURES, *hidden, OUTPUT_RESULTS)
+        sizes = (in_features, *hidden, OUTPUT_RESULTS)
         activations = (*activations, output_activation)
         for i, (n_in, n_out, activation) in enumerate(zip(sizes[:-1], sizes[1:], activations, strict=True), 1):
             last = i == len(activations)

@@ -32,7 +32,7 @@ class Discretize(nn.Module):
 
 
 class NeuralNetwork(nn.Module):
-    r"""Fully connected network ``INPUT_FEATURES -> *hidden -> OUTPUT_RESULTS``.
+    r"""Fully connected network ``in_features -> *hidden -> OUTPUT_RESULTS``.
 
     Parameters
     ----------
@@ -45,17 +45,20 @@ class NeuralNetwork(nn.Module):
     dtype : torch dtype
         ``torch.float32`` (the article's ``.float()``) or ``torch.float64``.
 
+    in_features : int
+        Inputs per point: 2, the point's (x1, x2), or more with Playground's features.
+
     Shapes:
-        X ``(B, 2)`` -> y_pred ``(B, 1)``.
+        X ``(B, in_features)`` -> y_pred ``(B, 1)``.
 
     The children are ``layer1, activation1, layer2, activation2, ..., layer_out, acti_out``, as in
     the article.
     """
 
     def __init__(self, hidden=(LAYER1_NEURONS, LAYER2_NEURONS), activations=("tanh", "sigmoid"),
-                 output_activation="tanh", dtype=torch.float32):
+                 output_activation="tanh", dtype=torch.float32, in_features=INPUT_FEATURES):
         super().__init__()
-        sizes = (INPUT_FEATURES, *hidden, OUTPUT_RESULTS)
+        sizes = (in_features, *hidden, OUTPUT_RESULTS)
         activations = (*activations, output_activation)
         for i, (n_in, n_out, activation) in enumerate(zip(sizes[:-1], sizes[1:], activations, strict=True), 1):
             last = i == len(activations)

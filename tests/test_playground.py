@@ -1,0 +1,171 @@
+r"""Playground's rules (1/2-MSE, weights-only regularisation after the step, L1 dead links), its
+features and regression data sets, and its URLs, through ``python -m compare``."""
+import numpy as np
+import pytest
+import torch
+
+import manual
+import manual.playground
+import torch_impl.playground
+from compare.cli import main
+from compare.data import load_data
+from compare.lockstep import Config, Lockstep
+from compare.playground import parse_url
+
+URL = ("https://playground.tensorflow.org/#activation=tanh&batchSize=250&dataset=circle&regDataset=reg-plane"
+       "&learningRate=0.03&regularization=L2&regularizationRate=0.01&noise=0&networkShape=3,3&seed=0.12345"
+       "&showTestData=false&discretize=false&percTrainData=50&x=true&y=true&xTimesY=false&xSquared=false"
+       "&ySquared=false&cosX=false&sinX=false&cosY=false&sinY=false&collectStats=false&problem=classification"
+       "&initZero=false&hideText=false")
+
+
+def test_one_full_batch_epoch_is_one_playground_step(tmp_path, rng):
+    weights = {"layer1.weight": rng.uniform(-0.5, 0.5, (3, 2)), "layer1.bias": np.full(3, 0.1),
+               "layer2.weight": rng.uniform(-0.5, 0.5, (3, 3)), "layer2.bias": np.full(3, 0.1),
+               "layer_out.weight": rng.uniform(-0.5, 0.5, (1, 3)), "layer_out.bias": np.full(1, 0.1)}
+    np.savez(tmp_path / "w.npz", **weights)
+    out = tmp_path / "out.npz"
+    code = main(["--playground", URL, "--epochs", "1", "--quiet", "--dtype", "float64", "--seed", "0",
+                 "--weights", str(tmp_path / "w.npz"), "--save-weights", str(out)])
+    assert code == 0
+    X, y, _, _ = load_data("circle", 0.0, 0.5, 0)
+    assert len(X) == 250                                       # batchSize=250: one step per epoch
+    params = {name: torch.tensor(w, requires_grad=True) for name, w in weights.items()}
+    a = torch.tensor(X)
+    for layer in ("layer1", "layer2", "layer_out"):
+        a = torch.tanh(a @ params[f"{layer}.weight"].T + params[f"{layer}.bias"])
+    loss = 0.5 * ((a - torch.tensor(y)) ** 2).mean()
+    loss.backward()
+    with np.load(out) as trained:
+        for name, p in params.items():
+            expected = p.detach() - 0.03 * p.grad                   # the gradient step, every parameter
+            if name.endswith("weight"):
+                expected = expected - 0.03 * 0.01 * p.detach()     # then L2 at the weight before the step
+            np.testing.assert_allclose(trained[name], expected.numpy(), atol=1e-12, rtol=1e-9, err_msg=name)
+
+
+@pytest.mark.parametrize("options", [
+    ["--dataset", "reg-plane", "--rules", "playground"],
+    ["--dataset", "reg-gauss", "--rules", "playground", "--init", "zero"],
+    ["--dataset", "reg-gauss", "--features", "x,y,x2,y2,xy,sinx,siny"],
+    ["--features", "x,y,x2,y2,xy,sinx,siny", "--rules", "playground", "--regularization", "L1",
+     "--regularization-rate", "0.01", "--init", "playground"],
+])
+def test_playground_runs_agree(options, capsys):
+    assert main([*options, "--epochs", "2", "--dtype", "float64", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "AGREE" in out
+    if "reg-" in " ".join(options):
+        assert "skipped: regression" in out
+
+
+@pytest.mark.parametrize("options", [
+    ["--regularization", "L1"],
+    ["--regularization-rate", "0.1"],
+    ["--rules", "playground", "--weight-decay", "0.1"],
+    ["--rules", "playground", "--optimizer", "adam"],
+    ["--playground", "#activation=softmax"],
+    ["--playground", "#networkShape=3,x"],
+    ["--playground", "#dataset=moons"],
+    ["--playground", "#problem=regression&regDataset=circle"],
+    ["--playground", "#cosX=true"],
+    ["--playground", "#noise=60"],
+    ["--playground", "#learningRate=fast"],
+    ["--playground", "#x=false&y=false"],
+    ["--playground", "#unknownKey=1"],
+    ["--features", "x,z"],
+    ["--features", "x,x"],
+    ["--features", "x,y,x2", "--plot", "p.png"],
+])
+def test_bad_combinations_exit_2_with_one_line(options, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([*options, "--epochs", "1"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_url_keys_name_the_key_in_the_error(capsys):
+    with pytest.raises(SystemExit):
+        main(["--playground", "#batchSize=0"])
+    assert "batchSize=0" in capsys.readouterr().err
+
+
+def test_options_after_the_url_override_it(capsys):
+    assert main(["--playground", URL, "--batch-size", "25", "--lr", "0.1", "--epochs", "1", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "  --batch-size 25\n" in out and "  --lr 0.1\n" in out and "batch 25" in out
+
+
+def test_a_full_url_resolves_every_setting():
+    settings, notes = parse_url(
+        "https://playground.tensorflow.org/#activation=relu&batchSize=7&dataset=xor&regDataset=reg-gauss"
+        "&learningRate=0.3&regularizationRate=0.003&noise=35&networkShape=&seed=0.5&showTestData=true"
+        "&discretize=true&percTrainData=70&x=false&y=true&xTimesY=true&xSquared=true&ySquared=false"
+        "&cosX=false&sinX=true&cosY=false&sinY=true&collectStats=false&problem=regression&initZero=true"
+        "&hideText=true&regularization=L1&stepButton_hide=true")
+    assert settings == {"rules": "playground", "dataset": "reg-gauss", "features": ("y", "x2", "xy", "sinx", "siny"),
+                        "hidden": (), "activations": (), "batch_size": 7, "lr": 0.3, "regularization": "L1",
+                        "regularization_rate": 0.003, "noise": 0.35, "train_ratio": 0.7, "init": "zero"}
+    assert len(notes) == 1 and "--seed" in notes[0]
+
+
+def test_missing_keys_take_playground_defaults():
+    settings, notes = parse_url("https://playground.tensorflow.org/")
+    assert settings["hidden"] == (4, 2) and settings["activations"] == ("tanh", "tanh")
+    assert settings["batch_size"] == 10 and settings["regularization"] == "none" and not notes
+
+
+def one_weight_step(side, weight, grad, rate):
+    r"""One PlaygroundSGD L1 step of a (1, 1) weight on ``side``; return the weight and the dead mask."""
+    if side == "manual":
+        p = manual.Parameter(np.array([[weight]]))
+        optimizer = manual.playground.PlaygroundSGD([{"params": [p]}], lr=1.0, regularization="L1",
+                                                    regularization_rate=rate)
+        p.grad = np.array([[grad]])
+        optimizer.step()
+        return p.data, optimizer
+    p = torch.nn.Parameter(torch.tensor([[weight]], dtype=torch.float64))
+    optimizer = torch_impl.playground.PlaygroundSGD([{"params": [p]}], lr=1.0, regularization="L1",
+                                                    regularization_rate=rate)
+    p.grad = torch.tensor([[grad]], dtype=torch.float64)
+    optimizer.step()
+    return p.detach().numpy(), optimizer
+
+
+@pytest.mark.parametrize("side", ["manual", "torch"])
+def test_l1_kills_a_weight_that_crosses_zero(side):
+    # theta' = 0.05 - 0.0 = 0.05; theta = 0.05 - 0.1 * R'(0.05) = -0.05: crossed, so 0 and dead
+    weight, optimizer = one_weight_step(side, 0.05, 0.0, 0.1)
+    assert weight.tolist() == [[0.0]]
+    p = optimizer.params[0] if side == "manual" else optimizer.param_groups[0]["params"][0]
+    assert np.asarray(optimizer.state[p]["dead"]).tolist() == [[True]]
+    p.grad = -np.ones((1, 1)) if side == "manual" else -torch.ones(1, 1, dtype=torch.float64)
+    optimizer.step()                                           # a gradient that would move it: still 0
+    assert np.asarray(p.data if side == "manual" else p.detach()).tolist() == [[0.0]]
+    # a gradient step across 0 is not the penalty's doing: the link lives
+    weight, _ = one_weight_step(side, 0.05, 0.5, 0.01)
+    assert weight.tolist() == [[0.05 - 0.5 - 0.01 * 1.0]]
+
+
+def dead_masks(lockstep):
+    r"""Each weight's dead-link mask on both sides, from the optimizers' state."""
+    return [(lockstep.manual_optimizer.state[p]["dead"].copy(), lockstep.torch_optimizer.state[q]["dead"].numpy().copy())
+            for p, q in zip(lockstep.manual_params, lockstep.torch_params) if p.data.ndim == 2]
+
+
+def test_dead_links_agree_and_stay_zero_in_a_run():
+    config = Config(epochs=1, dtype="float64", rules="playground", regularization="L1", regularization_rate=0.3,
+                    init="playground", hidden=(4, 2), activations=("tanh", "tanh"))
+    lockstep = Lockstep(config)
+    assert lockstep.run().agree
+    first = dead_masks(lockstep)
+    assert any(manual_dead.any() for manual_dead, _ in first)
+    assert lockstep.train_epoch(2) and lockstep.result.first_failure is None
+    weights = [(p.data, q.detach().numpy()) for p, q in zip(lockstep.manual_params, lockstep.torch_params)
+               if p.data.ndim == 2]
+    for (manual_dead, torch_dead), (later_manual, later_torch), (w_manual, w_torch) in zip(
+            first, dead_masks(lockstep), weights):
+        np.testing.assert_array_equal(manual_dead, torch_dead)
+        assert (later_manual >= manual_dead).all() and (later_torch >= torch_dead).all()   # dead for good
+        assert (w_manual[manual_dead] == 0).all() and (w_torch[manual_dead] == 0).all()
