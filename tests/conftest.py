@@ -26,6 +26,16 @@ def assert_close(actual, expected, dtype, what):
     np.testing.assert_allclose(actual, expected, atol=tol["atol"], rtol=tol["rtol"], err_msg=what)
 
 
+def run_main(main, args, capsys):
+    r"""Run a command's ``main(argv)`` in-process; return (exit status, stdout, stderr)."""
+    try:
+        status = main(args)
+    except SystemExit as exc:
+        status = exc.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

@@ -10,18 +10,14 @@ import torch
 
 import manual
 from compare.cli import main
+from conftest import run_main
 
 SHORT = ["--epochs", "2"]
 
 
 def run_cli(args, capsys):
-    r"""Run the CLI in-process; return (exit status, stdout, stderr)."""
-    try:
-        status = main(args)
-    except SystemExit as exc:
-        status = exc.code
-    out, err = capsys.readouterr()
-    return status, out, err
+    r"""Run ``python -m compare`` in-process; return (exit status, stdout, stderr)."""
+    return run_main(main, args, capsys)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -12,19 +12,10 @@ import manual.layers
 from compare import gradcheck
 from compare.cli import main as compare_main
 from compare.lockstep import Config
+from conftest import run_main
 
 PNG = b"\x89PNG\r\n\x1a\n"
 EPOCH_LINE = re.compile(r"\[Epoch +\d+/ *\d+\] loss: \d\.\d{5}, acc: \d\.\d{5} val_loss: \d\.\d{5}, val_acc: \d\.\d{5}")
-
-
-def run(main, args, capsys):
-    r"""Run a ``main(argv)`` in-process; return (exit status, stdout, stderr)."""
-    try:
-        status = main(args)
-    except SystemExit as exc:
-        status = exc.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 # --- numeric_gradient and the relative error --------------------------------------------------
@@ -60,7 +51,7 @@ def test_default_network_gradients_agree_three_ways_in_float64():
                                   ["--hidden", "", "--activations", "", "--init", "torch-default"],
                                   ["--batch-size", "250"]], ids=" ".join)
 def test_correct_gradients_exit_0_with_a_table_and_a_pass_line(args, capsys):
-    status, out, err = run(gradcheck.main, args, capsys)
+    status, out, err = run_main(gradcheck.main, args, capsys)
     assert status == 0 and err == ""
     assert out.startswith("Gradient check: ") and "largest relative error" in out
     assert out.splitlines()[-1].startswith("PASS")
@@ -69,7 +60,7 @@ def test_correct_gradients_exit_0_with_a_table_and_a_pass_line(args, capsys):
 def test_a_wrong_sigmoid_derivative_exits_1_naming_the_parameters_below_it(monkeypatch, capsys):
     correct = manual.layers.Sigmoid.backward
     monkeypatch.setattr(manual.layers.Sigmoid, "backward", lambda self, da: correct(self, da) * 1.001)
-    status, out, _ = run(gradcheck.main, [], capsys)
+    status, out, _ = run_main(gradcheck.main, [], capsys)
     assert status == 1
     failures = out[out.index("FAIL"):]
     for name in ("layer1.weight", "layer1.bias", "layer2.weight", "layer2.bias"):     # sigmoid is activation2
@@ -83,14 +74,14 @@ def test_a_wrong_sigmoid_derivative_exits_1_naming_the_parameters_below_it(monke
                                   ["--plot", "{tmp}/sweep.png"], ["--eps-sweep", "--plot", "{tmp}/no/dir.png"],
                                   ["--json", "{tmp}"]], ids=" ".join)
 def test_gradcheck_bad_input_is_one_error_line_exit_2_and_writes_nothing(args, tmp_path, capsys):
-    status, out, err = run(gradcheck.main, [a.format(tmp=tmp_path) for a in args], capsys)
+    status, out, err = run_main(gradcheck.main, [a.format(tmp=tmp_path) for a in args], capsys)
     assert status == 2 and out == ""
     assert err.startswith("error: ") and err.count("\n") == 1, err
     assert list(tmp_path.iterdir()) == []
 
 
 def test_eps_sweep_falls_then_rises_with_the_best_eps_marked(tmp_path, capsys):
-    status, out, _ = run(gradcheck.main, ["--eps-sweep", "--json", str(tmp_path / "gc.json"),
+    status, out, _ = run_main(gradcheck.main, ["--eps-sweep", "--json", str(tmp_path / "gc.json"),
                                           "--plot", str(tmp_path / "sweep.png")], capsys)
     assert status == 0
     sweep = json.loads((tmp_path / "gc.json").read_text())["sweep"]
@@ -117,7 +108,7 @@ def script_main(package):
 
 @pytest.mark.parametrize("package", SCRIPTS)
 def test_script_prints_the_article_s_line_each_epoch_and_plots(package, tmp_path, capsys):
-    status, out, err = run(script_main(package), ["--epochs", "2", "--plot", str(tmp_path / "run.png")], capsys)
+    status, out, err = run_main(script_main(package), ["--epochs", "2", "--plot", str(tmp_path / "run.png")], capsys)
     lines = out.splitlines()
     assert status == 0 and err == "" and len(lines) == 2
     assert all(EPOCH_LINE.fullmatch(line) for line in lines)
@@ -127,15 +118,15 @@ def test_script_prints_the_article_s_line_each_epoch_and_plots(package, tmp_path
 
 @pytest.mark.parametrize("package", SCRIPTS)
 def test_script_is_deterministic_for_a_seed(package, capsys):
-    runs = [run(script_main(package), ["--epochs", "2", "--seed", str(seed), "--dtype", "float64"], capsys)[1]
+    runs = [run_main(script_main(package), ["--epochs", "2", "--seed", str(seed), "--dtype", "float64"], capsys)[1]
             for seed in (4, 4, 5)]
     assert runs[0] == runs[1] != runs[2]
 
 
 def test_manual_script_in_float64_prints_compare_s_manual_lines(capsys):
     args = ["--epochs", "3", "--seed", "1", "--dtype", "float64"]
-    _, manual_out, _ = run(script_main("manual"), args, capsys)
-    status, compare_out, _ = run(compare_main, args, capsys)
+    _, manual_out, _ = run_main(script_main("manual"), args, capsys)
+    status, compare_out, _ = run_main(compare_main, args, capsys)
     assert status == 0
     compare_lines = [line.removesuffix("  manual") for line in compare_out.splitlines() if line.endswith("  manual")]
     assert manual_out.splitlines() == compare_lines
@@ -149,7 +140,7 @@ def test_manual_script_in_float64_prints_compare_s_manual_lines(capsys):
                                   ["--dataset", "moons"], ["--dtype", "float16"], ["--seed", "-1"],
                                   ["--plot", "{tmp}/no/dir.png"], ["--plot", "{tmp}"], ["--bogus"]], ids=" ".join)
 def test_script_bad_input_is_one_error_line_exit_2_and_writes_nothing(package, args, tmp_path, capsys):
-    status, out, err = run(script_main(package), [a.format(tmp=tmp_path) for a in args], capsys)
+    status, out, err = run_main(script_main(package), [a.format(tmp=tmp_path) for a in args], capsys)
     assert status == 2 and out == ""
     assert err.startswith("error: ") and err.count("\n") == 1, err
     assert list(tmp_path.iterdir()) == []

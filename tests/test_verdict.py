@@ -7,16 +7,14 @@ import pytest
 import manual
 import torch_impl
 from compare.cli import main
+from conftest import run_main
 
 
 def run_json(args, tmp_path, capsys):
     r"""Run ``python -m compare`` in-process with ``args``; return (exit status, its JSON, stdout)."""
     path = tmp_path / "result.json"
-    try:
-        status = main([*args, "--quiet", "--json", str(path)])
-    except SystemExit as exc:
-        status = exc.code
-    return status, json.loads(path.read_text()), capsys.readouterr().out
+    status, out, _ = run_main(main, [*args, "--quiet", "--json", str(path)], capsys)
+    return status, json.loads(path.read_text()), out
 
 
 def scaled(original, factor):
