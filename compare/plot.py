@@ -1,4 +1,4 @@
-r"""One PNG that shows a lockstep run: loss curves, gradient differences, decision boundaries.
+r"""One PNG that shows a lockstep run: loss curves, gradient differences, both models over the plane.
 
 Drawn on a bare ``matplotlib.figure.Figure`` (Agg canvas): no display is needed or opened.
 """
@@ -6,44 +6,47 @@ import numpy as np
 import plygdata as pg
 import torch
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.colors import LogNorm
+from matplotlib.ticker import MaxNLocator, NullFormatter
 
+from .data import REGRESSION
 from .report import SIDES, describe
 
 
-class Predictor:
-    r"""The Keras-style ``predict(x, batch_size, verbose)`` that ``plygdata``'s drawing helpers call."""
-
-    def __init__(self, forward):
-        self.forward = forward
-
-    def predict(self, x, batch_size=None, verbose=0):
-        return self.forward(x)
+GRID = np.linspace(-6, 6, 121)          # the plane the Playground draws, 0.1 apart
 
 
-def predictors(result):
-    dtype = result.data[0].dtype
+def outputs_on_the_plane(result):
+    r"""Both models' outputs on the grid of the plane: two arrays of shape (len(GRID), len(GRID)),
+    row 0 at the top (y = 6) as an image is drawn."""
+    xx, yy = np.meshgrid(GRID, GRID[::-1])
+    points = np.column_stack([xx.ravel(), yy.ravel()]).astype(result.data[0].dtype)
     manual_model, torch_model = result.models
+    with torch.no_grad():
+        torch_out = torch_model(torch.from_numpy(points)).numpy()
+    return manual_model(points).reshape(xx.shape), torch_out.reshape(xx.shape)
 
-    def torch_forward(x):
-        with torch.no_grad():
-            return torch_model(torch.from_numpy(x.astype(dtype))).numpy()
 
-    return Predictor(lambda x: manual_model(x.astype(dtype))), Predictor(torch_forward)
+def draw_points(ax, X, y, edgecolor):
+    ax.scatter(X[:, 0], X[:, 1], s=16, c=[pg.DataColor.get_rgb(float(label)) for label in y[:, 0]],
+               edgecolors=edgecolor, linewidths=0.7, alpha=0.9)
 
 
 def make_figure(result):
-    r"""Return the figure: loss curves | per-step gradient differences / both decision boundaries."""
-    fig = Figure(figsize=(12, 11), dpi=100, layout="constrained")
+    r"""Return the figure: loss curves and per-step gradient differences on top; below, each
+    model's output over the plane with the data, and where the two outputs differ."""
+    fig = Figure(figsize=(15, 10), dpi=100, layout="constrained")
     fig.suptitle(describe(result.config), fontsize=10)
-    ax_loss, ax_grad, ax_manual, ax_torch = fig.subplots(2, 2).ravel()
+    grid = fig.add_gridspec(2, 6)
+    ax_loss, ax_grad = fig.add_subplot(grid[0, :3]), fig.add_subplot(grid[0, 3:])
+    ax_manual, ax_torch, ax_diff = (fig.add_subplot(grid[1, 2 * i:2 * i + 2]) for i in range(3))
 
     for side, style in (("manual", "-"), ("torch", "--")):
         history = result.history[side]
         epochs = [h["epoch"] for h in history]
         for key, label, color in (("loss", "training", "tab:blue"), ("val_loss", "validation", "tab:orange")):
             ax_loss.plot(epochs, [h[key] for h in history], style, color=color, label=f"{label} loss ({side})")
-    ax_loss.set(xlabel="epoch", ylabel="MSE loss", title="Loss curves (the lines overlap when the two agree)")
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="Loss curves (the lines overlap when the two agree)")
     ax_loss.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_loss.legend(loc="best")
     ax_loss.grid()
@@ -64,9 +67,27 @@ def make_figure(result):
     ax_grad.grid(which="major")
 
     X_train, y_train, X_valid, y_valid = result.data
-    for ax, side, predictor in zip((ax_manual, ax_torch), SIDES, predictors(result)):
-        ax.set_facecolor("#e8eaeb")
-        ax.set(xlim=(-6, 6), ylim=(-6, 6), aspect="equal", title=f"Decision boundary: {SIDES[side]}")
-        pg.draw_decision_boundary(fig, ax, trained_model=predictor)
-        pg.plot_points(ax, X_train, y_train, X_valid, y_valid)
+    planes = outputs_on_the_plane(result)
+    cmap, norm = pg.DataColor.get_colormap()
+    what = "Output" if result.config.dataset in REGRESSION else "Decision boundary"
+    for ax, side, plane in zip((ax_manual, ax_torch), SIDES, planes):
+        image = ax.imshow(plane, extent=(-6, 6, -6, 6), cmap=cmap, norm=norm, alpha=160 / 255,
+                          interpolation="bicubic")
+        draw_points(ax, X_train, y_train, "white")
+        draw_points(ax, X_valid, y_valid, "#555555")
+        ax.set(xlim=(-6, 6), ylim=(-6, 6), aspect="equal", title=f"{what}: {SIDES[side]}")
+        fig.colorbar(image, ax=ax, orientation="horizontal", shrink=0.8, label="y_pred", ticks=[-1, -0.5, 0, 0.5, 1])
+
+    difference = np.abs(planes[0].astype(np.float64) - planes[1])
+    exact = difference == 0
+    shown = np.where(exact, np.nan, difference)        # LogNorm has no 0: bit-identical points are blank
+    positive = difference[~exact]
+    largest = positive.max() if positive.size else 1e-16
+    norm = LogNorm(vmin=min(positive.min(), largest / 10) if positive.size else largest / 10, vmax=largest)
+    image = ax_diff.imshow(shown, extent=(-6, 6, -6, 6), cmap="viridis", norm=norm, interpolation="nearest")
+    ax_diff.set(xlim=(-6, 6), ylim=(-6, 6), aspect="equal",
+                title=f"|y_manual - y_torch| over the plane\n(blank: bit-identical, {100 * exact.mean():.0f}% of it)")
+    colorbar = fig.colorbar(image, ax=ax_diff, orientation="horizontal", shrink=0.8,
+                            label="absolute difference (log scale)")
+    colorbar.ax.xaxis.set_minor_formatter(NullFormatter())   # labels at the powers of ten only
     return fig

@@ -164,3 +164,15 @@ def test_a_closed_pipe_is_not_a_traceback():
     process.stdout.close()                          # like `| head -1`
     assert process.wait() == 1
     assert b"Traceback" not in process.stderr.read()
+
+
+def test_the_figure_shows_both_models_and_their_difference_over_the_plane():
+    from compare.lockstep import Config, run
+    from compare.plot import make_figure, outputs_on_the_plane
+    result = run(Config(epochs=1, dtype="float64"))
+    manual_plane, torch_plane = outputs_on_the_plane(result)
+    assert manual_plane.shape == torch_plane.shape == (121, 121)
+    np.testing.assert_allclose(manual_plane, torch_plane, rtol=1e-9, atol=1e-12)
+    titles = [ax.get_title() for ax in make_figure(result).axes]
+    assert titles[2:5] == ["Decision boundary: manual (NumPy)", "Decision boundary: torch_impl (autograd)",
+                           titles[4]] and titles[4].startswith("|y_manual - y_torch| over the plane")
