@@ -16,7 +16,7 @@ class MSELoss:
             raise ValueError(f"y_pred {y_pred.shape} and labels {y.shape} must have the same "
                              "shape; reshape the labels with y.reshape(-1, 1)")
         self.y_pred, self.y = y_pred, y             # backward needs both
-        return float(((y_pred - y)**2).mean())      # L = sum((y_pred - y)^2) / N
+        return float(((y_pred - y)**2).sum()) / y.size   # L = sum((y_pred - y)^2) / N
 
     def backward(self):
         r"""Return ``dL/dy_pred = 2 (y_pred - y) / N`` : (B, 1)."""

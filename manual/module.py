@@ -45,17 +45,11 @@ class Module:
             self._parameters[name] = value
         elif isinstance(value, Module):
             self._modules[name] = value
-        else:
-            object.__setattr__(self, name, value)
-
-    def __getattr__(self, name):                        # called only when normal lookup fails
-        for registry in (self._parameters, self._modules):
-            if name in registry:
-                return registry[name]
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        object.__setattr__(self, name, value)
 
     def add_module(self, name, module):
-        self._modules[name] = module
+        r"""Register ``module`` as ``self.<name>``, for a name computed at run time."""
+        setattr(self, name, module)
 
     def __call__(self, *inputs):
         return self.forward(*inputs)
