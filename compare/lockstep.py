@@ -261,6 +261,17 @@ class Lockstep:
         return (flat([a for a, _ in pairs] or [np.zeros(0)]).astype(np.float64),
                 torch.cat([b.ravel().double() for _, b in pairs] or [torch.zeros(0)]).numpy())
 
+    def check_state_keys(self, where, before, idx):
+        r"""Both optimizers keep the same state entries for every parameter (``step`` aside)."""
+        manual_state, torch_state = self.manual_optimizer.state, self.torch_optimizer.state
+        for name, p, q in zip(self.result.parameter_names, self.manual_params, self.torch_params):
+            manual_keys = set(manual_state.get(p, {})) - {"step"}
+            torch_keys = {key for key, value in torch_state.get(q, {}).items() if value is not None} - {"step"}
+            if manual_keys != torch_keys:
+                self.fail(where, "optimizer state", f"manual keeps {sorted(manual_keys)}, torch {sorted(torch_keys)}",
+                          before, idx, name)
+                return
+
     def synchronise(self):
         r"""Copy manual's weights and optimizer state into torch's: the next step starts from identical values."""
         manual_state, torch_state = self.manual_optimizer.state, self.torch_optimizer.state
@@ -282,6 +293,7 @@ class Lockstep:
                     "weights after the update": (flat([p.data for p in self.manual_params]),
                                                  torch.cat([q.detach().ravel() for q in self.torch_params]).numpy())}
         compared["optimizer state"] = self.optimizer_states()
+        self.check_state_keys(where, before, idx)
         if self.check_finite(where, compared):
             abs_diff = self.compare(where, compared, before, idx)
             self.result.step_grad_diffs.append(np.maximum.reduceat(abs_diff["gradients"], self.offsets).tolist())
@@ -456,6 +468,8 @@ NO_TRACE_HINTS = {
             "(check the data loaders: points paired with their own labels, in the shared order)",
     "weights after the update": "the gradients agree but the update differs: check the optimizer "
                                 "(learning rate, weight decay applied to every parameter, biases included)",
+    "optimizer state": "the gradients agree but the optimizer's state differs: check the momentum buffer "
+                       "(on the first step a copy of the gradient) or Adam's moments and their bias correction",
     "correct counts": "the predictions agree but the counts differ: count predictions made before the "
                       "update, with discretize(y_pred) == y",
     "epoch losses": "the validation pass agrees from these weights: check valid_step and the epoch mean",

@@ -134,3 +134,13 @@ def test_trace_command_prints_the_table_and_its_first_difference(monkeypatch, ca
     monkeypatch.setattr(manual.Tanh, "backward", scaled(manual.Tanh.backward, 1.001))
     assert trace_main(["--dtype", "float64"]) == 1
     assert "First difference: dL/dz3 (layer_out)" in capsys.readouterr().out
+
+
+def test_an_optimizer_that_keeps_no_momentum_buffer_is_caught(monkeypatch, tmp_path, capsys):
+    def step_without_state(self):
+        for p in self.parameters_with_grad():
+            p.data -= self.lr * self.apply_weight_decay(p)           # momentum forgotten altogether
+    monkeypatch.setattr(manual.SGD, "step", step_without_state)
+    status, result, _ = run_json(["--epochs", "1", "--dtype", "float64", "--momentum", "0.9"], tmp_path, capsys)
+    assert status == 1 and result["first_failure"]["check"] == "optimizer state"
+    assert result["first_failure"]["step"] == 1
