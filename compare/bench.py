@@ -10,7 +10,6 @@ Measures, in one process, with the two sides interleaved so that machine noise h
   reported (not a target)
   (Linux: reads ``/proc/self/status``).
 """
-import argparse
 import json
 import os
 import platform
@@ -161,8 +160,7 @@ def format_report(report):
 
 
 def main(argv=None):
-    parser = Parser(prog="python -m compare.bench", description=__doc__.split("\n\n")[0],
-                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = Parser(prog="python -m compare.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help=f"only batch sizes {QUICK_BATCH_SIZES} in float32, 3 rounds, no memory measurement")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per measurement (full run)")

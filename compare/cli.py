@@ -24,10 +24,22 @@ ACTIVATION_NAMES = tuple(manual.ACTIVATIONS)
 
 
 class Parser(argparse.ArgumentParser):
-    r"""argparse, but a usage error is one line, ``error: ...``, and exit status 2."""
+    r"""argparse, but a usage error is one line, ``error: ...``, and exit status 2; ``--help`` shows
+    every default."""
+
+    def __init__(self, **kwargs):
+        super().__init__(formatter_class=DefaultsHelpFormatter, **kwargs)
 
     def error(self, message):
         self.exit(2, f"error: {message}\n")
+
+
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    r"""Appends ``(default: ...)`` to each option's help, except where the help states it itself
+    (an option whose default depends on another, such as ``--momentum``, is None until resolved)."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default is None else super()._get_help_string(action)
 
 
 def number(convert, check, requirement):
@@ -147,18 +159,19 @@ def torch_rules_check(parser, args):
                      "(with --rules torch, --weight-decay is L2 on every parameter, biases too)")
 
 
-def build_parser(prog="python -m compare", description=DESCRIPTION):
-    r"""The options of a run; ``python -m compare.trace`` adds its own to the same set."""
+def build_parser(prog="python -m compare", description=DESCRIPTION, whole_run=True):
+    r"""The options of a run. ``python -m compare.trace`` (``whole_run=False``) takes the same options
+    but those about the whole run's outputs and course, and adds its own."""
     defaults = Config()
-    parser = Parser(prog=prog, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = Parser(prog=prog, description=description)
     positive_int = number(int, lambda v: v >= 1, "an integer >= 1")
     parser.add_argument("--epochs", type=positive_int, default=defaults.epochs, help="training epochs")
     parser.add_argument("--batch-size", type=positive_int, default=defaults.batch_size, help="mini-batch size")
     parser.add_argument("--lr", type=number(real, lambda v: 0 < v < math.inf, "a finite number > 0"),
-                        default=defaults.lr, help="SGD learning rate")
+                        default=defaults.lr, help="learning rate of the optimizer")
     parser.add_argument("--weight-decay", type=number(real, lambda v: 0 <= v < math.inf, "a finite number >= 0"),
-                        help=f"SGD weight decay (L2 rate), applied to biases too (default: {defaults.weight_decay}; "
-                        "not with --rules playground)")
+                        help=f"weight decay of the optimizer (L2 rate), applied to biases too (default: "
+                        f"{defaults.weight_decay}; not with --rules playground, see --regularization)")
     parser.add_argument("--dataset", choices=DATASETS, default=defaults.dataset,
                         help=f"Playground data set; {' and '.join(REGRESSION)} are regression (linear output)")
     parser.add_argument("--features", type=feature_names, default=",".join(defaults.features),
@@ -166,7 +179,7 @@ def build_parser(prog="python -m compare", description=DESCRIPTION):
     parser.add_argument("--noise", type=number(float, lambda v: 0 <= v <= 0.5, "in [0, 0.5]"),
                         default=defaults.noise, help="Playground noise level")
     parser.add_argument("--train-ratio", type=number(float, lambda v: 0 < v < 1, "strictly between 0 and 1"),
-                        default=defaults.train_ratio, help="share of the 500 points used for training")
+                        default=defaults.train_ratio, help="share of the points used for training")
     parser.add_argument("--hidden", type=hidden_sizes, default=",".join(map(str, defaults.hidden)),
                         help='neurons per hidden layer, comma-separated; "" for none')
     parser.add_argument("--activations", type=activation_names, default=",".join(defaults.activations),
@@ -179,10 +192,7 @@ def build_parser(prog="python -m compare", description=DESCRIPTION):
                         "Playground's U(-0.5, 0.5) with biases 0.1, or all zero (Playground's initZero)")
     parser.add_argument("--weights", metavar="PATH", help="initial weights: .npz or a torch state dict, "
                         "keyed like state_dict() (replaces --init)")
-    parser.add_argument("--save-weights", metavar="PATH", help="write the trained weights as .npz")
     parser.add_argument("--json", metavar="PATH", help="write the full result as JSON")
-    parser.add_argument("--plot", metavar="PATH", help="write loss curves, gradient differences and "
-                        "decision boundaries as PNG")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer,
                         help="torch.optim.SGD, Adam or AdamW on the torch side, their manual twins on the other")
     parser.add_argument("--momentum", type=number(float, lambda v: 0 <= v < math.inf, "a finite number >= 0"),
@@ -192,9 +202,6 @@ def build_parser(prog="python -m compare", description=DESCRIPTION):
     parser.add_argument("--eps", type=number(float, lambda v: 0 <= v < math.inf, "a finite number >= 0"),
                         help=f"Adam(W): term added to the denominator (default: {defaults.eps:g})")
     parser.add_argument("--amsgrad", action="store_true", help="Adam(W): the AMSGrad variant")
-    parser.add_argument("--seeds", type=number(int, lambda v: 1 <= v <= 1000, "an integer in [1, 1000]"),
-                        metavar="N", help="run seeds --seed .. --seed+N-1 and print one line each: verdict and "
-                        "final accuracy (no other output file)")
     parser.add_argument("--rules", choices=RULES, default=defaults.rules,
                         help="torch: MSELoss and torch.optim; playground: Playground's 1/2-MSE and its "
                         "update, regularisation on the weights only")
@@ -205,18 +212,35 @@ def build_parser(prog="python -m compare", description=DESCRIPTION):
                         f"(default: {defaults.regularization_rate})")
     parser.add_argument("--playground", metavar="URL", help="take every setting from a Playground URL; "
                         "options given after it override it")
-    parser.add_argument("--free-running", action="store_true", help="never re-synchronise the two "
-                        "models: watch rounding drift instead of checking each step on its own")
-    parser.add_argument("--keep-going", action="store_true", help="run on after the first failed check")
-    parser.add_argument("--quiet", action="store_true", help="print only the summary")
+    if whole_run:
+        parser.add_argument("--save-weights", metavar="PATH", help="write the trained weights as .npz")
+        parser.add_argument("--plot", metavar="PATH", help="write loss curves, gradient differences and "
+                            "decision boundaries as PNG")
+        parser.add_argument("--seeds", type=number(int, lambda v: 1 <= v <= 1000, "an integer in [1, 1000]"),
+                            metavar="N", help="run seeds --seed .. --seed+N-1 and print one line each: verdict and "
+                            "final accuracy (no other output file)")
+        parser.add_argument("--free-running", action="store_true", help="never re-synchronise the two "
+                            "models: watch rounding drift instead of checking each step on its own")
+        parser.add_argument("--keep-going", action="store_true", help="run on after the first failed check")
+        parser.add_argument("--quiet", action="store_true", help="print only the summary")
+    else:                                      # not options here, but check_arguments reads them
+        parser.set_defaults(save_weights=None, plot=None, seeds=None, free_running=False, keep_going=False,
+                            quiet=False)
     return parser
+
+
+def check_layer_count(parser, hidden, activations):
+    r"""One activation per hidden layer, or a one-line error that shows how to write it."""
+    if len(activations) != len(hidden):
+        listed = lambda names: ",".join(map(str, names)) or '""'          # noqa: E731
+        parser.error(f"--hidden {listed(hidden)} has {len(hidden)} hidden layers but --activations "
+                     f"{listed(activations)} names {len(activations)} activations: give one per layer, "
+                     f"e.g. --activations {listed(['tanh'] * len(hidden))}")
 
 
 def check_arguments(parser, args):
     r"""Turn parsed arguments into ``(config, weights)``; any bad input is ``parser.error`` (exit 2)."""
-    if len(args.activations) != len(args.hidden):
-        parser.error(f"--activations names {len(args.activations)} activations for "
-                     f"{len(args.hidden)} hidden layers ({args.activations} vs {args.hidden})")
+    check_layer_count(parser, args.hidden, args.activations)
     if args.rules == "torch":
         torch_rules_check(parser, args)
     if args.plot and args.features != ("x", "y"):
@@ -285,6 +309,8 @@ def parse_arguments(parser, argv=None):
         parser.error(f"--playground: {exc}")
     parser.set_defaults(**from_url)
     args = parser.parse_args(argv)
+    if args.quiet:
+        return args
     print("Playground URL resolved to:")
     for dest in from_url:
         value = getattr(args, dest)

@@ -137,7 +137,8 @@ def check_tensor(path, name, value):
 def check_outputs(outputs):
     r"""Raise ``ValueError`` unless every output can be written, each to a file of its own.
 
-    ``outputs`` maps a flag to its path, ``None`` when the flag is not given. Two outputs naming one
+    ``outputs`` maps a flag to its path, ``None`` when the flag is not given; ``--plot`` must name a
+    ``.png`` file. Two outputs naming one
     file (after ``os.path.realpath``) are refused. An output may name the ``--weights`` file: that
     is read completely before training and replaced only at the end.
     """
@@ -145,6 +146,8 @@ def check_outputs(outputs):
     for flag, path in outputs.items():
         if path is None:
             continue
+        if flag == "--plot" and not path.lower().endswith(".png"):
+            raise ValueError(f"--plot {path}: the figure is a PNG; give the file name the suffix .png")
         try:
             check_writable(path)
         except ValueError as exc:

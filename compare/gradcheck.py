@@ -38,7 +38,6 @@ magnifies that to about ``1e-16 |L| / eps``. The best eps sits where the two mee
 ``(1e-16)**(1/3)``, about 5e-6: the default ``--eps 1e-5`` is the measured best for the default
 network.
 """
-import argparse
 import json
 import math
 import sys
@@ -51,7 +50,7 @@ import manual
 
 from .cli import Parser, activation_names, hidden_sizes, number
 from .data import load_data
-from .files import check_writable, save_figure, save_text
+from .files import check_outputs, save_figure, save_text
 from .lockstep import INITS, TOLERANCES, Config, make_pair
 
 EPS = 1e-5                                     # step of the finite differences: see --eps-sweep
@@ -189,8 +188,7 @@ def build_parser():
     defaults = Config()
     parser = Parser(prog="python -m compare.gradcheck", description=(
         "Check every gradient of the network three ways in float64: manual backprop, torch "
-        "autograd and central finite differences."),
-                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        "autograd and central finite differences."))
     parser.add_argument("--hidden", type=hidden_sizes, default=",".join(map(str, defaults.hidden)),
                         help='neurons per hidden layer, comma-separated; "" for none')
     parser.add_argument("--activations", type=activation_names, default=",".join(defaults.activations),
@@ -216,9 +214,7 @@ def main(argv=None):
     config = Config(hidden=args.hidden, activations=args.activations, dtype="float64", seed=args.seed,
                     init=args.init)
     try:
-        for path in (args.json, args.plot):
-            if path:
-                check_writable(path)
+        check_outputs({"--json": args.json, "--plot": args.plot})
         problem = Problem(config, args.batch_size)      # checks that the activations fit the layers
     except ValueError as exc:
         parser.error(str(exc))

@@ -112,6 +112,7 @@ class Result:
     first_failure: dict = None         # where the first check failed, and why
     diverged: dict = None              # where a number first became non-finite
     failures: int = 0                  # failed checks (more than one only with keep_going)
+    dead_links: dict = None            # --regularization L1 under Playground's rules: {"dead", "weights"}
     seconds: dict = None               # wall time per phase: data, manual, torch, checks
 
     @property
@@ -130,6 +131,7 @@ class Result:
         return {"config": self.config.to_json(), "verdict": self.verdict, "agree": self.agree,
                 "first_failure": self.first_failure, "diverged": self.diverged, "failures": self.failures,
                 "checks": self.checks, "drift": self.drift if self.config.free_running else None,
+                "dead_links": self.dead_links,
                 "history": self.history}
 
 
@@ -454,6 +456,10 @@ class Lockstep:
         result.checks.update(self.counts)
         for name, check in result.checks.items():
             check["ok"] = name not in self.failed_checks
+        dead = [state["dead"] for state in self.manual_optimizer.state.values() if "dead" in state]
+        if dead:                                   # Playground's L1: links held at 0 for good
+            result.dead_links = {"dead": int(sum(mask.sum() for mask in dead)),
+                                 "weights": int(sum(mask.size for mask in dead))}
         result.seconds = self.clock.seconds
         return result
 
@@ -466,8 +472,11 @@ NO_TRACE_HINTS = {
                  "(check the data loaders)",
     "loss": "from the same weights and batch the loss agrees: the two sides were fed different batches "
             "(check the data loaders: points paired with their own labels, in the shared order)",
-    "weights after the update": "the gradients agree but the update differs: check the optimizer "
-                                "(learning rate, weight decay applied to every parameter, biases included)",
+    "weights after the update": "the gradients agree within the tolerance but the update differs: check the "
+                                "optimizer (learning rate, weight decay applied to every parameter, biases "
+                                "included), or a gradient off by just under the tolerance, which the update "
+                                "made visible (python -m compare.trace --step N --dtype float64 shows each "
+                                "quantity's relative difference)",
     "optimizer state": "the gradients agree but the optimizer's state differs: check the momentum buffer "
                        "(on the first step a copy of the gradient) or Adam's moments and their bias correction",
     "correct counts": "the predictions agree but the counts differ: count predictions made before the "

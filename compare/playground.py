@@ -29,7 +29,12 @@ def parse_url(url):
     Raises ``ValueError`` with one line naming the key for an unknown key, a malformed value or a
     setting this project does not support.
     """
-    pairs = [part.partition("=") for part in urlsplit(url).fragment.split("&") if part]
+    parts = urlsplit(url)
+    fragment = parts.fragment
+    if "=" not in fragment and parts.hostname != "playground.tensorflow.org":   # its bare address: defaults
+        raise ValueError(f"{url!r} holds no settings: copy the whole address from Playground, "
+                         "with the part after '#' (activation=...&batchSize=...)")
+    pairs = [part.partition("=") for part in fragment.split("&") if part]
     state = dict(DEFAULTS)
     notes = []
     for key, _, value in pairs:

@@ -66,6 +66,9 @@ def summary(result):
     else:
         lines += prediction_lines(checks)
     lines.append(f"    {'discretize':26}edge cases 0, -0.0, +-1e-30   {verdict_word(checks['discretize']['ok'])}")
+    if result.dead_links:
+        lines += ["", f"  dead links (L1 carried the weight across 0, Playground sets it to 0 for good): "
+                      f"{result.dead_links['dead']} of {result.dead_links['weights']} weights"]
     if config.free_running and result.drift:
         last = result.drift[-1]
         lines += ["", f"  drift after epoch {last['epoch']}: weights {last['max_weight_diff']:.2e}, "

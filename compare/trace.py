@@ -144,7 +144,7 @@ def main(argv=None):
     from .files import save_text
     from .lockstep import Lockstep
 
-    parser = build_parser(prog="python -m compare.trace", description=__doc__.split("\n\n")[0])
+    parser = build_parser(prog="python -m compare.trace", description=__doc__.split("\n\n")[0], whole_run=False)
     parser.add_argument("--step", type=int, default=1, help="trace the N-th training step of the run (from 1)")
     args = parse_arguments(parser, argv)
     config, weights = check_arguments(parser, args)

@@ -42,7 +42,7 @@ import torch
 
 import manual
 
-from .cli import Parser, activation_names, hidden_sizes, number
+from .cli import Parser, activation_names, check_layer_count, hidden_sizes, number
 from .data import load_data
 from .pair import DTYPES, INITS, TOLERANCES, Config, make_pair
 from .trace import Row, layer_pairs, trace
@@ -55,7 +55,7 @@ class Rule:
     r"""An activation's formulas: ``a = f(z)`` and ``dL/dz = dL/da * f'(z)``.
 
     ``forward`` and ``backward`` name the quantities (``{z}``, ``{a}``, ``{da}``); the ``*_values``
-    templates take the numbers, ``"{}"`` each: ``z`` forward, ``operands(da, a, z)`` backward.
+    templates take the numbers, ``"{}"`` each: ``z`` forward, ``operands(da, a, z, dz)`` backward.
     An empty template means the formula is the value itself (``a = z``).
     """
     forward: str
@@ -67,13 +67,22 @@ class Rule:
 
 RULES = {
     "tanh": Rule("tanh({z})", "tanh({})", "{da} * (1 - {a}^2)", "({})(1 - ({})^2)",
-                 lambda da, a, z: (da, a)),
+                 lambda da, a, z, dz: (da, a)),
     "sigmoid": Rule("1 / (1 + exp(-{z}))", "1 / (1 + exp(-({})))", "{da} * {a} * (1 - {a})", "({})({})({})",
-                    lambda da, a, z: (da, a, 1 - a)),
+                    lambda da, a, z, dz: (da, a, 1 - a)),
     "relu": Rule("max({z}, 0)", "max({}, 0)", "{da} * [{z} > 0]", "({})({})",
-                 lambda da, a, z: (da, float(z > 0))),
-    "linear": Rule("{z}", "", "{da}", "", lambda da, a, z: ()),
+                 lambda da, a, z, dz: (da, float(z > 0))),
+    "linear": Rule("{z}", "", "{da}", "", lambda da, a, z, dz: ()),
 }
+
+
+def rule_for(activation):
+    r"""The activation's formulas; one without a written rule (added to ``manual.ACTIVATIONS``
+    later) shows its derivative as the number its ``backward`` used, ``f'(z) = dL/dz / dL/da``."""
+    if activation in RULES:
+        return RULES[activation]
+    return Rule(f"{activation}({{z}})", "", f"{{da}} * {activation}'({{z}})", "({})({})",
+                lambda da, a, z, dz: (da, dz / da if da else 0.0))
 
 # What each node of autograd's graph does, and the manual method doing the same job.
 GRAD_FNS = {
@@ -177,7 +186,7 @@ def forward_section(layers, rows, before, batch):
             lines.append(Value(f"z{k}{index(batch, n, j)}", f"x{k}{sample(batch, n)} . W{k}[{j}] + b{k}[{j}]",
                                " + ".join(["({})({})"] * n_in + ["({})"]), operands,
                                z.manual[n, j], z.torch[n, j]))
-        rule = RULES[activation]
+        rule = rule_for(activation)
         for n, j in np.ndindex(a.manual.shape):
             lines.append(Value(f"a{k}{index(batch, n, j)}", rule.forward.format(z=f"z{k}{index(batch, n, j)}"),
                                rule.forward_values, (z.manual[n, j],), a.manual[n, j], a.torch[n, j]))
@@ -211,7 +220,7 @@ def backward_sections(layers, rows, before, batch):
         x, z, a = (rows[f"{q}{k}"].manual for q in "xza")
         W = before[f"{name}.weight"]
         n_out, n_in = W.shape
-        rule = RULES[activation]
+        rule = rule_for(activation)
         lines = []
         for n, j in np.ndindex(da.manual.shape):
             i = index(batch, n, j)
@@ -221,7 +230,8 @@ def backward_sections(layers, rows, before, batch):
             i = index(batch, n, j)
             formula = rule.backward.format(da=f"dL/da{k}{i}", a=f"a{k}{i}", z=f"z{k}{i}")
             lines.append(Value(f"dL/dz{k}{i}", formula, rule.backward_values,
-                               rule.operands(da.manual[n, j], a[n, j], z[n, j]), dz.manual[n, j], dz.torch[n, j]))
+                               rule.operands(da.manual[n, j], a[n, j], z[n, j], dz.manual[n, j]),
+                               dz.manual[n, j], dz.torch[n, j]))
         if batch > 1:
             lines.append(f"dL/dW{k} and dL/db{k} add up the {batch} samples' contributions")
         for j, i in np.ndindex(W.shape):
@@ -394,8 +404,7 @@ DESCRIPTION = ("Take one SGD step on one example (or a small batch) and print ev
 
 def build_parser():
     defaults = Config()
-    parser = Parser(prog="python -m compare.walkthrough", description=DESCRIPTION,
-                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = Parser(prog="python -m compare.walkthrough", description=DESCRIPTION)
     parser.add_argument("--hidden", type=hidden_sizes, default=",".join(map(str, defaults.hidden)),
                         help='neurons per hidden layer, comma-separated; "" for none')
     parser.add_argument("--activations", type=activation_names, default=",".join(defaults.activations),
@@ -426,9 +435,7 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if len(args.activations) != len(args.hidden):
-        parser.error(f"--activations names {len(args.activations)} activations for "
-                     f"{len(args.hidden)} hidden layers ({args.activations} vs {args.hidden})")
+    check_layer_count(parser, args.hidden, args.activations)
     if args.point:
         if len(args.point) > MAX_BATCH:
             parser.error(f"--point given {len(args.point)} times; at most {MAX_BATCH} examples")

@@ -308,3 +308,40 @@ def test_backward_uses_the_last_forward_pass(rng):
     torch.nn.MSELoss()(torch_model(torch.from_numpy(X2)), torch.from_numpy(y2)).backward()
     for (name, p), (_, q) in zip(model.named_parameters(), torch_model.named_parameters()):
         assert_close(p.grad, q.grad, np.float64, f"gradient of {name} for the second batch")
+
+
+class Softplus(manual.Module):
+    r"""The README's example of a new activation: ``a = log(1 + exp(z))``, ``da/dz = sigmoid(z)``."""
+
+    def forward(self, z):
+        self.z = z
+        return np.logaddexp(0, z)
+
+    def backward(self, da):
+        return da / (1 + np.exp(-self.z))
+
+
+def test_an_activation_added_as_the_readme_says_works_in_every_tool(monkeypatch, capsys):
+    from compare.cli import main as compare_main
+    from compare.gradcheck import main as gradcheck_main
+    from compare.trace import main as trace_main
+    from compare.walkthrough import main as walkthrough_main
+    monkeypatch.setitem(manual.ACTIVATIONS, "softplus", Softplus)
+    monkeypatch.setitem(torch_impl.ACTIVATIONS, "softplus", torch.nn.Softplus)
+    monkeypatch.setattr("compare.cli.ACTIVATION_NAMES", tuple(manual.ACTIVATIONS))
+    args = ["--activations", "softplus,tanh", "--dtype", "float64"]
+    assert compare_main([*args, "--epochs", "2", "--quiet"]) == 0
+    assert trace_main(args) == 0
+    assert walkthrough_main(args) == 0
+    assert "dL/da1[0] * softplus'(z1[0])" in capsys.readouterr().out
+    assert gradcheck_main(["--activations", "softplus,tanh"]) == 0
+
+
+def test_the_readme_s_python_example_runs(capsys):
+    import pathlib
+    import re
+    readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+    code = re.search(r"## Use it from Python\n\n```python\n(.*?)```", readme, re.S).group(1)
+    exec(compile(code, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "AGREE None" in out and out.rstrip().endswith("None") and "dL/dW1" in out

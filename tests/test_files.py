@@ -223,12 +223,13 @@ OUTPUTS = {
     "--json /proc/out.json": "--json /proc/out.json: cannot create a file in /proc (No such file or directory)",
     "--save-weights {tmp}/" + "w" * 256: "--save-weights {tmp}/" + "w" * 256 + ": File name too long",
     "--json {tmp}": "--json {tmp}: is a directory; an output must be a regular file",
-    "--plot {tmp}/fifo": "--plot {tmp}/fifo: is a named pipe (FIFO); an output must be a regular file",
+    "--json {tmp}/fifo": "--json {tmp}/fifo: is a named pipe (FIFO); an output must be a regular file",
+    "--plot {tmp}/figure.jpg": "--plot {tmp}/figure.jpg: the figure is a PNG; give the file name the suffix .png",
     "--json {null}": "--json {null}: is a character device; an output must be a regular file",
     "--json {tmp}/notes.txt/out.json": "--json {tmp}/notes.txt/out.json: Not a directory",
     "--json {tmp}/no/out.json": "--json {tmp}/no/out.json: directory {tmp}/no does not exist",
     "--json=": "--json '': the path is empty",
-    "--json {tmp}/out --plot {tmp}/./out": "--json and --plot name the same file, {tmp}/./out; give each output its own",
+    "--json {tmp}/out.png --plot {tmp}/./out.png": "--json and --plot name the same file, {tmp}/./out.png; give each output its own",
     "--save-weights {tmp}/out --json {tmp}/link":
         "--save-weights and --json name the same file, {tmp}/link; give each output its own",
 }

@@ -92,9 +92,17 @@ def test_url_keys_name_the_key_in_the_error(capsys):
 
 
 def test_options_after_the_url_override_it(capsys):
-    assert main(["--playground", URL, "--batch-size", "25", "--lr", "0.1", "--epochs", "1", "--quiet"]) == 0
+    assert main(["--playground", URL, "--batch-size", "25", "--lr", "0.1", "--epochs", "1"]) == 0
     out = capsys.readouterr().out
     assert "  --batch-size 25\n" in out and "  --lr 0.1\n" in out and "batch 25" in out
+    assert main(["--playground", URL, "--epochs", "1", "--quiet"]) == 0      # --quiet: the summary only
+    assert capsys.readouterr().out.startswith("Summary: ")
+
+
+def test_an_address_without_settings_is_refused_unless_it_is_the_playground_s(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--playground", "http://example.com", "--epochs", "1"])
+    assert exit_.value.code == 2 and "holds no settings" in capsys.readouterr().err
 
 
 def test_a_full_url_resolves_every_setting():

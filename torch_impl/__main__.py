@@ -82,6 +82,8 @@ def parse_args(argv):
             parser.error(f"argument {flag}: must be {requirement}")
     if args.plot and (os.path.isdir(args.plot) or not os.path.isdir(os.path.dirname(os.path.abspath(args.plot)))):
         parser.error(f"argument --plot: {args.plot} is not a file name in an existing directory")
+    if args.plot and not args.plot.lower().endswith(".png"):
+        parser.error(f"argument --plot: {args.plot}: the figure is a PNG; give the file name the suffix .png")
     return parser, args
 
 
