@@ -130,6 +130,10 @@ BAD_INPUTS = [
     ["--weights", "{tmp}/wrong_shape.npz"], ["--weights", "{tmp}/nan.npz"], ["--weights", "{tmp}/list.pt"],
     ["--json", "{tmp}/no/such/dir/out.json"], ["--plot", "{tmp}/no_dir/out.png"],
     ["--save-weights", "{tmp}"],
+    ["--optimizer", "rmsprop"], ["--optimizer", "adam", "--momentum", "0.9"], ["--nesterov"],
+    ["--momentum", "0.9", "--nesterov", "--optimizer", "adamw"], ["--betas", "0.9,0.99"], ["--amsgrad"],
+    ["--optimizer", "adam", "--betas", "1,0.9"], ["--optimizer", "adam", "--betas", "0.9"],
+    ["--optimizer", "adam", "--eps", "-1"], ["--momentum", "-0.5"],
 ]
 
 
@@ -176,3 +180,20 @@ def test_the_figure_shows_both_models_and_their_difference_over_the_plane():
     titles = [ax.get_title() for ax in make_figure(result).axes]
     assert titles[2:5] == ["Decision boundary: manual (NumPy)", "Decision boundary: torch_impl (autograd)",
                            titles[4]] and titles[4].startswith("|y_manual - y_torch| over the plane")
+
+
+@pytest.mark.parametrize("args", [["--optimizer", "adam", "--lr", "0.01"], ["--optimizer", "adamw", "--lr", "0.01"],
+                                  ["--optimizer", "sgd", "--momentum", "0.9", "--nesterov"]], ids=lambda a: a[1])
+def test_each_optimizer_agrees_step_by_step_with_its_state_compared(args, tmp_path, capsys):
+    path = tmp_path / "result.json"
+    status, out, _ = run_cli([*args, "--epochs", "5", "--dtype", "float64", "--quiet", "--json", str(path)], capsys)
+    checks = json.loads(path.read_text())["checks"]
+    assert status == 0 and checks["optimizer state"]["compared"] == 85 and checks["optimizer state"]["max_abs_diff"] > 0
+    assert checks["weights after the update"]["max_abs_diff"] < 1e-14
+
+
+def test_the_default_run_learns_the_circle_on_both_sides(tmp_path, capsys):
+    path = tmp_path / "result.json"
+    status, _, _ = run_cli(["--quiet", "--json", str(path)], capsys)
+    history = json.loads(path.read_text())["history"]
+    assert status == 0 and history["manual"][-1]["val_acc"] >= 0.9 and history["torch"][-1]["val_acc"] >= 0.9
