@@ -153,7 +153,8 @@ class Lockstep:
         # each side its own copies: nothing one side does can reach the other's data
         self.manual_data = tuple(map(read_only, data))
         self.torch_data = tuple(map(torch.tensor, data))
-        self.X_all = np.concatenate([X_train, X_valid])
+        X_all = np.concatenate([X_train, X_valid])       # every point, for the predictions
+        self.manual_X_all, self.torch_X_all = read_only(X_all), torch.tensor(X_all)
         self.order = SharedOrder()
         self.manual_loader = manual.DataLoader(*self.manual_data[:2], batch_sampler=self.order)
         self.torch_loader = DataLoader(TensorDataset(*self.torch_data[:2]), batch_sampler=self.order)
@@ -322,7 +323,7 @@ class Lockstep:
         r"""float32: whether the two correct counts differ only through outputs within ``TIE`` of 0."""
         if self.config.dtype != "float32":
             return False
-        X = self.result.data[0][idx]
+        X = read_only(self.result.data[0][idx])
         manual_model, torch_model = make_pair(self.config, np.random.default_rng(0), before)
         with torch.no_grad():
             outputs = manual_model(X), torch_model(torch.tensor(X)).numpy()
@@ -386,7 +387,7 @@ class Lockstep:
         r"""Classification: the +1/-1 predictions on every point and the validation correct counts."""
         manual_model, torch_model = self.result.models
         with torch.no_grad():
-            outputs = manual_model(self.X_all), torch_model(torch.tensor(self.X_all)).numpy()
+            outputs = manual_model(self.manual_X_all), torch_model(self.torch_X_all).numpy()
         differ = manual.discretize(outputs[0]) != torch_impl.discretize(torch.from_numpy(outputs[1])).numpy()
         ties = differ & self.tied(*outputs) if self.config.dtype == "float32" else np.zeros_like(differ)
         counts = self.counts["predictions"]
