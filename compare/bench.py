@@ -24,8 +24,9 @@ import manual
 import torch_impl
 
 from .cli import Parser
-from .files import check_writable, save_text
-from .lockstep import DTYPES, Config, make_pair, run
+from .files import check_outputs, save_json
+from .lockstep import run
+from .pair import DTYPES, Config, make_criteria, make_optimizers, make_pair
 
 BATCH_SIZES = (1, 15, 256, 4096, 65536, 1_048_576)
 QUICK_BATCH_SIZES = (15, 4096)
@@ -34,15 +35,14 @@ BLOCK_SECONDS = 0.02           # each timed block repeats a step for about this 
 
 def step_functions(dtype, batch):
     r"""Two zero-argument functions, one ``train_step`` each, from identical weights on one batch."""
+    config = Config(dtype=dtype, lr=1e-9)    # a tiny step keeps the weights, and so the work per step, the same
     rng = np.random.default_rng(0)
-    manual_model, torch_model = make_pair(Config(dtype=dtype), rng)
+    manual_model, torch_model = make_pair(config, rng)
     X = rng.uniform(-6, 6, (batch, 2)).astype(DTYPES[dtype][0])
     y = rng.choice([-1.0, 1.0], (batch, 1)).astype(DTYPES[dtype][0])
-    t_X, t_y = torch.from_numpy(X), torch.from_numpy(y)
-    # a tiny learning rate keeps the weights, and so the work per step, the same throughout
-    manual_optimizer = manual.SGD(manual_model.parameters(), lr=1e-9, weight_decay=0.03)
-    torch_optimizer = torch.optim.SGD(torch_model.parameters(), lr=1e-9, weight_decay=0.03)
-    manual_criterion, torch_criterion = manual.MSELoss(), torch.nn.MSELoss()
+    t_X, t_y = torch.tensor(X), torch.tensor(y)   # copies: the two sides share no memory
+    manual_optimizer, torch_optimizer = make_optimizers(config, manual_model, torch_model)
+    manual_criterion, torch_criterion = make_criteria(config)
     return (lambda: manual.train_step(manual_model, manual_optimizer, manual_criterion, X, y),
             lambda: torch_impl.train_step(torch_model, torch_optimizer, torch_criterion, t_X, t_y))
 
@@ -168,11 +168,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be >= 1")
-    if args.json:
-        try:
-            check_writable(args.json)
-        except ValueError as exc:
-            parser.error(str(exc))
+    try:
+        check_outputs({"--json": args.json})
+    except ValueError as exc:
+        parser.error(str(exc))
 
     rounds = 3 if args.quick else args.rounds
     cases = [("float32", b) for b in QUICK_BATCH_SIZES] if args.quick else [
@@ -192,7 +191,7 @@ def main(argv=None):
     report["targets"] = [{"target": name, "measured": measured, "met": met} for name, measured, met in targets(report)]
     print(format_report(report))
     if args.json:
-        save_text(args.json, json.dumps(report, indent=2) + "\n")
+        save_json(args.json, report)
     return 0
 
 

@@ -4,7 +4,6 @@ Exit status: 0 when they agree, 1 when they do not or training diverged, 2 for b
 """
 import argparse
 import decimal
-import json
 import math
 from dataclasses import replace
 
@@ -13,9 +12,9 @@ import numpy as np
 import manual
 
 from .data import DATASETS, REGRESSION, check_features, load_data
-from .files import MAX_PARAMETERS, check_outputs, load_weights, save_figure, save_text, save_weights
-from .lockstep import DTYPES, INITS, Config, check_weights, run
-from .pair import OPTIMIZERS, REGULARIZATIONS, RULES
+from .files import MAX_PARAMETERS, check_outputs, load_weights, save_figure, save_json, save_weights
+from .lockstep import run
+from .pair import DTYPES, INITS, OPTIMIZERS, REGULARIZATIONS, RULES, Config, check_weights
 from .playground import parse_url
 from .plot import make_figure
 from .report import epoch_report, summary
@@ -73,10 +72,15 @@ def check_representable(flag, value, dtype):
         raise ValueError(f"{flag} {value:g} rounds to 0 in {dtype} (smallest: {np.finfo(dtype).smallest_subnormal:g})")
 
 
+def listed(text):
+    r"""``"tanh, sigmoid"`` -> ``("tanh", "sigmoid")``; ``""`` -> ``()``."""
+    return tuple(part.strip() for part in text.split(",")) if text.strip() else ()
+
+
 def hidden_sizes(text):
     r"""``"3,3"`` -> ``(3, 3)``; ``""`` -> ``()`` (no hidden layer)."""
     try:
-        sizes = tuple(int(part) for part in text.split(",")) if text.strip() else ()
+        sizes = tuple(int(part) for part in listed(text))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") from None
     if any(n < 1 for n in sizes):
@@ -90,7 +94,7 @@ def hidden_sizes(text):
 
 
 def activation_names(text):
-    names = tuple(part.strip() for part in text.split(",")) if text.strip() else ()
+    names = listed(text)
     unknown = [name for name in names if name not in ACTIVATION_NAMES]
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown activation {unknown[0]!r}; choose from {', '.join(ACTIVATION_NAMES)}")
@@ -99,7 +103,7 @@ def activation_names(text):
 
 def feature_names(text):
     r"""``"x,y,sinx"`` -> ``("x", "y", "sinx")``, each a known feature, at most once."""
-    names = tuple(part.strip() for part in text.split(","))
+    names = listed(text)
     try:
         check_features(names)
     except ValueError as exc:
@@ -232,10 +236,10 @@ def build_parser(prog="python -m compare", description=DESCRIPTION, whole_run=Tr
 def check_layer_count(parser, hidden, activations):
     r"""One activation per hidden layer, or a one-line error that shows how to write it."""
     if len(activations) != len(hidden):
-        listed = lambda names: ",".join(map(str, names)) or '""'          # noqa: E731
-        parser.error(f"--hidden {listed(hidden)} has {len(hidden)} hidden layers but --activations "
-                     f"{listed(activations)} names {len(activations)} activations: give one per layer, "
-                     f"e.g. --activations {listed(['tanh'] * len(hidden))}")
+        written = lambda names: ",".join(map(str, names)) or '""'         # noqa: E731
+        parser.error(f"--hidden {written(hidden)} has {len(hidden)} hidden layers but --activations "
+                     f"{written(activations)} names {len(activations)} activations: give one per layer, "
+                     f"e.g. --activations {written(['tanh'] * len(hidden))}")
 
 
 def check_arguments(parser, args):
@@ -263,19 +267,6 @@ def check_arguments(parser, args):
     except ValueError as exc:
         parser.error(str(exc))
     return config, weights
-
-
-def strict_json(value):
-    r"""JSON text with every non-finite float written as ``null`` (strict parsers reject ``NaN``)."""
-    def clean(v):
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [clean(x) for x in v]
-        return v
-    return json.dumps(clean(value), indent=2, allow_nan=False) + "\n"
 
 
 def seed_sweep(config, weights, n):
@@ -337,7 +328,7 @@ def main(argv=None):
     if args.save_weights:
         save_weights(args.save_weights, result.models[0].state_dict())
     if args.json:
-        save_text(args.json, strict_json(result.to_json()))
+        save_json(args.json, result.to_json())
     if args.plot:
         save_figure(args.plot, make_figure(result))
     return 0 if result.agree else 1

@@ -5,6 +5,7 @@ either format: integers, booleans, complex numbers, strings, objects, bfloat16, 
 values are refused, as are sparse, nested and meta tensors. No network of this project saves
 anything else, so such a file is the wrong file, and refusing it is clearer than a silent conversion.
 """
+import json
 import math
 import os
 import stat
@@ -224,6 +225,20 @@ def save_weights(path, state_dict):
 
 def save_text(path, text):
     write_atomic(path, lambda f: f.write(text.encode()))
+
+
+def save_json(path, value):
+    r"""Write ``value`` as strict JSON: a non-finite float is written as ``null``, never ``NaN`` or
+    ``Infinity``, which strict parsers reject."""
+    def finite(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {key: finite(x) for key, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [finite(x) for x in v]
+        return v
+    save_text(path, json.dumps(finite(value), indent=2, allow_nan=False) + "\n")
 
 
 def save_figure(path, figure):

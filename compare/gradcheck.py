@@ -38,7 +38,6 @@ magnifies that to about ``1e-16 |L| / eps``. The best eps sits where the two mee
 ``(1e-16)**(1/3)``, about 5e-6: the default ``--eps 1e-5`` is the measured best for the default
 network.
 """
-import json
 import math
 import sys
 
@@ -50,8 +49,8 @@ import manual
 
 from .cli import Parser, activation_names, hidden_sizes, number
 from .data import load_data
-from .files import check_outputs, save_figure, save_text
-from .lockstep import INITS, TOLERANCES, Config, make_pair
+from .files import check_outputs, save_figure, save_json
+from .pair import INITS, TOLERANCES, Config, make_pair
 
 EPS = 1e-5                                     # step of the finite differences: see --eps-sweep
 SWEEP = tuple(10.0 ** -k for k in range(1, 13))
@@ -239,7 +238,7 @@ def main(argv=None):
                              "init": args.init, "batch_size": args.batch_size, "dtype": "float64"},
                   "relative_error": f"max |a - b| / max(max |a|, max |b|, {TINY:g}), per parameter",
                   "fd_threshold": FD_THRESHOLD, "manual_autograd_tolerance": TOLERANCES["float64"], **result}
-        save_text(args.json, json.dumps(report, indent=2) + "\n")
+        save_json(args.json, report)
     if args.plot:
         save_figure(args.plot, sweep_figure(result["sweep"], title))
     return 0 if result["ok"] else 1

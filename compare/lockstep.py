@@ -23,8 +23,7 @@ import manual
 import torch_impl
 
 from .data import REGRESSION, load_data
-from .pair import (DTYPES, INITS, TOLERANCES, Config, check_weights, make_criteria, make_optimizers,  # noqa: F401
-                   make_pair, to_torch)
+from .pair import DTYPES, TOLERANCES, Config, make_criteria, make_optimizers, make_pair
 from .trace import HINTS, first_difference, trace
 
 TIE = 1e-4     # float32: outputs this close to the threshold 0 may discretize differently (a tie)
@@ -59,12 +58,12 @@ class Check:
         return np.abs(a - b) / (self.atol + self.rtol * np.abs(b))
 
     def update(self, a, b):
-        r"""Fold in one comparison of finite arrays; return ``|a - b|``."""
-        abs_diff = np.abs(a - b)
+        r"""Fold in one comparison of finite arrays; return ``|a - b|`` and ``ratio(a, b)``."""
+        abs_diff, ratio = np.abs(a - b), self.ratio(a, b)
         self.max_abs_diff = max(self.max_abs_diff, float(abs_diff.max(initial=0.0)))
-        self.max_ratio = max(self.max_ratio, float(self.ratio(a, b).max(initial=0.0)))
+        self.max_ratio = max(self.max_ratio, float(ratio.max(initial=0.0)))
         self.count += 1
-        return abs_diff
+        return abs_diff, ratio
 
     def summary(self):
         return {"compared": self.count, "max_abs_diff": self.max_abs_diff, "max_diff_over_tolerance": self.max_ratio,
@@ -190,15 +189,13 @@ class Lockstep:
 
     def weights_and_batch_of_step(self, n):
         r"""Run (checked, synchronised) up to step ``n``; return its starting weights and batch."""
-        self.losses, self.correct = [], np.zeros(2, dtype=np.int64)
         for epoch in range(1, self.config.epochs + 1):
             self.start_epoch()
+            manual_batches, torch_batches = iter(self.manual_loader), iter(self.torch_loader)
             for step, idx in enumerate(self.order.batches, 1):
                 if (epoch - 1) * self.steps_per_epoch + step == n:
                     return self.result.models[0].state_dict(), self.result.data[0][idx], self.result.data[1][idx]
-                self.check_step(epoch, step, idx, *self.take_step(
-                    iter([(self.manual_data[0][idx], self.manual_data[1][idx])]),
-                    iter([(self.torch_data[0][idx], self.torch_data[1][idx])])))
+                self.check_step(epoch, step, idx, *self.take_step(manual_batches, torch_batches))
         raise ValueError(f"the run has no step {n}")
 
     def start_epoch(self):
@@ -233,6 +230,13 @@ class Lockstep:
                                   self.torch_criterion, *next(torch_batches))
         return before, manual_out, torch_out
 
+    def failed_with_exception(self, where):
+        r"""Record the exception the last ``call`` caught, if any, as a failure; return whether there was one."""
+        if self.exception:
+            side, exc = self.exception
+            self.fail(where, "exception", f"{side} raised {type(exc).__name__}: {exc}")
+        return self.exception is not None
+
     def call(self, side, function, *args):
         r"""``function(*args)``; an exception is a failure of that side, not a crash of the comparison."""
         try:
@@ -245,10 +249,7 @@ class Lockstep:
         r"""Compare one step; then give torch manual's weights for the next."""
         with self.clock("checks"):
             where = {"epoch": epoch, "step": step}
-            if self.exception:
-                side, exc = self.exception
-                self.fail(where, "exception", f"{side} raised {type(exc).__name__}: {exc}")
-            else:
+            if not self.failed_with_exception(where):
                 self.check_outcome(where, idx, before, manual_out, torch_out)
             if not self.config.free_running:
                 self.synchronise()
@@ -310,8 +311,7 @@ class Lockstep:
         abs_diffs = {}
         for name, (a, b) in compared.items():
             a, b = np.ravel(a), np.ravel(b)
-            abs_diffs[name] = self.checks[name].update(a, b)
-            ratio = self.checks[name].ratio(a, b)
+            abs_diffs[name], ratio = self.checks[name].update(a, b)
             worst = int(np.argmax(ratio)) if a.size else 0
             if a.size and ratio[worst] > 1:
                 parameter = (self.result.parameter_names[np.searchsorted(self.offsets, worst, side="right") - 1]
@@ -350,17 +350,16 @@ class Lockstep:
         r"""From identical weights: epoch losses, validation, predictions on every point."""
         (manual_model, torch_model), result = self.result.models, self.result
         X_valid, y_valid = self.manual_data[2:]
+        self.exception = None
         with self.clock("manual"):
             manual_valid = self.call("manual", manual.valid_step, manual_model, self.manual_criterion, X_valid, y_valid)
         with self.clock("torch"):
             torch_valid = self.call("torch", torch_impl.valid_step, torch_model, self.torch_criterion, *self.torch_data[2:])
         with self.clock("checks"):
             where = {"epoch": epoch, "step": None}
-            weights = manual_model.state_dict()
-            if self.exception:
-                side, exc = self.exception
-                self.fail(where, "exception", f"{side} raised {type(exc).__name__}: {exc}", weights)
+            if self.failed_with_exception(where):
                 return False
+            weights = manual_model.state_dict()
             losses = np.array(self.losses)
             train_loss = np.average(losses[:, :2], axis=0, weights=losses[:, 2])
             n_train = len(self.manual_data[0])
@@ -370,7 +369,7 @@ class Lockstep:
                                              "val_loss": val_loss, "val_acc": val_correct / len(X_valid)})
             epoch_losses = {"epoch losses": (np.array([train_loss[0], manual_valid[0]]),
                                              np.array([train_loss[1], torch_valid[0]]))}
-            if not self.check_finite(where, epoch_losses, weights, validation=True):
+            if not self.check_finite(where, epoch_losses):
                 return False
             self.compare(where, epoch_losses, weights, "validation")
 
@@ -405,7 +404,7 @@ class Lockstep:
 
     # -- failures -------------------------------------------------------------------------------
 
-    def check_finite(self, where, compared, weights=None, validation=False):
+    def check_finite(self, where, compared):
         r"""Record DIVERGED at the first non-finite number on either side; return whether all are finite."""
         for name, pair in compared.items():
             sides = [side for side, values in zip(("manual", "torch"), pair) if not np.isfinite(values).all()]

@@ -6,7 +6,7 @@ Playground keeps its whole state in the URL's hash, ``#key=value&key=value...`` 
 import math
 from urllib.parse import urlsplit
 
-from .data import FEATURES, REGRESSION
+from .data import REGRESSION
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
 CLASSIFICATION = ("circle", "xor", "gauss", "spiral")

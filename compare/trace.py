@@ -11,7 +11,6 @@ backprop ninja's ``cmp`` table, for a whole network.
 ``python -m compare.trace`` prints it for any configuration ``python -m compare`` accepts;
 ``--step N`` traces the N-th step of that run.
 """
-import json
 import sys
 from dataclasses import dataclass
 
@@ -141,7 +140,7 @@ def to_json(rows, dtype):
 
 def main(argv=None):
     from .cli import build_parser, check_arguments, parse_arguments
-    from .files import save_text
+    from .files import save_json
     from .lockstep import Lockstep
 
     parser = build_parser(prog="python -m compare.trace", description=__doc__.split("\n\n")[0], whole_run=False)
@@ -161,7 +160,7 @@ def main(argv=None):
     print(f"First difference: {first.name} ({first.where}); likely cause: {HINTS[first.kind]}" if first
           else "Every quantity agrees.")
     if args.json:
-        save_text(args.json, json.dumps({"step": args.step, "rows": to_json(rows, config.dtype)}, indent=2) + "\n")
+        save_json(args.json, {"step": args.step, "rows": to_json(rows, config.dtype)})
     return 1 if first else 0
 
 

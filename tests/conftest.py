@@ -5,8 +5,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, settings
 
-from compare.gradcheck import numeric_gradient  # noqa: F401 (the tests import it from here)
-from compare.lockstep import TOLERANCES
+from compare.pair import TOLERANCES
 
 # Both everyday profiles are derandomized: the same examples on every run, so the Quick start and CI
 # never fail by luck. "dev" (default) is quick; CI=true selects "ci", 200 examples per property.

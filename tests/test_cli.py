@@ -171,7 +171,8 @@ def test_a_closed_pipe_is_not_a_traceback():
 
 
 def test_the_figure_shows_both_models_and_their_difference_over_the_plane():
-    from compare.lockstep import Config, run
+    from compare.lockstep import run
+    from compare.pair import Config
     from compare.plot import make_figure, outputs_on_the_plane
     result = run(Config(epochs=1, dtype="float64"))
     manual_plane, torch_plane = outputs_on_the_plane(result)

@@ -10,8 +10,9 @@ import torch
 import manual
 import torch_impl
 from compare.data import load_data
-from compare.lockstep import Config, check_weights, make_pair, to_torch
-from conftest import assert_close, numeric_gradient
+from compare.pair import Config, check_weights, make_pair, to_torch
+from compare.gradcheck import numeric_gradient
+from conftest import assert_close
 
 ARCHITECTURES = [
     ((3, 3), ("tanh", "sigmoid"), "tanh"),          # the article's
@@ -300,7 +301,7 @@ def test_the_article_s_own_code_trains_like_manual(dtype, tolerance, rng):
 def test_backward_uses_the_last_forward_pass(rng):
     r"""Caches live on the layers: a second forward pass replaces the first one's values."""
     model, torch_model = random_pair(ARCHITECTURES[0], np.float64, rng)
-    (X1, y1), (X2, y2) = batch(rng, 5, np.float64), batch(rng, 4, np.float64)
+    (X1, _), (X2, y2) = batch(rng, 5, np.float64), batch(rng, 4, np.float64)
     criterion = manual.MSELoss()
     model(X1)
     criterion(model(X2), y2)

@@ -10,7 +10,7 @@ from hypothesis import given, strategies as st
 
 import manual
 import torch_impl
-from compare.lockstep import Config, make_pair
+from compare.pair import Config, make_pair
 from conftest import assert_close
 
 OPTIMIZERS = {"SGD": (manual.SGD, torch.optim.SGD), "Adam": (manual.Adam, torch.optim.Adam),

@@ -9,7 +9,8 @@ import manual.playground
 import torch_impl.playground
 from compare.cli import main
 from compare.data import load_data
-from compare.lockstep import Config, Lockstep
+from compare.lockstep import Lockstep
+from compare.pair import Config
 from compare.playground import parse_url
 
 URL = ("https://playground.tensorflow.org/#activation=tanh&batchSize=250&dataset=circle&regDataset=reg-plane"

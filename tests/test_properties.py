@@ -13,8 +13,10 @@ from hypothesis import assume, given, strategies as st
 import manual
 import torch_impl
 from compare.data import DATASETS, REGRESSION, load_data
-from compare.lockstep import DTYPES, TOLERANCES, Config, run, to_torch
-from conftest import numeric_gradient
+from compare.gradcheck import numeric_gradient
+from compare.lockstep import run
+from compare.pair import DTYPES, Config, to_torch
+from compare.trace import first_difference, layer_pairs, trace
 
 ACTIVATIONS = list(manual.ACTIVATIONS)
 SMOOTH = ["tanh", "sigmoid", "linear"]
@@ -45,8 +47,7 @@ def cases(draw, dtype=np.float64, activations=ACTIVATIONS, max_batch=64, scales=
 
 def stack(model):
     r"""``[(layer1, activation1), ..., (layer_out, acti_out)]`` of a manual or torch model."""
-    modules = list(model.children())
-    return list(zip(modules[0::2], modules[1::2]))
+    return [(layer, activation) for (_, layer), (_, activation) in layer_pairs(model)]
 
 
 def model_architecture(model):
@@ -64,43 +65,15 @@ def torch_twin(model):
     return twin
 
 
-def first_difference(quantities, dtype):
-    r"""The first ``(name, manual, torch)`` in computation order outside the tolerance, or None."""
-    tol = TOLERANCES[np.dtype(dtype).name]
-    for name, mine, theirs in quantities:
-        theirs = theirs.detach().numpy() if isinstance(theirs, torch.Tensor) else np.asarray(theirs)
-        if np.shape(mine) != theirs.shape or not np.all(np.abs(mine - theirs) <= tol["atol"] + tol["rtol"] * np.abs(theirs)):
-            return name, mine, theirs
-    return None
-
-
-def traced_quantities(model, X, y):
-    r"""Every intermediate of one forward and backward pass, on both sides, in computation order."""
-    twin = torch_twin(model)
-    quantities = []
-    a, t_a = X, torch.from_numpy(X)
-    for i, ((layer, activation), (t_layer, t_activation)) in enumerate(zip(stack(model), stack(twin)), start=1):
-        z, t_z = layer(a), t_layer(t_a)
-        a, t_a = activation(z), t_activation(t_z)
-        quantities += [(f"z{i} (pre-activation of layer {i})", z, t_z), (f"a{i} (activation of layer {i})", a, t_a)]
-    t_a.retain_grad()
-    criterion = manual.MSELoss()
-    loss, t_loss = criterion(a, y), torch.nn.MSELoss()(t_a, torch.from_numpy(y))
-    t_loss.backward()
-    dy_pred = criterion.backward()
-    model.backward(dy_pred)
-    quantities += [("loss", loss, t_loss), ("dL/dy_pred", dy_pred, t_a.grad)]
-    manual_params, torch_params = list(model.named_parameters()), list(twin.named_parameters())
-    for (name, p), (_, q) in reversed(list(zip(manual_params, torch_params))):   # backward order
-        quantities.append((f"gradient of {name}", p.grad, q.grad))
-    return quantities
-
-
-def assert_same_as_torch(model, X, y, dtype):
-    difference = first_difference(traced_quantities(model, X, y), dtype)
-    assert difference is None, (f"first quantity that differs: {difference[0]}\n"
-                                f"manual:\n{difference[1]}\ntorch:\n{difference[2]}\n"
-                                f"network {model_architecture(model)}, weights {model.state_dict()}")
+def assert_same_as_torch(model, X, y):
+    r"""Every intermediate of one forward and backward pass equals autograd's (``compare.trace``)."""
+    hidden, activations, output_activation = model_architecture(model)
+    config = Config(hidden=hidden, activations=activations, output_activation=output_activation,
+                    dtype=model.layer_out.weight.data.dtype.name)
+    first = first_difference(trace(config, model.state_dict(), X, y), config.dtype)
+    assert first is None, (f"first quantity that differs: {first.name} ({first.where})\n"
+                           f"manual:\n{first.manual}\ntorch:\n{first.torch}\n"
+                           f"network {model_architecture(model)}, weights {model.state_dict()}")
 
 
 def max_squashing_preactivation(model, X):
@@ -122,7 +95,7 @@ def max_squashing_preactivation(model, X):
 @given(cases(np.float64, scales=(0.0, 1.0, 3.0)))
 def test_gradients_equal_autograd_float64(case):
     assume(max_squashing_preactivation(case[0], case[1]) < 7)
-    assert_same_as_torch(*case, np.float64)
+    assert_same_as_torch(*case)
 
 
 # Only where tanh and sigmoid units are not saturated (|z| < 4). A float32 tanh near saturation sits
@@ -134,7 +107,7 @@ def test_gradients_equal_autograd_float64(case):
 @given(cases(np.float32, scales=(0.0, 0.1, 1.0)))
 def test_gradients_equal_autograd_float32(case):
     assume(max_squashing_preactivation(case[0], case[1]) < 4)
-    assert_same_as_torch(*case, np.float32)
+    assert_same_as_torch(*case)
 
 
 # Smooth activations only (relu has a kink at 0), and no saturated scale-30 weights: there the

@@ -11,7 +11,7 @@ import pytest
 import manual.layers
 from compare import gradcheck
 from compare.cli import main as compare_main
-from compare.lockstep import Config
+from compare.pair import Config
 from conftest import run_main
 
 PNG = b"\x89PNG\r\n\x1a\n"
