@@ -23,7 +23,7 @@ import manual
 import torch_impl
 
 from .data import REGRESSION, load_data
-from .pair import DTYPES, TOLERANCES, Config, make_criteria, make_optimizers, make_pair
+from .pair import DTYPES, TOLERANCES, Config, make_criteria, make_optimizers, make_pair, tolerance_ratio
 from .trace import HINTS, first_difference, trace
 
 TIE = 1e-4     # float32: outputs this close to the threshold 0 may discretize differently (a tie)
@@ -46,20 +46,17 @@ class Stopwatch:
 
 
 class Check:
-    r"""One comparison rule, ``|manual - torch| <= atol + rtol |torch|``, with its running maxima."""
+    r"""One comparison, ``|manual - torch| <= atol + rtol |torch|`` (``tolerance_ratio`` <= 1), with its
+    running maxima."""
 
-    def __init__(self, atol, rtol):
-        self.atol, self.rtol = atol, rtol
+    def __init__(self, dtype):
+        self.dtype = dtype
         self.max_abs_diff = self.max_ratio = 0.0
         self.count = 0
 
-    def ratio(self, a, b):
-        r"""``|a - b| / (atol + rtol |b|)`` element by element: the rule holds where it is <= 1."""
-        return np.abs(a - b) / (self.atol + self.rtol * np.abs(b))
-
     def update(self, a, b):
-        r"""Fold in one comparison of finite arrays; return ``|a - b|`` and ``ratio(a, b)``."""
-        abs_diff, ratio = np.abs(a - b), self.ratio(a, b)
+        r"""Fold in one comparison of finite arrays; return ``|a - b|`` and the tolerance ratio."""
+        abs_diff, ratio = np.abs(a - b), tolerance_ratio(a, b, self.dtype)
         self.max_abs_diff = max(self.max_abs_diff, float(abs_diff.max(initial=0.0)))
         self.max_ratio = max(self.max_ratio, float(ratio.max(initial=0.0)))
         self.count += 1
@@ -67,7 +64,7 @@ class Check:
 
     def summary(self):
         return {"compared": self.count, "max_abs_diff": self.max_abs_diff, "max_diff_over_tolerance": self.max_ratio,
-                "atol": self.atol, "rtol": self.rtol}
+                **TOLERANCES[self.dtype]}
 
 
 class SharedOrder:
@@ -163,8 +160,7 @@ class Lockstep:
         self.manual_criterion, self.torch_criterion = make_criteria(config)
         self.manual_params, self.torch_params = list(manual_model.parameters()), list(torch_model.parameters())
         self.offsets = np.cumsum([0] + [p.data.size for p in self.manual_params])[:-1]
-        tolerance = TOLERANCES[config.dtype]
-        self.checks = {name: Check(**tolerance) for name in (
+        self.checks = {name: Check(config.dtype) for name in (
             "loss", "gradients", "weights after the update", "optimizer state", "epoch losses")}
         self.counts = {"correct counts": {"compared": 0, "ties": 0},
                        "predictions": {"compared": 0, "mismatched": 0, "ties": 0, "tie_band": TIE},

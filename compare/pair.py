@@ -12,6 +12,15 @@ import torch_impl.playground
 DTYPES = {"float32": (np.float32, torch.float32), "float64": (np.float64, torch.float64)}
 # |manual - torch| <= atol + rtol |torch|, element by element (docs/agreement.md)
 TOLERANCES = {"float32": {"atol": 1e-6, "rtol": 1e-4}, "float64": {"atol": 1e-12, "rtol": 1e-9}}
+
+
+def tolerance_ratio(manual_value, torch_value, dtype):
+    r"""``|manual - torch| / (atol + rtol |torch|)`` element by element, with ``TOLERANCES[dtype]``:
+    the two agree where it is <= 1 (a NaN is never <= 1)."""
+    tol = TOLERANCES[dtype]
+    return np.abs(manual_value - torch_value) / (tol["atol"] + tol["rtol"] * np.abs(torch_value))
+
+
 INITS = ("xavier", "torch-default", "playground", "zero")   # the last two: Playground's, and its initZero
 RULES = ("torch", "playground")
 REGULARIZATIONS = tuple(manual.playground.REGULARIZATIONS)

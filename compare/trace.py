@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .pair import TOLERANCES, make_criteria, make_pair
+from .pair import make_criteria, make_pair, tolerance_ratio
 
 # What a first difference at each kind of quantity most likely means.
 HINTS = {
@@ -62,9 +62,7 @@ class Row:
             return "DIFFERENT"
         if np.array_equal(self.manual, self.torch):
             return "exact"
-        tol = TOLERANCES[dtype]
-        close = np.abs(self.manual - self.torch) <= tol["atol"] + tol["rtol"] * np.abs(self.torch)
-        return "close" if close.all() else "DIFFERENT"
+        return "close" if np.all(tolerance_ratio(self.manual, self.torch, dtype) <= 1) else "DIFFERENT"
 
 
 def layer_pairs(model):
