@@ -23,7 +23,8 @@ import manual
 import torch_impl
 
 from .data import REGRESSION, load_data
-from .pair import DTYPES, TOLERANCES, Config, make_criteria, make_optimizers, make_pair, tolerance_ratio
+from .pair import (DTYPES, TOLERANCES, Config, make_criteria, make_optimizers, make_pair, read_only,
+                   tolerance_ratio)
 from .trace import HINTS, first_difference, trace
 
 TIE = 1e-4     # float32: outputs this close to the threshold 0 may discretize differently (a tie)
@@ -82,13 +83,6 @@ class SharedOrder:
 
     def __len__(self):
         return len(self.batches)
-
-
-def read_only(array):
-    r"""A private read-only copy: a step that writes into its input fails loudly."""
-    array = array.copy()
-    array.setflags(write=False)
-    return array
 
 
 def flat(arrays):

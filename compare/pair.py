@@ -60,6 +60,13 @@ class Config:
                 "betas": list(self.betas), "features": list(self.features)}
 
 
+def read_only(array):
+    r"""A private read-only copy for the manual side: a step that writes into its input fails loudly."""
+    array = np.array(array)
+    array.setflags(write=False)
+    return array
+
+
 def to_torch(state_dict):
     r"""Copy a NumPy state dict into new tensors (``torch.from_numpy`` would share memory)."""
     return {name: torch.tensor(value) for name, value in state_dict.items()}

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .pair import make_criteria, make_pair, tolerance_ratio
+from .pair import make_criteria, make_pair, read_only, tolerance_ratio
 
 # What a first difference at each kind of quantity most likely means.
 HINTS = {
@@ -77,22 +77,19 @@ def trace(config, weights, X, y):
     ``X`` and ``y`` are NumPy arrays of ``config.dtype``; neither side can change them.
     """
     manual_model, torch_model = make_pair(config, np.random.default_rng(0), weights)
-    X, y = np.array(X), np.array(y)
-    X.setflags(write=False)
-    y.setflags(write=False)
+    X, y = read_only(X), read_only(y)
     t_x = torch.tensor(X, requires_grad=True)
-    rows, forward, torch_cache = [], [], []
+    rows, forward = [], []
     x = X
-    for k, (((name, layer), (_, activation)), (_, t_layer), (_, t_activation)) in enumerate(zip(
-            layer_pairs(manual_model), *zip(*layer_pairs(torch_model))), 1):
+    for k, (((name, layer), (_, activation)), ((_, t_layer), (_, t_activation))) in enumerate(
+            zip(layer_pairs(manual_model), layer_pairs(torch_model)), 1):
         z, t_z = layer(x), t_layer(t_x)
         a, t_a = activation(z), t_activation(t_z)
         for t in (t_z, t_a):
             t.retain_grad()
         rows += [Row(f"x{k}", name, x, t_x.detach().numpy()), Row(f"z{k}", name, z, t_z.detach().numpy()),
                  Row(f"a{k}", name, a, t_a.detach().numpy())]
-        forward.append((k, name, layer, activation))
-        torch_cache.append((t_x, t_z, t_a))
+        forward.append((k, name, layer, activation, t_layer, t_x, t_z, t_a))
         x, t_x = a, t_a
     criterion, t_criterion = make_criteria(config)
     loss = criterion(x, y)
@@ -102,11 +99,9 @@ def trace(config, weights, X, y):
     loss_name = type(criterion).__name__
     rows += [Row("loss", loss_name, np.asarray(loss), t_loss.detach().numpy()),
              Row("dL/dy_pred", loss_name, da, t_x.grad.numpy())]
-    torch_layers = dict(torch_model.named_children())
-    for (k, name, layer, activation), (t_x, t_z, t_a) in zip(reversed(forward), reversed(torch_cache)):
+    for k, name, layer, activation, t_layer, t_x, t_z, t_a in reversed(forward):
         dz = activation.backward(da)
         dx = layer.backward(dz)
-        t_layer = torch_layers[name]
         rows += [Row(f"dL/da{k}", name, da, t_a.grad.numpy()), Row(f"dL/dz{k}", name, dz, t_z.grad.numpy()),
                  Row(f"dL/dW{k}", f"{name}.weight", layer.weight.grad, t_layer.weight.grad.numpy()),
                  Row(f"dL/db{k}", f"{name}.bias", layer.bias.grad, t_layer.bias.grad.numpy()),
