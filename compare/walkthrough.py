@@ -44,7 +44,7 @@ import manual
 
 from .cli import Parser, activation_names, check_layer_count, hidden_sizes, number
 from .data import load_data
-from .pair import DTYPES, INITS, TOLERANCES, Config, make_pair
+from .pair import DTYPES, INITS, TOLERANCES, Config, make_criteria, make_optimizers, make_pair
 from .trace import Row, layer_pairs, trace
 
 MAX_BATCH = 4     # every dL/dW is a sum over the batch: beyond a few samples the formulas stop being readable
@@ -158,11 +158,12 @@ def as_batch(X, y, dtype):
 
 def take_sgd_steps(config, manual_model, torch_model, X, y):
     r"""One SGD step on each side with its own code; return torch's loss, whose graph stays walkable."""
-    optimizer = manual.SGD(manual_model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    manual.train_step(manual_model, optimizer, manual.MSELoss(), X, y)
-    loss = torch.nn.MSELoss()(torch_model(torch.tensor(X)), torch.tensor(y))
+    manual_optimizer, torch_optimizer = make_optimizers(config, manual_model, torch_model)
+    manual_criterion, torch_criterion = make_criteria(config)
+    manual.train_step(manual_model, manual_optimizer, manual_criterion, X, y)
+    loss = torch_criterion(torch_model(torch.tensor(X)), torch.tensor(y))
     loss.backward()
-    torch.optim.SGD(torch_model.parameters(), lr=config.lr, weight_decay=config.weight_decay).step()
+    torch_optimizer.step()
     return loss
 
 
