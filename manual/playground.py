@@ -73,7 +73,7 @@ class PlaygroundSGD(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                theta = p.data.copy()                                   # theta_{t-1}
+                theta = p.data                                          # theta_{t-1}
                 stepped = theta - self.lr * p.grad                      # theta' = theta_{t-1} - gamma g_t
                 penalty = self.lr * self.regularization_rate * penalty_derivative(theta)   # gamma lambda R'(theta_{t-1})
                 updated = stepped - penalty                             # theta_t = theta' - gamma lambda R'(theta_{t-1})

@@ -38,7 +38,7 @@ class PlaygroundSGD(torch.optim.Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                before = p.clone()
+                before = p                              # read before the one write below
                 stepped = before - lr * p.grad
                 if group["regularization"] == "L2":
                     p.copy_(stepped - lr * rate * before)
