@@ -1,33 +1,62 @@
-r"""``python -m compare``; Ctrl-C (SIGINT) or SIGTERM stops it with one line, ``interrupted by
-SIGINT`` or ``interrupted by SIGTERM``, and exit status 128 + the signal number (130, 143), leaving
-no temporary file behind (``compare.files.write_atomic`` removes its own as the exception passes).
+r"""``python -m compare``: train both implementations in lockstep and report whether they agree.
+
+Exit status: 0 when they agree, 1 when they do not (DISAGREE) or training diverged (DIVERGED),
+2 for bad input.
 """
-import os
-import signal
-import sys
+from dataclasses import replace
+
+from . import options
+from .files import json_writer, npz_writer, png_writer, save_outputs
+from .lockstep import run
+from .options import SETTINGS
+from .report import epoch_report, summary
+
+DESCRIPTION = ("Train the article's network twice, with hand-written NumPy backprop (manual) and with "
+               "PyTorch autograd (torch_impl), on the same batches, and check at every step, from "
+               "identical weights, that losses, gradients, updates and predictions agree.")
 
 
-class Stopped(BaseException):
-    r"""A stop signal arrived; ``args[0]`` is its number. Not an ``Exception``, so nothing swallows it."""
+def seed_sweep(config, weights, n, out):
+    r"""One line per seed: the verdict and manual's final accuracies; exit 0 when every seed agrees."""
+    print(f"{'seed':>6}  {'verdict':9}{'acc':>8}{'val_acc':>9}{'val_loss':>10}   "
+          "(manual's; torch's agree within the tolerance)", file=out)
+    verdicts = []
+    for seed in range(config.seed, config.seed + n):
+        result = run(replace(config, seed=seed), weights)
+        last = result.history["manual"][-1] if result.history["manual"] else {}
+        print(f"{seed:>6}  {result.verdict:9}" + "".join(f"{last.get(k, float('nan')):{w}.3f}"
+              for k, w in (("acc", 8), ("val_acc", 9), ("val_loss", 10))), file=out, flush=True)
+        verdicts.append(result.verdict)
+    print(f"\n{verdicts.count('AGREE')} of {n} seeds agree", file=out)
+    return 0 if verdicts.count("AGREE") == n else 1
 
 
-def stop(signum, frame):
-    # a second signal would interrupt the cleanup this one starts: the first one is enough
-    for ignored in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(ignored, signal.SIG_IGN)
-    raise Stopped(signum)
+def main(argv=None):
+    parser = options.parser("python -m compare", DESCRIPTION,
+                            [*SETTINGS, "weights", "playground", "seeds", "quiet", "json", "plot", "save_weights"])
+    args = parser.parse_args(argv)
+    config, weights = options.configure(parser, args)
+    out = options.report_stream(args)
+    if args.seeds is not None:
+        if not 1 <= args.seeds <= 1000 or config.seed + args.seeds > 2**32:
+            parser.error(f"--seeds {args.seeds}: must be an integer in [1, 1000], with --seed + --seeds <= 2**32")
+        if args.save_weights or args.json or args.plot:
+            parser.error("--seeds prints a table only; drop --save-weights, --json and --plot")
+        return seed_sweep(config, weights, args.seeds, out)
+    if args.plot and config.features != ("x", "y"):
+        parser.error("--plot draws the model over the (x, y) plane and needs --features x,y")
+    result = run(config, weights, on_epoch=None if args.quiet else lambda r: print(epoch_report(r), file=out,
+                                                                                   flush=True))
+    if not args.quiet:
+        print(file=out)
+    print(summary(result), file=out)
+    outputs = {args.save_weights: npz_writer(result.models[0].state_dict()), args.json: json_writer(result.to_json())}
+    if args.plot:
+        from .plot import make_figure                # matplotlib: imported only when a figure is asked for
+        outputs[args.plot] = png_writer(make_figure(result))
+    save_outputs(parser, outputs)
+    return 0 if result.agree else 1
 
 
-for signum in (signal.SIGINT, signal.SIGTERM):
-    signal.signal(signum, stop)
-try:
-    from .cli import main
-    sys.exit(main())
-except BrokenPipeError:
-    # the reader went away (`python -m compare | head`): stop quietly, as the Python docs advise,
-    # pointing stdout at devnull so that the interpreter's final flush cannot fail again
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    sys.exit(1)
-except Stopped as exc:
-    print(f"interrupted by {signal.Signals(exc.args[0]).name}", file=sys.stderr)
-    sys.exit(128 + exc.args[0])
+if __name__ == "__main__":
+    options.run(main)

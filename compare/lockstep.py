@@ -1,15 +1,15 @@
 r"""Train ``manual`` and ``torch_impl`` side by side and check, step by step, that they compute the same thing.
 
-Every step starts from identical weights: each side runs its own ``train_step`` on the same batch
-(each from its own loader, both driven by one order of indices per epoch), then the loss, every
-parameter's gradient and every parameter after the update are compared, and torch's weights are
-re-synchronised from manual's. After every epoch, still from identical weights, the epoch losses,
-the correct counts and the +1/-1 predictions on every point are compared, each side using its own
-``valid_step`` and ``discretize``. A non-finite number anywhere is a failure (DIVERGED), never
-agreement. docs/agreement.md states the rule and what it guarantees.
+The run is one loop: both sides take a step, the step is checked, the first failure is diagnosed,
+and torch is re-synchronised from manual, so that every step starts from identical weights. Each
+side runs its own ``train_step`` on a batch from its own loader, both loaders driven by one order
+of indices per epoch. Compared per step: the loss, every gradient, every parameter after the
+update, the optimizer's state and the correct counts; per epoch: the epoch losses, the validation
+counts and the +1/-1 predictions on every point, each side through its own ``valid_step`` and
+``discretize``. A non-finite number is DIVERGED, never agreement. docs/agreement.md states the rule.
 
-The first failed check is diagnosed: ``compare.trace`` replays that step from its weights and batch
-and names the first intermediate quantity that differs.
+The first failed check is diagnosed by ``compare.trace``: it replays that step from its weights and
+batch and names the first intermediate quantity that differs.
 """
 import time
 from contextlib import contextmanager
@@ -22,77 +22,20 @@ from torch.utils.data import DataLoader, TensorDataset
 import manual
 import torch_impl
 
-from .data import REGRESSION, load_data
-from .pair import (DTYPES, TOLERANCES, Config, make_criteria, make_optimizers, make_pair, read_only,
+from .data import REGRESSION
+from .pair import (DTYPES, TOLERANCES, batches, make_criteria, make_optimizers, make_pair, read_only, run_data,
                    tolerance_ratio)
 from .trace import HINTS, first_difference, trace
 
 TIE = 1e-4     # float32: outputs this close to the threshold 0 may discretize differently (a tie)
 PROBE = [-1.0, -1e-30, -0.0, 0.0, 1e-30, 1.0]   # discretize's edge cases, fed to both sides
-
-
-class Stopwatch:
-    r"""Seconds spent per label: ``with clock("manual"): ...`` adds to ``clock.seconds["manual"]``."""
-
-    def __init__(self):
-        self.seconds = {}
-
-    @contextmanager
-    def __call__(self, label):
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[label] = self.seconds.get(label, 0.0) + time.perf_counter() - start
-
-
-class Check:
-    r"""One comparison, ``|manual - torch| <= atol + rtol |torch|`` (``tolerance_ratio`` <= 1), with its
-    running maxima."""
-
-    def __init__(self, dtype):
-        self.dtype = dtype
-        self.max_abs_diff = self.max_ratio = 0.0
-        self.count = 0
-
-    def update(self, a, b):
-        r"""Fold in one comparison of finite arrays; return ``|a - b|`` and the tolerance ratio."""
-        abs_diff, ratio = np.abs(a - b), tolerance_ratio(a, b, self.dtype)
-        self.max_abs_diff = max(self.max_abs_diff, float(abs_diff.max(initial=0.0)))
-        self.max_ratio = max(self.max_ratio, float(ratio.max(initial=0.0)))
-        self.count += 1
-        return abs_diff, ratio
-
-    def summary(self):
-        return {"compared": self.count, "max_abs_diff": self.max_abs_diff, "max_diff_over_tolerance": self.max_ratio,
-                **TOLERANCES[self.dtype]}
-
-
-class SharedOrder:
-    r"""The batches of the current epoch as index arrays: the ``batch_sampler`` of both loaders."""
-
-    def __init__(self):
-        self.batches = []
-
-    def shuffle(self, rng, n, batch_size):
-        order = rng.permutation(n)
-        self.batches = [order[i:i + batch_size] for i in range(0, n, batch_size)]
-
-    def __iter__(self):
-        return iter(self.batches)
-
-    def __len__(self):
-        return len(self.batches)
-
-
-def flat(arrays):
-    return np.concatenate([np.ravel(a) for a in arrays])
+CHECKS = ("loss", "gradients", "weights after the update", "optimizer state", "epoch losses")
 
 
 @dataclass
 class Result:
     r"""What a lockstep run found; ``to_json()`` gives the documented JSON."""
-    config: Config
+    config: object
     data: tuple                        # X_train, y_train, X_valid, y_valid in the run's dtype
     models: tuple                      # (manual model, torch model), trained
     history: dict = field(default_factory=lambda: {"manual": [], "torch": []})
@@ -121,320 +64,268 @@ class Result:
         return {"config": self.config.to_json(), "verdict": self.verdict, "agree": self.agree,
                 "first_failure": self.first_failure, "diverged": self.diverged, "failures": self.failures,
                 "checks": self.checks, "drift": self.drift if self.config.free_running else None,
-                "dead_links": self.dead_links,
-                "history": self.history}
+                "dead_links": self.dead_links, "history": self.history}
 
 
-class Lockstep:
-    r"""Both implementations side by side: same weights, same batches, compared as they go."""
+# A diverging run overflows on the way to a non-finite loss; that is detected and reported, so
+# NumPy's overflow and invalid-value warnings would only repeat it, noisily.
+@np.errstate(over="ignore", invalid="ignore")
+def run(config, weights=None, on_epoch=None):
+    r"""Train both implementations in lockstep for ``config.epochs`` epochs; return a ``Result``.
 
-    def __init__(self, config, weights=None):
-        self.config = config
-        self.clock = Stopwatch()
-        np_dtype = DTYPES[config.dtype][0]
-        with self.clock("data"):
-            data = tuple(a.astype(np_dtype) for a in load_data(config.dataset, config.noise, config.train_ratio,
-                                                                config.seed, config.features))
-        self.classification = config.dataset not in REGRESSION   # regression: no labels to count or predict
-        self.rng = np.random.default_rng(config.seed)     # initial weights, then one order per epoch
-        self.result = Result(config, data, make_pair(config, self.rng, weights))
-        manual_model, torch_model = self.result.models
-        X_train, y_train, X_valid, y_valid = data
-        # each side its own copies: nothing one side does can reach the other's data
-        self.manual_data = tuple(map(read_only, data))
-        self.torch_data = tuple(map(torch.tensor, data))
-        X_all = np.concatenate([X_train, X_valid])       # every point, for the predictions
-        self.manual_X_all, self.torch_X_all = read_only(X_all), torch.tensor(X_all)
-        self.order = SharedOrder()
-        self.manual_loader = manual.DataLoader(*self.manual_data[:2], batch_sampler=self.order)
-        self.torch_loader = DataLoader(TensorDataset(*self.torch_data[:2]), batch_sampler=self.order)
-        self.steps_per_epoch = -(-len(X_train) // config.batch_size)
-
-        self.manual_optimizer, self.torch_optimizer = make_optimizers(config, manual_model, torch_model)
-        self.manual_criterion, self.torch_criterion = make_criteria(config)
-        self.manual_params, self.torch_params = list(manual_model.parameters()), list(torch_model.parameters())
-        self.offsets = np.cumsum([0] + [p.data.size for p in self.manual_params])[:-1]
-        self.checks = {name: Check(config.dtype) for name in (
-            "loss", "gradients", "weights after the update", "optimizer state", "epoch losses")}
-        self.counts = {"correct counts": {"compared": 0, "ties": 0},
-                       "predictions": {"compared": 0, "mismatched": 0, "ties": 0, "tie_band": TIE},
-                       "discretize": {"compared": 0}}
-        self.failed_checks = set()
-
-    # -- the run ------------------------------------------------------------------------------
-
-    def run(self, on_epoch=None):
-        r"""Train for ``config.epochs`` epochs or until a failure stops the run; return the Result."""
-        if self.check_discretize():
-            for epoch in range(1, self.config.epochs + 1):
-                if not (self.train_epoch(epoch) and self.check_epoch(epoch)):
+    ``weights`` (a state dict) replaces the drawn initial weights. ``on_epoch(result)`` is called
+    after every epoch. Stops at the first failed check (unless ``config.keep_going``) and at the
+    first non-finite number.
+    """
+    sides = Sides(config, weights)
+    record = Record(config, sides)
+    if check_discretize(sides, record):
+        for epoch in range(1, config.epochs + 1):
+            totals = []                                    # per step: both losses, both counts, batch size
+            for step, idx, before, outcomes in sides.epoch():
+                with sides.clock("checks"):
+                    check_step(sides, record, {"epoch": epoch, "step": step}, (before, idx), outcomes, totals)
+                    if not config.free_running:
+                        sides.synchronise()
+                if record.stop:
                     break
-                if on_epoch:
-                    on_epoch(self.result)
-        return self.finish()
+            if record.stop or not check_epoch(sides, record, epoch, totals):
+                break
+            if on_epoch:
+                on_epoch(record.result)
+    return record.finish()
 
-    def should_stop(self):
-        return self.result.diverged is not None or (self.result.first_failure is not None
-                                                    and not self.config.keep_going)
 
-    def weights_and_batch_of_step(self, n):
-        r"""Run (checked, synchronised) up to step ``n``; return its starting weights and batch."""
-        for epoch in range(1, self.config.epochs + 1):
-            self.start_epoch()
-            manual_batches, torch_batches = iter(self.manual_loader), iter(self.torch_loader)
-            for step, idx in enumerate(self.order.batches, 1):
-                if (epoch - 1) * self.steps_per_epoch + step == n:
-                    return self.result.models[0].state_dict(), self.result.data[0][idx], self.result.data[1][idx]
-                self.check_step(epoch, step, idx, *self.take_step(manual_batches, torch_batches))
-        raise ValueError(f"the run has no step {n}")
+class Stopwatch:
+    r"""Seconds spent per label: ``with clock("manual"): ...`` adds to ``clock.seconds["manual"]``."""
 
-    def start_epoch(self):
-        r"""Draw the epoch's order of the training points; reset its losses and correct counts."""
-        self.order.shuffle(self.rng, len(self.manual_data[0]), self.config.batch_size)
-        self.losses, self.correct = [], np.zeros(2, dtype=np.int64)
+    def __init__(self):
+        self.seconds = {}
 
-    def train_epoch(self, epoch):
-        r"""One epoch of steps on both sides; return False when the run must stop."""
-        self.start_epoch()
-        manual_batches, torch_batches = iter(self.manual_loader), iter(self.torch_loader)
-        for step, idx in enumerate(self.order.batches, 1):
-            self.check_step(epoch, step, idx, *self.take_step(manual_batches, torch_batches))
-            if self.should_stop():
-                return False
-        return True
-
-    def take_step(self, manual_batches, torch_batches):
-        r"""Each side's ``train_step`` on its loader's next batch; return the weights both started
-        from and both sides' ``(loss, correct)`` (None for a side that raised)."""
-        (manual_model, torch_model), self.exception = self.result.models, None
-        with self.clock("checks"):
-            before = manual_model.state_dict()
-        with self.clock("manual"):
-            X, y = next(manual_batches)
-            for array in (X, y):                        # the loader's copies are read-only too
-                array.setflags(write=False)
-            manual_out = self.call("manual", manual.train_step, manual_model, self.manual_optimizer,
-                                   self.manual_criterion, X, y)
-        with self.clock("torch"):
-            torch_out = self.call("torch", torch_impl.train_step, torch_model, self.torch_optimizer,
-                                  self.torch_criterion, *next(torch_batches))
-        return before, manual_out, torch_out
-
-    def failed_with_exception(self, where):
-        r"""Record the exception the last ``call`` caught, if any, as a failure; return whether there was one."""
-        if self.exception:
-            side, exc = self.exception
-            self.fail(where, "exception", f"{side} raised {type(exc).__name__}: {exc}")
-        return self.exception is not None
-
-    def call(self, side, function, *args):
-        r"""``function(*args)``; an exception is a failure of that side, not a crash of the comparison."""
+    @contextmanager
+    def __call__(self, label):
+        start = time.perf_counter()
         try:
-            return function(*args)
-        except Exception as exc:                   # whatever a planted bug raises
-            self.exception = (side, exc)
-            return None
+            yield
+        finally:
+            self.seconds[label] = self.seconds.get(label, 0.0) + time.perf_counter() - start
 
-    def check_step(self, epoch, step, idx, before, manual_out, torch_out):
-        r"""Compare one step; then give torch manual's weights for the next."""
-        with self.clock("checks"):
-            where = {"epoch": epoch, "step": step}
-            if not self.failed_with_exception(where):
-                self.check_outcome(where, idx, before, manual_out, torch_out)
-            if not self.config.free_running:
-                self.synchronise()
+
+class SharedOrder:
+    r"""The batches of the current epoch as index arrays: the ``batch_sampler`` of both loaders."""
+
+    def __init__(self):
+        self.batches = []
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self):
+        return len(self.batches)
+
+
+def flat(arrays):
+    return np.concatenate([np.ravel(a) for a in arrays] or [np.zeros(0)])
+
+
+class Sides:
+    r"""Both implementations ready to train: identical weights, their own optimizers, losses, copies of
+    the data and loaders; a step of each, their values side by side, and re-synchronisation."""
+
+    def __init__(self, config, weights):
+        self.config, self.clock = config, Stopwatch()
+        with self.clock("data"):
+            data = run_data(config)
+        self.rng = np.random.default_rng(config.seed)     # initial weights, then one order per epoch
+        self.models = make_pair(config, self.rng, weights)
+        self.result = Result(config, data, self.models)
+        # each side its own copies: nothing one side does can reach the other's data
+        self.manual_data, self.torch_data = tuple(map(read_only, data)), tuple(map(torch.tensor, data))
+        self.X_all = np.concatenate([data[0], data[2]])     # every point, for the predictions
+        self.order = SharedOrder()
+        self.loaders = (manual.DataLoader(*self.manual_data[:2], batch_sampler=self.order),
+                        DataLoader(TensorDataset(*self.torch_data[:2]), batch_sampler=self.order))
+        self.optimizers = make_optimizers(config, *self.models)
+        self.criteria = make_criteria(config)
+        self.params = tuple(list(model.parameters()) for model in self.models)
+        self.offsets = np.cumsum([0] + [p.data.size for p in self.params[0]])[:-1]
+
+    def epoch(self):
+        r"""Draw the epoch's order; yield each step's number, batch indices, starting weights and the
+        two sides' ``(loss, correct)`` (or the exception a side raised)."""
+        self.order.batches = batches(self.rng, len(self.manual_data[0]), self.config.batch_size)
+        manual_batches, torch_batches = (iter(loader) for loader in self.loaders)
+        for step, idx in enumerate(self.order.batches, 1):
+            before = self.models[0].state_dict()
+            with self.clock("manual"):
+                X, y = next(manual_batches)
+                for array in (X, y):                        # the loader's copies are read-only too
+                    array.setflags(write=False)
+                manual_out = attempt(manual.train_step, self.models[0], self.optimizers[0], self.criteria[0], X, y)
+            with self.clock("torch"):
+                torch_out = attempt(torch_impl.train_step, self.models[1], self.optimizers[1], self.criteria[1],
+                                    *next(torch_batches))
+            yield step, idx, before, (manual_out, torch_out)
+
+    def validate(self):
+        r"""Both sides' ``valid_step`` on the validation set: ``(loss, correct)`` each, or an exception."""
+        with self.clock("manual"):
+            manual_out = attempt(manual.valid_step, self.models[0], self.criteria[0], *self.manual_data[2:])
+        with self.clock("torch"):
+            torch_out = attempt(torch_impl.valid_step, self.models[1], self.criteria[1], *self.torch_data[2:])
+        return manual_out, torch_out
+
+    def values(self):
+        r"""The step's gradients, updated weights and optimizer state, each flattened in parameter order."""
+        manual_params, torch_params = self.params
+        return {"gradients": (flat([p.grad for p in manual_params]),
+                              torch.cat([q.grad.ravel() for q in torch_params]).numpy()),
+                "weights after the update": self.weights(),
+                "optimizer state": self.optimizer_states()}
+
+    def weights(self):
+        manual_params, torch_params = self.params
+        return flat([p.data for p in manual_params]), torch.cat([q.detach().ravel() for q in torch_params]).numpy()
+
+    def state_pairs(self):
+        r"""``(manual array, torch tensor)`` of every optimizer state entry but ``step``, parameter by parameter."""
+        manual_state, torch_state = (optimizer.state for optimizer in self.optimizers)
+        return [(manual_state[p][key], torch_state[q][key]) for p, q in zip(*self.params)
+                for key in sorted(manual_state.get(p, {})) if key != "step"]
 
     def optimizer_states(self):
-        r"""Every array of the optimizers' per-parameter state (momentum buffers, Adam's moments),
-        flattened in parameter order, as float64 (Playground's dead-link masks are boolean); empty for
-        plain SGD."""
-        manual_state, torch_state = self.manual_optimizer.state, self.torch_optimizer.state
-        pairs = [(manual_state[p][key], torch_state[q][key])
-                 for p, q in zip(self.manual_params, self.torch_params)
-                 for key in sorted(manual_state.get(p, {})) if key != "step"]
-        return (flat([a for a, _ in pairs] or [np.zeros(0)]).astype(np.float64),
+        r"""Momentum buffers, Adam's moments, ... as float64 (Playground's dead-link masks are boolean)."""
+        pairs = self.state_pairs()
+        return (flat([a for a, _ in pairs]).astype(np.float64),
                 torch.cat([b.ravel().double() for _, b in pairs] or [torch.zeros(0)]).numpy())
 
-    def check_state_keys(self, where, before, idx):
-        r"""Both optimizers keep the same state entries for every parameter (``step`` aside)."""
-        manual_state, torch_state = self.manual_optimizer.state, self.torch_optimizer.state
-        for name, p, q in zip(self.result.parameter_names, self.manual_params, self.torch_params):
-            manual_keys = set(manual_state.get(p, {})) - {"step"}
-            torch_keys = {key for key, value in torch_state.get(q, {}).items() if value is not None} - {"step"}
-            if manual_keys != torch_keys:
-                self.fail(where, "optimizer state", f"manual keeps {sorted(manual_keys)}, torch {sorted(torch_keys)}",
-                          before, idx, name)
-                return
+    def state_keys(self):
+        r"""Per parameter name: the optimizer state entries (``step`` aside) each side keeps."""
+        manual_state, torch_state = (optimizer.state for optimizer in self.optimizers)
+        return {name: (set(manual_state.get(p, {})) - {"step"},
+                       {key for key, value in torch_state.get(q, {}).items() if value is not None} - {"step"})
+                for name, p, q in zip(self.result.parameter_names, *self.params)}
 
     def synchronise(self):
         r"""Copy manual's weights and optimizer state into torch's: the next step starts from identical values."""
-        manual_state, torch_state = self.manual_optimizer.state, self.torch_optimizer.state
         with torch.no_grad():
-            for p, q in zip(self.manual_params, self.torch_params):
+            for p, q in zip(*self.params):
                 q.copy_(torch.from_numpy(p.data))
-                for key, value in manual_state.get(p, {}).items():
-                    if key != "step":
-                        torch_state[q][key].copy_(torch.from_numpy(value))
+            for manual_value, torch_value in self.state_pairs():
+                torch_value.copy_(torch.from_numpy(manual_value))
 
-    def check_outcome(self, where, idx, before, manual_out, torch_out):
-        r"""Compare the loss, the gradients, the updated weights and the correct counts of one step."""
-        (manual_loss, manual_correct), (torch_loss, torch_correct) = manual_out, torch_out
-        self.losses.append((manual_loss, torch_loss, len(idx)))
-        self.correct += manual_correct, torch_correct
-        compared = {"loss": (np.array(manual_loss), np.array(torch_loss)),
-                    "gradients": (flat([p.grad for p in self.manual_params]),
-                                  torch.cat([q.grad.ravel() for q in self.torch_params]).numpy()),
-                    "weights after the update": (flat([p.data for p in self.manual_params]),
-                                                 torch.cat([q.detach().ravel() for q in self.torch_params]).numpy())}
-        compared["optimizer state"] = self.optimizer_states()
-        self.check_state_keys(where, before, idx)
-        if self.check_finite(where, compared):
-            abs_diff = self.compare(where, compared, before, idx)
-            self.result.step_grad_diffs.append(np.maximum.reduceat(abs_diff["gradients"], self.offsets).tolist())
-            if (self.classification and manual_correct != torch_correct
-                    and not self.explained_by_ties(before, idx, manual_correct - torch_correct)):
-                self.fail(where, "correct counts", f"manual {manual_correct}, torch {torch_correct} correct "
-                          "in the batch", before, idx)
 
-    def compare(self, where, compared, before, idx):
-        r"""Apply the rule to each compared pair; return each pair's ``|diff|``."""
-        abs_diffs = {}
-        for name, (a, b) in compared.items():
-            a, b = np.ravel(a), np.ravel(b)
-            abs_diffs[name], ratio = self.checks[name].update(a, b)
-            worst = int(np.argmax(ratio)) if a.size else 0
-            if a.size and ratio[worst] > 1:
-                parameter = (self.result.parameter_names[np.searchsorted(self.offsets, worst, side="right") - 1]
-                             if name in ("gradients", "weights after the update") else None)
-                self.fail(where, name, f"manual {a[worst]:.9g}, torch {b[worst]:.9g}", before, idx, parameter)
-        return abs_diffs
 
-    def explained_by_ties(self, before, idx, difference):
-        r"""float32: whether the two correct counts differ only through outputs within ``TIE`` of 0."""
-        if self.config.dtype != "float32":
-            return False
-        X = read_only(self.result.data[0][idx])
-        manual_model, torch_model = make_pair(self.config, np.random.default_rng(0), before)
-        with torch.no_grad():
-            outputs = manual_model(X), torch_model(torch.tensor(X)).numpy()
-        ties = int(self.tied(*outputs).sum())
-        self.counts["correct counts"]["ties"] += ties
-        return abs(difference) <= ties
+def outputs(models, X):
+    r"""Both models' outputs on the points ``X``, each side on its own copy."""
+    with torch.no_grad():
+        return models[0](read_only(X)), models[1](torch.tensor(X)).numpy()
 
-    @staticmethod
-    def tied(manual_pred, torch_pred):
-        return (np.abs(manual_pred) < TIE) & (np.abs(torch_pred) < TIE)
 
-    def check_discretize(self):
-        r"""Both sides' ``discretize`` on the threshold's edge cases (0, -0.0, +-1e-30)."""
-        probe = np.array(PROBE, dtype=DTYPES[self.config.dtype][0])
-        manual_labels = manual.discretize(probe)
-        torch_labels = torch_impl.discretize(torch.tensor(probe)).numpy()
-        self.counts["discretize"]["compared"] += 1
-        if not np.array_equal(manual_labels, torch_labels):
-            self.fail({"epoch": 0, "step": 0}, "discretize",
-                      f"on {PROBE}: manual {manual_labels.tolist()}, torch {torch_labels.tolist()}")
-        return not self.should_stop()
+def attempt(function, *args):
+    r"""``function(*args)``, or the exception it raised: a bug in a side is a failure, not a crash."""
+    try:
+        return function(*args)
+    except Exception as exc:                   # whatever a planted bug raises
+        return exc
 
-    def check_epoch(self, epoch):
-        r"""From identical weights: epoch losses, validation, predictions on every point."""
-        (manual_model, torch_model), result = self.result.models, self.result
-        X_valid, y_valid = self.manual_data[2:]
-        self.exception = None
-        with self.clock("manual"):
-            manual_valid = self.call("manual", manual.valid_step, manual_model, self.manual_criterion, X_valid, y_valid)
-        with self.clock("torch"):
-            torch_valid = self.call("torch", torch_impl.valid_step, torch_model, self.torch_criterion, *self.torch_data[2:])
-        with self.clock("checks"):
-            where = {"epoch": epoch, "step": None}
-            if self.failed_with_exception(where):
-                return False
-            weights = manual_model.state_dict()
-            losses = np.array(self.losses)
-            train_loss = np.average(losses[:, :2], axis=0, weights=losses[:, 2])
-            n_train = len(self.manual_data[0])
-            for side, loss, correct, (val_loss, val_correct) in zip(
-                    ("manual", "torch"), train_loss, self.correct, (manual_valid, torch_valid)):
-                result.history[side].append({"epoch": epoch, "loss": float(loss), "acc": float(correct / n_train),
-                                             "val_loss": val_loss, "val_acc": val_correct / len(X_valid)})
-            epoch_losses = {"epoch losses": (np.array([train_loss[0], manual_valid[0]]),
-                                             np.array([train_loss[1], torch_valid[0]]))}
-            if not self.check_finite(where, epoch_losses):
-                return False
-            self.compare(where, epoch_losses, weights, "validation")
 
-            if self.classification:
-                self.check_predictions(where, weights, manual_valid[1], torch_valid[1])
-            if self.config.free_running:
-                result.drift.append({"epoch": epoch, "max_weight_diff": float(np.abs(
-                    flat(manual_model.state_dict().values()) - flat(torch_model.state_dict().values())).max()),
-                    "train_loss_diff": float(abs(train_loss[0] - train_loss[1])),
-                    "val_loss_diff": float(abs(manual_valid[0] - torch_valid[0]))})
-        return not self.should_stop()
+class Check:
+    r"""One comparison, ``|manual - torch| <= atol + rtol |torch|`` (``tolerance_ratio`` <= 1), with its running maxima."""
 
-    def check_predictions(self, where, weights, manual_correct, torch_correct):
-        r"""Classification: the +1/-1 predictions on every point and the validation correct counts."""
-        manual_model, torch_model = self.result.models
-        with torch.no_grad():
-            outputs = manual_model(self.manual_X_all), torch_model(self.torch_X_all).numpy()
-        differ = manual.discretize(outputs[0]) != torch_impl.discretize(torch.from_numpy(outputs[1])).numpy()
-        ties = differ & self.tied(*outputs) if self.config.dtype == "float32" else np.zeros_like(differ)
-        counts = self.counts["predictions"]
-        counts["compared"] += differ.size
-        counts["ties"] += int(ties.sum())
-        counts["mismatched"] += int((differ & ~ties).sum())
-        if (differ & ~ties).any():
-            self.fail(where, "predictions", f"{int((differ & ~ties).sum())} of {differ.size} points "
-                      "discretize differently", weights, "validation")
-        valid_ties = int(ties[len(self.manual_data[0]):].sum())
-        self.counts["correct counts"]["compared"] += 1
-        if abs(manual_correct - torch_correct) > valid_ties:
-            self.fail(where, "correct counts", f"validation: manual {manual_correct}, torch {torch_correct} "
-                      "correct", weights, "validation")
+    def __init__(self, dtype):
+        self.dtype = dtype
+        self.max_abs_diff = self.max_ratio = 0.0
+        self.count = 0
+        self.ok = True
 
-    # -- failures -------------------------------------------------------------------------------
+    def update(self, a, b):
+        r"""Fold in one comparison of finite arrays; return ``|a - b|`` and the tolerance ratio."""
+        abs_diff, ratio = np.abs(a - b), tolerance_ratio(a, b, self.dtype)
+        self.max_abs_diff = max(self.max_abs_diff, float(abs_diff.max(initial=0.0)))
+        self.max_ratio = max(self.max_ratio, float(ratio.max(initial=0.0)))
+        self.count += 1
+        return abs_diff, ratio
 
-    def check_finite(self, where, compared):
+    def summary(self):
+        return {"compared": self.count, "max_abs_diff": self.max_abs_diff, "max_diff_over_tolerance": self.max_ratio,
+                **TOLERANCES[self.dtype], "ok": self.ok}
+
+
+class Record:
+    r"""The running summaries of the checks, and the failures: the first is diagnosed with a trace."""
+
+    def __init__(self, config, sides):
+        self.config, self.sides, self.result = config, sides, sides.result
+        self.checks = {name: Check(config.dtype) for name in CHECKS}
+        self.counts = {"correct counts": {"compared": 0, "ties": 0, "ok": True},
+                       "predictions": {"compared": 0, "mismatched": 0, "ties": 0, "tie_band": TIE, "ok": True},
+                       "discretize": {"compared": 0, "ok": True}}
+
+    @property
+    def stop(self):
+        return self.result.diverged is not None or (self.result.first_failure is not None
+                                                    and not self.config.keep_going)
+
+    def compare(self, where, name, a, b, replay):
+        r"""Apply the rule to one compared pair; fail at its worst element; return ``|a - b|``."""
+        a, b = np.ravel(a), np.ravel(b)
+        abs_diff, ratio = self.checks[name].update(a, b)
+        worst = int(np.argmax(ratio)) if a.size else 0
+        if a.size and ratio[worst] > 1:
+            parameter = (self.result.parameter_names[np.searchsorted(self.sides.offsets, worst, side="right") - 1]
+                         if name in ("gradients", "weights after the update") else None)
+            self.fail(where, name, f"manual {a[worst]:.9g}, torch {b[worst]:.9g}", replay, parameter)
+        return abs_diff
+
+    def finite(self, where, compared):
         r"""Record DIVERGED at the first non-finite number on either side; return whether all are finite."""
         for name, pair in compared.items():
             sides = [side for side, values in zip(("manual", "torch"), pair) if not np.isfinite(values).all()]
             if sides:
-                both = len(sides) == 2
-                side = "both" if both else sides[0]
-                hint = ("training diverged: try a smaller --lr" if both else
+                side = "both" if len(sides) == 2 else sides[0]
+                hint = ("training diverged: try a smaller --lr" if side == "both" else
                         f"only {side} produced a non-finite value: a bug on that side, not a divergence")
                 self.result.diverged = {**where, "quantity": name, "side": side, "hint": hint}
-                self.result.failures += 1
-                self.failed_checks.add(name)
-                if self.result.first_failure is None:
-                    self.result.first_failure = {**where, "check": "non-finite", "parameter": None,
-                                                 "detail": f"{name} on {side}", "quantity": name, "hint": hint}
+                self.fail(where, "non-finite", f"{name} on {side}", quantity=name, hint=hint)
                 return False
         return True
 
-    def fail(self, where, check, detail, weights=None, batch=None, parameter=None):
-        r"""Record a failed check; the first one is diagnosed with a trace of its step."""
+    def raised(self, where, outcomes):
+        r"""Fail if a side raised; return whether one did."""
+        for side, outcome in zip(("manual", "torch"), outcomes):
+            if isinstance(outcome, Exception):
+                self.fail(where, "exception", f"{side} raised {type(outcome).__name__}: {outcome}")
+                return True
+        return False
+
+    def fail(self, where, check, detail, replay=None, parameter=None, quantity=None, hint=None):
+        r"""Record a failed check; the first is diagnosed from ``replay``, the step's ``(weights, batch)``."""
         self.result.failures += 1
-        self.failed_checks.add(check)
-        if self.result.first_failure is not None:
-            return
-        failure = {**where, "check": check, "parameter": parameter, "detail": detail, "quantity": None,
-                   "hint": NO_TRACE_HINTS[check]}
-        if weights is not None:
-            X, y = ((self.result.data[2], self.result.data[3]) if isinstance(batch, str)
-                    else (self.result.data[0][batch], self.result.data[1][batch]))
-            try:
-                first = first_difference(trace(self.config, weights, X, y), self.config.dtype)
-            except Exception as exc:                # the planted bug may break the trace too
-                failure["hint"] = f"tracing the step raised {type(exc).__name__}: {exc}"
-            else:
-                if first:
-                    failure.update(quantity=first.name, hint=HINTS[first.kind])
-                elif self.config.free_running:
-                    failure["hint"] = ("free-running: the models had drifted apart before this step (rounding "
-                                       "amplified by training); without --free-running each step starts from "
-                                       "identical weights")
-        self.result.first_failure = failure
+        summary = self.checks.get(check)
+        if summary is not None:
+            summary.ok = False
+        elif check in self.counts:
+            self.counts[check]["ok"] = False
+        if self.result.first_failure is None:
+            failure = {**where, "check": check, "parameter": parameter, "detail": detail, "quantity": quantity,
+                       "hint": hint or NO_TRACE_HINTS[check]}
+            self.result.first_failure = self.diagnose(failure, replay) if replay else failure
+
+    def diagnose(self, failure, replay):
+        r"""Trace the failing step (``replay``: its weights and the batch's indices, or ``"validation"``)."""
+        weights, idx = replay
+        X, y = self.result.data[2:] if isinstance(idx, str) else (self.result.data[0][idx], self.result.data[1][idx])
+        try:
+            first = first_difference(trace(self.config, weights, X, y), self.config.dtype)
+        except Exception as exc:                    # the planted bug may break the trace too
+            return {**failure, "hint": f"tracing the step raised {type(exc).__name__}: {exc}"}
+        if first:
+            return {**failure, "quantity": first.name, "hint": HINTS[first.kind]}
+        if self.config.free_running:
+            return {**failure, "hint": "free-running: the models had drifted apart before this step (rounding "
+                    "amplified by training); without --free-running each step starts from identical weights"}
+        return failure
 
     def finish(self):
         r"""Fill in the result's summaries and return it."""
@@ -444,14 +335,105 @@ class Lockstep:
         result.checks["gradients"]["per_parameter_max_abs_diff"] = dict(
             zip(result.parameter_names, map(float, per_parameter)))
         result.checks.update(self.counts)
-        for name, check in result.checks.items():
-            check["ok"] = name not in self.failed_checks
-        dead = [state["dead"] for state in self.manual_optimizer.state.values() if "dead" in state]
+        dead = [state["dead"] for state in self.sides.optimizers[0].state.values() if "dead" in state]
         if dead:                                   # Playground's L1: links held at 0 for good
             result.dead_links = {"dead": int(sum(mask.sum() for mask in dead)),
                                  "weights": int(sum(mask.size for mask in dead))}
-        result.seconds = self.clock.seconds
+        result.seconds = self.sides.clock.seconds
         return result
+
+
+def check_discretize(sides, record):
+    r"""Both sides' ``discretize`` on the threshold's edge cases (0, -0.0, +-1e-30)."""
+    probe = np.array(PROBE, dtype=DTYPES[record.config.dtype][0])
+    manual_labels = manual.discretize(probe)
+    torch_labels = torch_impl.discretize(torch.tensor(probe)).numpy()
+    record.counts["discretize"]["compared"] += 1
+    if not np.array_equal(manual_labels, torch_labels):
+        record.fail({"epoch": 0, "step": 0}, "discretize",
+                    f"on {PROBE}: manual {manual_labels.tolist()}, torch {torch_labels.tolist()}")
+    return not record.stop
+
+
+def check_step(sides, record, where, replay, outcomes, totals):
+    r"""One step: neither side raised; loss, gradients, updated weights and optimizer state agree; so do the counts."""
+    if record.raised(where, outcomes):
+        return
+    (manual_loss, manual_correct), (torch_loss, torch_correct) = outcomes
+    totals.append((manual_loss, torch_loss, manual_correct, torch_correct, len(replay[1])))
+    for name, (manual_keys, torch_keys) in sides.state_keys().items():
+        if manual_keys != torch_keys:
+            record.fail(where, "optimizer state", f"manual keeps {sorted(manual_keys)}, torch {sorted(torch_keys)}",
+                        replay, name)
+            break
+    compared = {"loss": (np.array(manual_loss), np.array(torch_loss)), **sides.values()}
+    if not record.finite(where, compared):
+        return
+    diffs = {name: record.compare(where, name, a, b, replay) for name, (a, b) in compared.items()}
+    record.result.step_grad_diffs.append(np.maximum.reduceat(diffs["gradients"], sides.offsets).tolist())
+    if record.config.dataset not in REGRESSION and manual_correct != torch_correct:
+        ties = 0
+        if record.config.dtype == "float32":       # the outputs the counts were made with, before the update
+            models = make_pair(record.config, np.random.default_rng(0), replay[0])
+            ties = int(tied(*outputs(models, sides.result.data[0][replay[1]])).sum())
+        record.counts["correct counts"]["ties"] += ties
+        if abs(manual_correct - torch_correct) > ties:
+            record.fail(where, "correct counts", f"manual {manual_correct}, torch {torch_correct} correct "
+                        "in the batch", replay)
+
+
+def tied(manual_pred, torch_pred):
+    return (np.abs(manual_pred) < TIE) & (np.abs(torch_pred) < TIE)
+
+
+def check_epoch(sides, record, epoch, totals):
+    r"""From identical weights: epoch losses, validation, predictions on every point. False: stop."""
+    outcomes = sides.validate()
+    with sides.clock("checks"):
+        where = {"epoch": epoch, "step": None}
+        if record.raised(where, outcomes):
+            return False
+        (manual_valid, torch_valid), result = outcomes, record.result
+        totals = np.array(totals, dtype=np.float64)
+        train_loss = np.average(totals[:, :2], axis=0, weights=totals[:, 4])
+        n_train, n_valid = len(result.data[0]), len(result.data[2])
+        for side, loss, correct, (val_loss, val_correct) in zip(
+                ("manual", "torch"), train_loss, totals[:, 2:4].sum(axis=0), outcomes):
+            result.history[side].append({"epoch": epoch, "loss": float(loss), "acc": float(correct / n_train),
+                                         "val_loss": val_loss, "val_acc": val_correct / n_valid})
+        replay = (sides.models[0].state_dict(), "validation")
+        epoch_losses = {"epoch losses": (np.array([train_loss[0], manual_valid[0]]),
+                                         np.array([train_loss[1], torch_valid[0]]))}
+        if not record.finite(where, epoch_losses):
+            return False
+        record.compare(where, "epoch losses", *epoch_losses["epoch losses"], replay)
+        if record.config.dataset not in REGRESSION:
+            check_predictions(sides, record, where, replay, manual_valid[1], torch_valid[1])
+        if record.config.free_running:
+            manual_weights, torch_weights = sides.weights()
+            result.drift.append({"epoch": epoch, "max_weight_diff": float(np.abs(manual_weights - torch_weights).max()),
+                                 "train_loss_diff": float(abs(train_loss[0] - train_loss[1])),
+                                 "val_loss_diff": float(abs(manual_valid[0] - torch_valid[0]))})
+    return not record.stop
+
+
+def check_predictions(sides, record, where, replay, manual_correct, torch_correct):
+    r"""Classification: the +1/-1 predictions on every point and the validation correct counts."""
+    predicted = outputs(sides.models, sides.X_all)
+    differ = manual.discretize(predicted[0]) != torch_impl.discretize(torch.from_numpy(predicted[1])).numpy()
+    ties = differ & tied(*predicted) if record.config.dtype == "float32" else np.zeros_like(differ)
+    counts = record.counts["predictions"]
+    counts["compared"] += differ.size
+    counts["ties"] += int(ties.sum())
+    counts["mismatched"] += int((differ & ~ties).sum())
+    if (differ & ~ties).any():
+        record.fail(where, "predictions", f"{int((differ & ~ties).sum())} of {differ.size} points "
+                    "discretize differently", replay)
+    valid_ties = int(ties[len(record.result.data[0]):].sum())
+    record.counts["correct counts"]["compared"] += 1
+    if abs(manual_correct - torch_correct) > valid_ties:
+        record.fail(where, "correct counts", f"validation: manual {manual_correct}, torch {torch_correct} "
+                    "correct", replay)
 
 
 # When the trace of a failed step finds every quantity equal, the cause lies outside one
@@ -476,16 +458,3 @@ NO_TRACE_HINTS = {
     "discretize": "discretize must give +1 where y_pred >= 0 (0 and -0.0 included), else -1",
     "exception": "the side named raised an exception; the message says where",
 }
-
-
-# A diverging run overflows on the way to a non-finite loss; that is detected and reported, so
-# NumPy's overflow and invalid-value warnings would only repeat it, noisily.
-@np.errstate(over="ignore", invalid="ignore")
-def run(config, weights=None, on_epoch=None):
-    r"""Train both implementations in lockstep for ``config.epochs`` epochs; return a ``Result``.
-
-    ``weights`` (a state dict) replaces the drawn initial weights. ``on_epoch(result)`` is called
-    after every epoch. Stops at the first failed check (unless ``config.keep_going``) and at the
-    first non-finite number.
-    """
-    return Lockstep(config, weights).run(on_epoch)

@@ -1,6 +1,5 @@
-r"""The two models of a comparison: its configuration, and a manual and a torch model with identical weights."""
-from dataclasses import asdict, dataclass
-
+r"""The two sides of a comparison: a manual and a torch model with identical weights, their optimizers
+and losses, and the tolerance by which their numbers are compared."""
 import numpy as np
 import torch
 
@@ -8,6 +7,8 @@ import manual
 import manual.playground
 import torch_impl
 import torch_impl.playground
+
+from .data import load_data
 
 DTYPES = {"float32": (np.float32, torch.float32), "float64": (np.float64, torch.float64)}
 # |manual - torch| <= atol + rtol |torch|, element by element (docs/agreement.md)
@@ -22,42 +23,6 @@ def tolerance_ratio(manual_value, torch_value, dtype):
 
 
 INITS = ("xavier", "torch-default", "playground", "zero")   # the last two: Playground's, and its initZero
-RULES = ("torch", "playground")
-REGULARIZATIONS = tuple(manual.playground.REGULARIZATIONS)
-
-
-@dataclass(frozen=True)
-class Config:
-    r"""Everything that determines a run; the defaults are the article's."""
-    epochs: int = manual.EPOCHS
-    batch_size: int = manual.BATCH_SIZE
-    lr: float = manual.LEARN_RATE
-    weight_decay: float = manual.REGULAR
-    dataset: str = "circle"
-    features: tuple = ("x", "y")       # the network's inputs (compare.data.FEATURES)
-    noise: float = 0.0
-    train_ratio: float = 0.5
-    hidden: tuple = (3, 3)
-    activations: tuple = ("tanh", "sigmoid")
-    output_activation: str = "tanh"
-    dtype: str = "float32"
-    seed: int = 1                      # 2 of the first 24 seeds plateau (0 and 13); 1 learns the circle
-    init: str = "xavier"
-    optimizer: str = "sgd"             # sgd, adam or adamw, each with torch's defaults below
-    momentum: float = 0.0              # sgd only
-    nesterov: bool = False             # sgd only
-    betas: tuple = (0.9, 0.999)        # adam and adamw
-    eps: float = 1e-8                  # adam and adamw
-    amsgrad: bool = False              # adam and adamw
-    free_running: bool = False         # never re-synchronise torch's weights from manual's
-    keep_going: bool = False           # run on after the first failed check
-    rules: str = "torch"               # torch: MSELoss and torch.optim; playground: Playground's loss and update
-    regularization: str = "none"       # playground rules: none, L1 or L2, on the weights only
-    regularization_rate: float = 0.0   # playground rules: lambda
-
-    def to_json(self):
-        return {**asdict(self), "hidden": list(self.hidden), "activations": list(self.activations),
-                "betas": list(self.betas), "features": list(self.features)}
 
 
 def read_only(array):
@@ -65,6 +30,18 @@ def read_only(array):
     array = np.array(array)
     array.setflags(write=False)
     return array
+
+
+def run_data(config):
+    r"""``X_train, y_train, X_valid, y_valid`` of the run, in its dtype."""
+    data = load_data(config.dataset, config.noise, config.train_ratio, config.seed, config.features)
+    return tuple(a.astype(DTYPES[config.dtype][0]) for a in data)
+
+
+def batches(rng, n, batch_size):
+    r"""One epoch's batches: index arrays into the ``n`` training points, in a fresh order from ``rng``."""
+    order = rng.permutation(n)
+    return [order[start:start + batch_size] for start in range(0, n, batch_size)]
 
 
 def to_torch(state_dict):

@@ -11,13 +11,17 @@ backprop ninja's ``cmp`` table, for a whole network.
 ``python -m compare.trace`` prints it for any configuration ``python -m compare`` accepts;
 ``--step N`` traces the N-th step of that run.
 """
-import sys
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from .pair import make_criteria, make_pair, read_only, tolerance_ratio
+import manual
+
+from . import options
+from .files import json_writer, save_outputs
+from .options import SETTINGS
+from .pair import batches, make_criteria, make_optimizers, make_pair, read_only, run_data, tolerance_ratio
 
 # What a first difference at each kind of quantity most likely means.
 HINTS = {
@@ -131,31 +135,49 @@ def to_json(rows, dtype):
             for row in rows]
 
 
-def main(argv=None):
-    from .cli import build_parser, check_arguments, parse_arguments
-    from .files import save_json
-    from .lockstep import Lockstep
+def step_start(config, weights, step):
+    r"""The weights and the batch ``(X, y)`` that step ``step`` (from 1) of the lockstep run starts from.
 
-    parser = build_parser(prog="python -m compare.trace", description=__doc__.split("\n\n")[0], whole_run=False)
-    parser.add_argument("--step", type=int, default=1, help="trace the N-th training step of the run (from 1)")
-    args = parse_arguments(parser, argv)
-    config, weights = check_arguments(parser, args)
-    lockstep = Lockstep(config, weights)
-    if not 1 <= args.step <= lockstep.steps_per_epoch * config.epochs:
-        parser.error(f"--step must be between 1 and {lockstep.steps_per_epoch * config.epochs} "
-                     f"({config.epochs} epochs of {lockstep.steps_per_epoch} steps)")
-    state, X, y = lockstep.weights_and_batch_of_step(args.step)
+    Every step of the run starts from manual's weights (torch is re-synchronised from them), so
+    manual alone, trained on the run's batches in the run's order, reaches them.
+    """
+    X_train, y_train, _, _ = run_data(config)
+    per_epoch = -(-len(X_train) // config.batch_size)
+    if not 1 <= step <= per_epoch * config.epochs:
+        raise ValueError(f"--step {step}: must be an integer in [1, {per_epoch * config.epochs}] "
+                         f"({config.epochs} epochs of {per_epoch} steps)")
+    rng = np.random.default_rng(config.seed)           # the initial weights, then one order per epoch
+    models = make_pair(config, rng, weights)
+    optimizer, criterion = make_optimizers(config, *models)[0], make_criteria(config)[0]
+    while True:
+        for idx in batches(rng, len(X_train), config.batch_size):
+            step -= 1
+            if step == 0:
+                return models[0].state_dict(), X_train[idx], y_train[idx]
+            manual.train_step(models[0], optimizer, criterion, read_only(X_train[idx]), read_only(y_train[idx]))
+
+
+def main(argv=None):
+    names = [name for name in SETTINGS if name not in ("free_running", "keep_going")]
+    parser = options.parser("python -m compare.trace", __doc__.split("\n\n")[0],
+                            [*names, "weights", "playground", "step", "json"])
+    args = parser.parse_args(argv)
+    config, weights = options.configure(parser, args)
+    try:
+        state, X, y = step_start(config, weights, args.step)
+    except ValueError as exc:
+        parser.error(str(exc))
     rows = trace(config, state, X, y)
-    print(f"Step {args.step} (batch of {len(X)}), from identical weights:\n")
-    print(format_rows(rows, config.dtype))
     first = first_difference(rows, config.dtype)
-    print()
+    out = options.report_stream(args)
+    print(f"Step {args.step} (batch of {len(X)}), from identical weights:\n", file=out)
+    print(format_rows(rows, config.dtype), file=out)
+    print(file=out)
     print(f"First difference: {first.name} ({first.where}); likely cause: {HINTS[first.kind]}" if first
-          else "Every quantity agrees.")
-    if args.json:
-        save_json(args.json, {"step": args.step, "rows": to_json(rows, config.dtype)})
+          else "Every quantity agrees.", file=out)
+    save_outputs(parser, {args.json: json_writer({"step": args.step, "rows": to_json(rows, config.dtype)})})
     return 1 if first else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    options.run(main)

@@ -3,12 +3,49 @@ r"""Training and validation steps and the epoch loop, as the article writes them
 ``diff manual/train.py torch_impl/train.py`` shows what autograd and ``torch.optim`` replace:
 ``model.backward(criterion.backward())`` instead of ``loss.backward()``.
 """
+import math
+
+from .layers import ACTIVATIONS
 from .nn import discretize
 
 EPOCHS = 100        # epochs
 BATCH_SIZE = 15     # mini-batch size
 LEARN_RATE = 0.03   # learning rate
 REGULAR = 0.03      # L2 regularisation rate (SGD weight decay)
+
+# What each setting of the article's script may be: python -m compare checks its options by the same rules
+LIMITS = {
+    "epochs": (lambda v: v >= 1, "an integer >= 1"),
+    "batch_size": (lambda v: v >= 1, "an integer >= 1"),
+    "lr": (lambda v: 0 < v < math.inf, "a finite number > 0"),
+    "weight_decay": (lambda v: 0 <= v < math.inf, "a finite number >= 0"),
+    "noise": (lambda v: 0 <= v <= 0.5, "a number in [0, 0.5]"),
+    "train_ratio": (lambda v: 0 < v < 1, "a number strictly between 0 and 1"),
+    "seed": (lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)"),
+    "hidden": (lambda v: all(n >= 1 for n in v), "neuron counts >= 1"),
+    "activations": (lambda v: set(v) <= set(ACTIVATIONS), f"names from {', '.join(ACTIVATIONS)}"),
+}
+
+
+def check_settings(settings):
+    r"""Raise ``ValueError``, in the command line's words, for a setting outside ``LIMITS`` or hidden
+    layers and activations that do not pair up; ``settings`` maps names of ``LIMITS`` to values."""
+    for name, value in settings.items():
+        ok, requirement = LIMITS[name]
+        if not ok(value):
+            raise ValueError(f"--{name.replace('_', '-')} {typed(value)}: must be {requirement}")
+    hidden, activations = settings["hidden"], settings["activations"]
+    if len(activations) != len(hidden):
+        raise ValueError(f"--hidden {typed(hidden)} gives {len(hidden)} hidden layer(s) but --activations "
+                         f"{typed(activations)} names {len(activations)} activation(s): give one per layer, "
+                         f"e.g. --activations {typed(('tanh',) * len(hidden))}")
+
+
+def typed(value):
+    r"""A setting as it is typed: ``(3, 3)`` -> ``3,3``; ``()`` -> ``""``."""
+    if isinstance(value, tuple):
+        return ",".join(map(str, value)) or '""'
+    return str(value)
 
 
 def train_step(model, optimizer, criterion, X, y):

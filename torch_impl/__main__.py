@@ -14,9 +14,9 @@ last digit of the validation loss can differ: compare validates all points at on
 Exit status: 0, or 2 for bad input (one line ``error: ...``).
 """
 import argparse
-import math
 import os
 import random
+import tempfile
 
 import numpy as np
 import plygdata as pg
@@ -26,6 +26,7 @@ from matplotlib.ticker import MaxNLocator
 from torch.utils.data import DataLoader, TensorDataset
 
 from . import ACTIVATIONS, BATCH_SIZE, EPOCHS, LEARN_RATE, REGULAR, fit, init_parameters
+from .train import LIMITS, check_settings
 from . import NeuralNetwork
 
 DATASETS = {"circle": pg.DatasetType.ClassifyCircleData, "xor": pg.DatasetType.ClassifyXORData,
@@ -40,50 +41,42 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message}\n")
 
 
-def names(text):
-    r"""``"tanh,sigmoid"`` -> ``("tanh", "sigmoid")``; ``""`` -> ``()``."""
-    return tuple(part.strip() for part in text.split(",")) if text.strip() else ()
-
-
-def sizes(text):
+def listed(convert):
     r"""``"3,3"`` -> ``(3, 3)``; ``""`` -> ``()``."""
-    return tuple(int(part) for part in names(text))
+    def parse(text):
+        return tuple(convert(part.strip()) for part in text.split(",")) if text.strip() else ()
+    parse.__name__ = f"comma-separated {convert.__name__}"
+    return parse
 
 
 def parse_args(argv):
     parser = Parser(prog=f"python -m {__package__}", description=__doc__.split("\n\n")[0].replace("``", ""),
                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--epochs", type=int, default=EPOCHS, help="training epochs (>= 1)")
-    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="mini-batch size (>= 1)")
-    parser.add_argument("--lr", type=float, default=LEARN_RATE, help="SGD learning rate (> 0)")
-    parser.add_argument("--weight-decay", type=float, default=REGULAR, help="SGD weight decay (>= 0)")
+    parser.add_argument("--epochs", type=int, default=EPOCHS, help="training epochs")
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="mini-batch size")
+    parser.add_argument("--lr", type=float, default=LEARN_RATE, help="learning rate")
+    parser.add_argument("--weight-decay", type=float, default=REGULAR, help="weight decay (L2 rate), biases included")
     parser.add_argument("--dataset", choices=DATASETS, default="circle", help="Playground data set")
-    parser.add_argument("--noise", type=float, default=0.0, help="Playground noise level, in [0, 0.5]")
+    parser.add_argument("--noise", type=float, default=0.0, help="Playground noise level")
     parser.add_argument("--train-ratio", type=float, default=0.5, help="share of the points used for training")
-    parser.add_argument("--hidden", type=sizes, default="3,3", help='neurons per hidden layer; "" for none')
-    parser.add_argument("--activations", type=names, default="tanh,sigmoid",
+    parser.add_argument("--hidden", type=listed(int), default=(3, 3), help='neurons per hidden layer; "" for none')
+    parser.add_argument("--activations", type=listed(str), default=("tanh", "sigmoid"),
                         help=f"one activation per hidden layer, from {', '.join(ACTIVATIONS)}")
-    parser.add_argument("--dtype", choices=DTYPES, default="float32", help="floating-point type")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the data, the weights and the batch order")
+    parser.add_argument("--dtype", choices=DTYPES, default="float32", help="floating-point type of the network")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the data, the initial weights and the batch order")
     parser.add_argument("--plot", metavar="PATH", help="write the loss curves and the decision boundary as PNG")
     args = parser.parse_args(argv)
-    for flag, ok, requirement in (
-            ("--epochs", args.epochs >= 1, "an integer >= 1"),
-            ("--batch-size", args.batch_size >= 1, "an integer >= 1"),
-            ("--lr", 0 < args.lr < math.inf, "a finite number > 0"),
-            ("--weight-decay", 0 <= args.weight_decay < math.inf, "a finite number >= 0"),
-            ("--noise", 0 <= args.noise <= 0.5, "in [0, 0.5]"),
-            ("--train-ratio", 0 < args.train_ratio < 1, "strictly between 0 and 1"),
-            ("--seed", 0 <= args.seed < 2**32, "an integer in [0, 2**32)"),
-            ("--hidden", all(n >= 1 for n in args.hidden), "integers >= 1"),
-            ("--activations", len(args.activations) == len(args.hidden)
-             and set(args.activations) <= set(ACTIVATIONS), f"one of {', '.join(ACTIVATIONS)} per hidden layer")):
-        if not ok:
-            parser.error(f"argument {flag}: must be {requirement}")
-    if args.plot and (os.path.isdir(args.plot) or not os.path.isdir(os.path.dirname(os.path.abspath(args.plot)))):
-        parser.error(f"argument --plot: {args.plot} is not a file name in an existing directory")
-    if args.plot and not args.plot.lower().endswith(".png"):
-        parser.error(f"argument --plot: {args.plot}: the figure is a PNG; give the file name the suffix .png")
+    try:
+        check_settings({name: getattr(args, name) for name in LIMITS})
+        if args.plot:                        # before training: can the figure be written there?
+            if os.path.exists(args.plot):
+                open(args.plot, "ab").close()
+            else:
+                tempfile.TemporaryFile(dir=os.path.dirname(os.path.abspath(args.plot))).close()
+    except ValueError as exc:
+        parser.error(str(exc))
+    except OSError as exc:
+        parser.error(f"--plot {args.plot}: {exc.strerror}")
     return parser, args
 
 
