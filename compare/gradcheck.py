@@ -1,8 +1,7 @@
 r"""``python -m compare.gradcheck``: every gradient three ways, in float64.
 
-For one batch (the first ``--batch-size`` training points of the Playground circle data) and one
-set of weights (drawn as ``python -m compare`` draws them for the same ``--seed`` and ``--init``),
-each parameter's gradient dL/dtheta of the MSE loss is computed
+For the weights and the batch of one step of ``python -m compare``'s run (``--step N``, default the
+first, with the same options), each parameter's gradient dL/dtheta of the loss is computed
 
 - by ``manual``'s hand-written backprop (``model.backward``),
 - by torch's autograd (``loss.backward()`` on a ``torch_impl`` model holding identical weights),
@@ -39,18 +38,14 @@ magnifies that to about ``1e-16 |L| / eps``. The best eps sits where the two mee
 network.
 """
 import math
-import sys
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
-import manual
-
-from .cli import Parser, activation_names, hidden_sizes, number
-from .data import load_data
-from .files import check_outputs, save_figure, save_json
-from .pair import INITS, TOLERANCES, Config, make_pair, tolerance_ratio
+from . import options
+from .files import json_writer, png_writer, save_outputs
+from .pair import TOLERANCES, make_criteria, make_pair, tolerance_ratio
+from .trace import step_start
 
 EPS = 1e-5                                     # step of the finite differences: see --eps-sweep
 SWEEP = tuple(10.0 ** -k for k in range(1, 13))
@@ -83,13 +78,12 @@ def relative_error(a, b):
 
 
 class Problem:
-    r"""One batch and the manual and torch models with identical float64 weights."""
+    r"""One step's batch and the manual and torch models with its float64 weights."""
 
-    def __init__(self, config, batch_size):
-        X_train, y_train, _, _ = load_data(config.dataset, config.noise, config.train_ratio, config.seed)
-        self.X, self.y = X_train[:batch_size], y_train[:batch_size]
-        self.manual_model, self.torch_model = make_pair(config, np.random.default_rng(config.seed))
-        self.criterion = manual.MSELoss()
+    def __init__(self, config, weights=None, step=1):
+        state, self.X, self.y = step_start(config, weights, step)
+        self.manual_model, self.torch_model = make_pair(config, np.random.default_rng(0), state)
+        self.criterion, self.torch_criterion = make_criteria(config)
 
     def loss(self):
         return self.criterion(self.manual_model(self.X), self.y)
@@ -104,7 +98,7 @@ class Problem:
     def autograd_gradients(self):
         self.torch_model.zero_grad()
         y_pred = self.torch_model(torch.tensor(self.X))    # a copy: the two sides share no memory
-        torch.nn.functional.mse_loss(y_pred, torch.tensor(self.y)).backward()
+        self.torch_criterion(y_pred, torch.tensor(self.y)).backward()
         return {name: p.grad.numpy() for name, p in self.torch_model.named_parameters()}
 
     def numeric_gradients(self, eps):
@@ -169,6 +163,8 @@ def verdict(result):
 
 def sweep_figure(result, title):
     r"""The sweep on log-log axes, with the best eps marked."""
+    from matplotlib.figure import Figure             # imported only when a figure is asked for
+
     fig = Figure(figsize=(7, 5), dpi=100, layout="constrained")
     ax = fig.subplots()
     ax.loglog(result["eps"], result["max_rel"], "o-", label="largest relative error, manual vs FD")
@@ -182,66 +178,50 @@ def sweep_figure(result, title):
     return fig
 
 
-def build_parser():
-    defaults = Config()
-    parser = Parser(prog="python -m compare.gradcheck", description=(
-        "Check every gradient of the network three ways in float64: manual backprop, torch "
-        "autograd and central finite differences."))
-    parser.add_argument("--hidden", type=hidden_sizes, default=",".join(map(str, defaults.hidden)),
-                        help='neurons per hidden layer, comma-separated; "" for none')
-    parser.add_argument("--activations", type=activation_names, default=",".join(defaults.activations),
-                        help="one activation per hidden layer")
-    parser.add_argument("--seed", type=number(int, lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)"),
-                        default=defaults.seed, help="seed of the data and the weights, as python -m compare's")
-    parser.add_argument("--init", choices=INITS, default=defaults.init, help="initial weights")
-    parser.add_argument("--batch-size", type=number(int, lambda v: v >= 1, "an integer >= 1"),
-                        default=defaults.batch_size, help="the first this many training points form the batch")
-    parser.add_argument("--eps", type=number(float, lambda v: 0 < v < math.inf, "a finite number > 0"),
-                        default=EPS, help="step of the central finite differences")
-    parser.add_argument("--eps-sweep", action="store_true", help="also print the error for eps = 1e-1 ... 1e-12")
-    parser.add_argument("--plot", metavar="PATH", help="with --eps-sweep: draw the sweep as PNG")
-    parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
-    return parser
+OPTIONS = ("dataset", "features", "noise", "train_ratio", "hidden", "activations", "seed", "init", "batch_size",
+           "weights", "step", "json", "plot")
 
 
 def main(argv=None):
-    parser = build_parser()
+    parser = options.parser("python -m compare.gradcheck", (
+        "Check every gradient of one training step three ways: manual backprop, torch autograd and central "
+        "finite differences. Always in float64: a finite difference divides a difference of two losses by "
+        "2 eps, which in float32 would keep only a few digits."), OPTIONS)
+    parser.add_argument("--fd-eps", type=float, default=EPS, help=f"step of the central finite differences "
+                        f"(default: {EPS:g})")
+    parser.add_argument("--eps-sweep", action="store_true", help="also the error for eps = 1e-1 ... 1e-12 (and "
+                        "--plot draws it)")
     args = parser.parse_args(argv)
+    if not 0 < args.fd_eps < math.inf:
+        parser.error(f"--fd-eps {args.fd_eps}: must be a finite number > 0")
     if args.plot and not args.eps_sweep:
         parser.error("--plot draws the eps sweep: add --eps-sweep")
-    config = Config(hidden=args.hidden, activations=args.activations, dtype="float64", seed=args.seed,
-                    init=args.init)
+    config, weights = options.configure(parser, args, dtype="float64")
     try:
-        check_outputs({"--json": args.json, "--plot": args.plot})
-        problem = Problem(config, args.batch_size)      # checks that the activations fit the layers
+        problem = Problem(config, weights, args.step)
     except ValueError as exc:
         parser.error(str(exc))
-    if len(problem.X) < args.batch_size:
-        parser.error(f"--batch-size {args.batch_size}: there are only {len(problem.X)} training points")
-
-    sizes = "-".join(map(str, (2, *args.hidden, 1)))
-    activations = "/".join((*args.activations, config.output_activation))
-    title = (f"{sizes} network ({activations}), float64, {args.init} weights (seed {args.seed}), "
-             f"the first {args.batch_size} {config.dataset} training points")
-    result = check(problem, args.eps)
-    print(f"Gradient check: {title}, eps {args.eps:g}\n")
-    print(format_check(result))
+    out = options.report_stream(args)
+    sizes = "-".join(map(str, (len(config.features), *config.hidden, 1)))
+    activations = "/".join((*config.activations, config.output_activation))
+    title = (f"{sizes} network ({activations}), float64, {config.init} weights (seed {config.seed}), "
+             f"step {args.step}'s batch of {len(problem.X)} {config.dataset} points")
+    result = check(problem, args.fd_eps)
+    print(f"Gradient check: {title}, eps {args.fd_eps:g}\n", file=out)
+    print(format_check(result), file=out)
     if args.eps_sweep:
         result["sweep"] = sweep(problem)
-        print()
-        print(format_sweep(result["sweep"]))
-    print()
-    print(verdict(result))
-    if args.json:
-        report = {"config": {"hidden": args.hidden, "activations": args.activations, "seed": args.seed,
-                             "init": args.init, "batch_size": args.batch_size, "dtype": "float64"},
-                  "relative_error": f"max |a - b| / max(max |a|, max |b|, {TINY:g}), per parameter",
-                  "fd_threshold": FD_THRESHOLD, "manual_autograd_tolerance": TOLERANCES["float64"], **result}
-        save_json(args.json, report)
-    if args.plot:
-        save_figure(args.plot, sweep_figure(result["sweep"], title))
+        print(file=out)
+        print(format_sweep(result["sweep"]), file=out)
+    print(file=out)
+    print(verdict(result), file=out)
+    report = {"config": config.to_json(), "step": args.step,
+              "relative_error": f"max |a - b| / max(max |a|, max |b|, {TINY:g}), per parameter",
+              "fd_threshold": FD_THRESHOLD, "manual_autograd_tolerance": TOLERANCES["float64"], **result}
+    save_outputs(parser, {args.json: json_writer(report),
+                          args.plot: args.plot and png_writer(sweep_figure(result["sweep"], title))})
     return 0 if result["ok"] else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    options.run(main)
