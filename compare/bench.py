@@ -5,10 +5,9 @@ Measures, in one process, with the two sides interleaved so that machine noise h
 - one ``train_step`` of ``manual`` and of ``torch_impl`` (same weights, same batch) per batch size
   and dtype: microseconds per step (medians) and the ratio torch / manual, taken round by round;
 - ``python -m compare --epochs 100`` split into import, data, manual training, torch training and
-  checks;
-- the peak extra resident memory of one step at the largest batch, each side in a fresh process,
-  reported (not a target)
-  (Linux: reads ``/proc/self/status``).
+  checks.
+
+It reports; it sets no target. Timings vary with the machine and from run to run.
 """
 import json
 import os
@@ -23,10 +22,11 @@ import torch
 import manual
 import torch_impl
 
-from .cli import Parser
-from .files import check_outputs, save_json
+from . import options
+from .files import json_writer, save_outputs
 from .lockstep import run
-from .pair import DTYPES, Config, make_criteria, make_optimizers, make_pair
+from .options import Config
+from .pair import DTYPES, make_criteria, make_optimizers, make_pair
 
 BATCH_SIZES = (1, 15, 256, 4096, 65536, 1_048_576)
 QUICK_BATCH_SIZES = (15, 4096)
@@ -68,39 +68,15 @@ def time_steps(dtype, batch, rounds):
             "torch_us": 1e6 * float(np.median(torch_times)), "torch_over_manual": float(np.median(ratios))}
 
 
-def peak_step_memory(side, dtype, batch):
-    r"""Peak resident memory (MiB) one ``train_step`` adds, above what its inputs already take.
-
-    Call in a fresh process: a warm-up step first, then the kernel's high-water mark is reset
-    and one more step is measured. Run it with ``MALLOC_MMAP_THRESHOLD_`` fixed (as ``main`` does):
-    otherwise glibc keeps freed blocks resident depending on what was freed before, and the
-    figure wanders by tens of MiB from run to run.
-    """
-    step = step_functions(dtype, batch)[side == "torch"]
-    step()
-
-    def kib(field):
-        with open("/proc/self/status") as status:
-            return int(next(line for line in status if line.startswith(field)).split()[1])
-
-    with open("/proc/self/clear_refs", "w") as clear:
-        clear.write("5")                                   # reset VmHWM to the current VmRSS
-    before = kib("VmRSS")
-    step()
-    return (kib("VmHWM") - before) / 1024
-
-
-def python(code, env=None):
+def python(code):
     r"""Run ``code`` in a fresh interpreter; return what it printed, parsed as JSON."""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env=None if env is None else {**os.environ, **env}).stdout
-    return json.loads(out)
+    return json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
 
 
 def command_phases(epochs):
     r"""``python -m compare --epochs N`` split into import, data, the two trainings and the checks."""
     imports = python("import time; t = time.perf_counter(); "
-                     "import compare.cli, compare.files, compare.lockstep, compare.report; "
+                     "import compare.__main__; "
                      "print(time.perf_counter() - t)")
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "compare", "--epochs", str(epochs), "--quiet"],
@@ -123,19 +99,6 @@ def machine():
             "numpy": np.__version__, "torch": torch.__version__, "torch_threads": torch.get_num_threads()}
 
 
-def targets(report):
-    r"""The targets that matter to users, each ``(description, measured, met)``: the article's
-    batch size, and the cost of the checks in ``python -m compare``."""
-    steps = {(s["dtype"], s["batch"]): s for s in report["steps"]}
-    found = []
-    if ("float32", 15) in steps:
-        ratio = steps["float32", 15]["torch_over_manual"]
-        found.append(("batch 15, float32: manual >= 6x faster than torch", f"{ratio:.2f}x", ratio >= 6))
-    share = report["command"]["checks_over_training"]
-    found.append(("python -m compare: checks <= 50% of the two trainings", f"{100 * share:.0f}%", share <= 0.50))
-    return found
-
-
 def format_report(report):
     lines = ["Machine: {cpu}, {cores} cores; Python {python}, NumPy {numpy}, torch {torch} "
              "({torch_threads} threads)".format(**report["machine"]), "",
@@ -150,50 +113,31 @@ def format_report(report):
               f"  data {c['data']:.3f} s, manual training {c['manual']:.3f} s, "
               f"torch training {c['torch']:.3f} s, checks {c['checks']:.3f} s "
               f"({100 * c['checks_over_training']:.0f}% of the two trainings)"]
-    if report.get("memory"):
-        lines += ["", f"Peak extra memory of one train_step at batch {BATCH_SIZES[-1]:,}:"]
-        lines += [f"  {dtype}: manual {m['manual']:.1f} MiB, torch {m['torch']:.1f} MiB"
-                  for dtype, m in report["memory"].items()]
-    lines += ["", "Targets:"]
-    lines += [f"  {'met   ' if met else 'MISSED'}  {name}: {measured}" for name, measured, met in targets(report)]
     return "\n".join(lines)
 
 
 def main(argv=None):
-    parser = Parser(prog="python -m compare.bench", description=__doc__.split("\n\n")[0])
+    parser = options.parser("python -m compare.bench", __doc__.split("\n\n")[0], ["json"])
     parser.add_argument("--quick", action="store_true",
-                        help=f"only batch sizes {QUICK_BATCH_SIZES} in float32, 3 rounds, no memory measurement")
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per measurement (full run)")
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+                        help=f"only batch sizes {QUICK_BATCH_SIZES} in float32, 3 rounds, the lockstep run in-process")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per measurement (default: 7)")
     args = parser.parse_args(argv)
     if args.rounds < 1:
-        parser.error("--rounds must be >= 1")
-    try:
-        check_outputs({"--json": args.json})
-    except ValueError as exc:
-        parser.error(str(exc))
-
+        parser.error(f"--rounds {args.rounds}: must be an integer >= 1")
+    options.configure(parser, args)                  # checks that --json can be written
+    out = options.report_stream(args)
     rounds = 3 if args.quick else args.rounds
-    cases = [("float32", b) for b in QUICK_BATCH_SIZES] if args.quick else [
-        (dtype, b) for dtype in DTYPES for b in BATCH_SIZES]
+    cases = ([("float32", b) for b in QUICK_BATCH_SIZES] if args.quick
+             else [(dtype, b) for dtype in DTYPES for b in BATCH_SIZES])
     report = {"machine": machine(), "rounds": rounds, "steps": []}
     for dtype, batch in cases:
         report["steps"].append(time_steps(dtype, batch, rounds))
         print(f"  timed {dtype} batch {batch:,}", file=sys.stderr, flush=True)
-    if args.quick:
-        report["command"] = lockstep_phases(100)
-    else:
-        report["command"] = command_phases(100)
-        report["memory"] = {dtype: {side: python(f"from compare.bench import peak_step_memory; "
-                                                 f"print(peak_step_memory({side!r}, {dtype!r}, {BATCH_SIZES[-1]}))",
-                                                 env={"MALLOC_MMAP_THRESHOLD_": "131072"})
-                                    for side in ("manual", "torch")} for dtype in DTYPES}
-    report["targets"] = [{"target": name, "measured": measured, "met": met} for name, measured, met in targets(report)]
-    print(format_report(report))
-    if args.json:
-        save_json(args.json, report)
+    report["command"] = lockstep_phases(100) if args.quick else command_phases(100)
+    print(format_report(report), file=out)
+    save_outputs(parser, {args.json: json_writer(report)})
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    options.run(main)

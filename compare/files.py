@@ -103,21 +103,22 @@ def writes_to_stdout(path):
 def check_outputs(outputs):
     r"""Raise ``ValueError`` unless every output (``{flag: path or None}``) can be written, each to a
     file of its own; creates and changes nothing."""
+    given = {flag: path for flag, path in outputs.items() if path is not None and not writes_to_stdout(path)}
     seen = {}
-    for flag, path in outputs.items():
-        if path is None or writes_to_stdout(path):
-            continue
-        try:
-            if os.path.exists(path):
-                open(path, "ab").close()             # append mode: checks without truncating
-            else:
-                tempfile.TemporaryFile(dir=os.path.dirname(os.path.abspath(path))).close()
-        except OSError as exc:
-            raise ValueError(f"{flag} {path}: {exc.strerror}") from None
+    for flag, path in given.items():
         real = os.path.realpath(path)
         if real in seen:
             raise ValueError(f"{seen[real]} and {flag} name the same file, {path}; give each output its own")
         seen[real] = flag
+    for flag, path in given.items():
+        try:
+            if os.path.exists(path):
+                open(path, "ab").close()             # append mode: checks without truncating
+            else:
+                open(path, "xb").close()             # the system's own answer for this very name
+                os.remove(path)
+        except OSError as exc:
+            raise ValueError(f"{flag} {path}: {exc.strerror}") from None
 
 
 def write_output(path, write):

@@ -20,7 +20,7 @@ import manual.playground
 from manual.train import LIMITS, check_settings, typed
 
 from .data import DATASETS, FEATURES, REGRESSION, load_data
-from .files import check_outputs, load_weights, writes_to_stdout
+from .files import check_outputs, load_weights
 from .pair import DTYPES, INITS, OPTIMIZERS, check_weights
 from .playground import parse_url
 
@@ -200,9 +200,9 @@ OUTPUTS = ("json", "plot", "save_weights")
 
 
 def report_stream(args):
-    r"""Where a command prints its report: standard error when an output goes to standard output."""
-    to_stdout = [getattr(args, name, None) for name in OUTPUTS if getattr(args, name, None)]
-    return sys.stderr if any(map(writes_to_stdout, to_stdout)) else sys.stdout
+    r"""Where a command prints its report: standard error when an output is ``-`` (standard output);
+    an output to ``/dev/stdout`` follows the report in the same stream."""
+    return sys.stderr if "-" in (getattr(args, name, None) for name in OUTPUTS) else sys.stdout
 
 
 def configure(parser, args, **fixed):

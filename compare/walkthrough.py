@@ -93,81 +93,85 @@ def activation_values(activation, z, da):
     return a[0], module.backward(np.array([da]))[0]
 
 
-def forward_section(layers, rows, before, batch):
-    lines = []
+def forward_section(layers, rows, before, X):
+    r"""Each layer's ``z`` and ``a``, computed from the printed numbers; returns the section and ``y_pred``."""
+    lines, x, batch = [], X, len(X)
     for k, name, activation in layers:
-        x, z, a = (rows[f"{q}{k}"] for q in "xza")
+        z_torch, a_torch = rows[f"z{k}"].torch, rows[f"a{k}"].torch
         W, b = before[f"{name}.weight"], before[f"{name}.bias"]
         source = ("the example" if batch == 1 else "the examples") if k == 1 else f"a{k - 1}"
-        lines.append(f"layer {k} ({name}, {activation}): x{k} = {source} = "
-                     f"{array_text(x.manual[0] if batch == 1 else x.manual)}")
+        lines.append(f"layer {k} ({name}, {activation}): x{k} = {source} = {array_text(x[0] if batch == 1 else x)}")
+        z, a = np.zeros_like(z_torch), np.zeros_like(a_torch)
+        for n, j in np.ndindex(z.shape):
+            z[n, j] = x[n] @ W[j] + b[j]                                   # a row of z = x W^T + b
+            numbers = products(zip(x[n], W[j])) + f" + ({short(b[j])})"
+            lines.append(Value(f"z{k}{index(batch, n, j)}", f"x{k}{'' if batch == 1 else f'[{n}]'} . W{k}[{j}] + b{k}[{j}]",
+                               numbers, z[n, j], z_torch[n, j]))
         f, _ = FORMULAS.get(activation, (f"{activation}({{z}})", ""))
-        for n, j in np.ndindex(z.manual.shape):
-            sample = "" if batch == 1 else f"[{n}]"
-            numbers = products(zip(x.manual[n], W[j])) + f" + ({short(b[j])})"
-            lines.append(Value(f"z{k}{index(batch, n, j)}", f"x{k}{sample} . W{k}[{j}] + b{k}[{j}]", numbers,
-                               x.manual[n] @ W[j] + b[j], z.torch[n, j]))
-        for n, j in np.ndindex(a.manual.shape):
-            value, _ = activation_values(activation, z.manual[n, j], 0.0)
+        for n, j in np.ndindex(a.shape):
+            a[n, j], _ = activation_values(activation, z[n, j], 0.0)
             lines.append(Value(f"a{k}{index(batch, n, j)}", f.format(z=f"z{k}{index(batch, n, j)}"),
-                               f.format(z=f"({short(z.manual[n, j])})") if f != "{z}" else "", value, a.torch[n, j]))
-    return "Forward", lines
+                               f.format(z=f"({short(z[n, j])})") if f != "{z}" else "", a[n, j], a_torch[n, j]))
+        rows[f"x{k}"], rows[f"z{k}"], rows[f"a{k}"] = x, z, a             # what the backward pass reads
+        x = a
+    return ("Forward", lines), x
 
 
-def loss_section(config, layers, rows, y, batch):
-    last, name = layers[-1][0], layers[-1][1]
-    y_pred, loss, dy_pred = rows[f"a{last}"], rows["loss"], rows["dL/dy_pred"]
+def loss_section(config, layers, rows, y_pred, y):
+    r"""The loss and ``dL/dy_pred`` by ``manual``'s criterion; returns the section and ``dL/dy_pred``."""
+    last, name, batch = layers[-1][0], layers[-1][1], len(y)
     criterion = make_criteria(config)[0]
-    value = criterion(y_pred.manual, y)
+    value = criterion(y_pred, y)
     gradient = criterion.backward()
     terms = " + ".join(f"(y_pred{index(batch, n, 0)} - y{index(batch, n, 0)})^2" for n in range(batch))
-    numbers = " + ".join(f"(({short(y_pred.manual[n, 0])}) - ({short(y[n, 0])}))^2" for n in range(batch))
+    numbers = " + ".join(f"(({short(y_pred[n, 0])}) - ({short(y[n, 0])}))^2" for n in range(batch))
     labels = array_text(y[0, 0] if batch == 1 else y[:, 0])
     lines = [f"y_pred = a{last} (the output of layer {last}, {name}), y = {labels} the label, N = {y.size} elements",
-             Value("L", f"({terms}) / N", f"({numbers}) / {y.size}", value, loss.torch)]
+             Value("L", f"({terms}) / N", f"({numbers}) / {y.size}", value, rows["loss"].torch)]
     for n in range(batch):
         i = index(batch, n, 0)
         lines.append(Value(f"dL/dy_pred{i}", f"2 (y_pred{i} - y{i}) / N",
-                           f"2 (({short(y_pred.manual[n, 0])}) - ({short(y[n, 0])})) / {y.size}",
-                           gradient[n, 0], dy_pred.torch[n, 0]))
-    return "Loss", lines
+                           f"2 (({short(y_pred[n, 0])}) - ({short(y[n, 0])})) / {y.size}",
+                           gradient[n, 0], rows["dL/dy_pred"].torch[n, 0]))
+    return ("Loss", lines), gradient
 
 
-def backward_sections(layers, rows, before, batch):
-    sections = []
+def backward_sections(layers, rows, before, dy_pred):
+    r"""From the output layer down: ``dL/da``, ``dL/dz``, ``dL/dW``, ``dL/db``, ``dL/dx``, each from the printed numbers."""
+    sections, da, batch, source = [], dy_pred, len(dy_pred), "dL/dy_pred"
     for k, name, activation in reversed(layers):
-        da, dz, dW, db, dx = (rows[f"dL/d{q}{k}"] for q in ("a", "z", "W", "b", "x"))
-        x, z, a = (rows[f"{q}{k}"].manual for q in "xza")
+        x, z, a = rows[f"x{k}"], rows[f"z{k}"], rows[f"a{k}"]
         W = before[f"{name}.weight"]
         _, f_prime = FORMULAS.get(activation, ("", f"{{da}} * {activation}'({{z}})"))
-        lines = []
-        for n, j in np.ndindex(da.manual.shape):
+        lines, dz, dx = [], np.zeros_like(da), np.zeros_like(x)
+        for n, j in np.ndindex(da.shape):
             i = index(batch, n, j)
-            lines.append(Value(f"dL/da{k}{i}", f"dL/dy_pred{i}" if k == layers[-1][0] else f"dL/dx{k + 1}{i}", "",
-                               da.manual[n, j], da.torch[n, j]))
-        for n, j in np.ndindex(dz.manual.shape):
+            lines.append(Value(f"dL/da{k}{i}", f"{source}{i}", "", da[n, j], rows[f"dL/da{k}"].torch[n, j]))
+        for n, j in np.ndindex(dz.shape):
             i = index(batch, n, j)
-            numbers = {"da": f"({short(da.manual[n, j])})", "a": f"({short(a[n, j])})", "z": f"({short(z[n, j])})"}
+            dz[n, j] = activation_values(activation, z[n, j], da[n, j])[1]
+            numbers = {"da": f"({short(da[n, j])})", "a": f"({short(a[n, j])})", "z": f"({short(z[n, j])})"}
             lines.append(Value(f"dL/dz{k}{i}", f_prime.format(da=f"dL/da{k}{i}", a=f"a{k}{i}", z=f"z{k}{i}"),
-                               f_prime.format(**numbers), activation_values(activation, z[n, j], da.manual[n, j])[1],
-                               dz.torch[n, j]))
+                               f_prime.format(**numbers), dz[n, j], rows[f"dL/dz{k}"].torch[n, j]))
         if batch > 1:
             lines.append(f"dL/dW{k} and dL/db{k} add up the {batch} samples' contributions")
         for j, i in np.ndindex(W.shape):
             formula = f"dL/dz{k}[{j}] * x{k}[{i}]" if batch == 1 else f"sum_n dL/dz{k}[n,{j}] * x{k}[n,{i}]"
-            lines.append(Value(f"dL/dW{k}[{j},{i}]", formula, products(zip(dz.manual[:, j], x[:, i])),
-                               dz.manual[:, j] @ x[:, i], dW.torch[j, i]))       # (dz^T x)[j, i]
+            lines.append(Value(f"dL/dW{k}[{j},{i}]", formula, products(zip(dz[:, j], x[:, i])),
+                               dz[:, j] @ x[:, i], rows[f"dL/dW{k}"].torch[j, i]))      # (dz^T x)[j, i]
         for j in range(W.shape[0]):
             formula, numbers = ((f"dL/dz{k}[{j}]", "") if batch == 1 else
-                                (f"sum_n dL/dz{k}[n,{j}]", " + ".join(f"({short(v)})" for v in dz.manual[:, j])))
-            lines.append(Value(f"dL/db{k}[{j}]", formula, numbers, dz.manual[:, j].sum(), db.torch[j]))
+                                (f"sum_n dL/dz{k}[n,{j}]", " + ".join(f"({short(v)})" for v in dz[:, j])))
+            lines.append(Value(f"dL/db{k}[{j}]", formula, numbers, dz[:, j].sum(), rows[f"dL/db{k}"].torch[j]))
         lines.append(f"dL/dx{k} is passed back to layer {k - 1} as dL/da{k - 1}" if k > 1 else
                      "dL/dx1 is dL/dX, the gradient with respect to the example (autograd: X.grad); nothing uses it")
-        for n, i in np.ndindex(dx.manual.shape):
-            sample = "" if batch == 1 else f"[{n}]"
-            lines.append(Value(f"dL/dx{k}{index(batch, n, i)}", f"dL/dz{k}{sample} . W{k}[:,{i}]",
-                               products(zip(dz.manual[n], W[:, i])), dz.manual[n] @ W[:, i], dx.torch[n, i]))
+        for n, i in np.ndindex(dx.shape):
+            dx[n, i] = dz[n] @ W[:, i]                                   # a row of dx = dz W
+            lines.append(Value(f"dL/dx{k}{index(batch, n, i)}", f"dL/dz{k}{'' if batch == 1 else f'[{n}]'} . W{k}[:,{i}]",
+                               products(zip(dz[n], W[:, i])), dx[n, i], rows[f"dL/dx{k}"].torch[n, i]))
+        rows[f"dL/dW{k}"], rows[f"dL/db{k}"] = dz.T @ x, dz.sum(axis=0)  # what the update reads
         sections.append((f"Backward: layer {k} ({name}, {activation})", lines))
+        da, source = dx, f"dL/dx{k}"
     return sections
 
 
@@ -178,7 +182,7 @@ def sgd_section(config, layers, rows, before, after_torch):
     for k, name, _ in layers:
         for parameter, symbol in (("weight", "W"), ("bias", "b")):
             key = f"{name}.{parameter}"
-            old, grad = before[key], rows[f"dL/d{symbol}{k}"].manual
+            old, grad = before[key], rows[f"dL/d{symbol}{k}"]
             for position in np.ndindex(old.shape):
                 label = f"{symbol}{k}[{','.join(map(str, position))}]"
                 p, g = old[position], grad[position]
@@ -242,7 +246,7 @@ def compute(config, X, y, weights=None):
     X, y = np.asarray(X, np_dtype).reshape(-1, 2), np.asarray(y, np_dtype).reshape(-1, 1)
     manual_model, torch_model = make_pair(config, np.random.default_rng(config.seed), weights)
     before = manual_model.state_dict()
-    rows = {row.name: row for row in trace(config, before, X, y)}
+    rows = {row.name: row for row in trace(config, before, X, y)}     # autograd's values, in .torch
     torch_optimizer = make_optimizers(config, manual_model, torch_model)[1]
     loss = make_criteria(config)[1](torch_model(torch.tensor(X)), torch.tensor(y))
     loss.backward()
@@ -253,11 +257,13 @@ def compute(config, X, y, weights=None):
               in enumerate(zip(layer_pairs(manual_model), activations, strict=True), 1)]
     weight_lines = [f"W{k} = {array_text(before[f'{name}.weight'])}   b{k} = {array_text(before[f'{name}.bias'])}"
                     f"   ({name}.weight, {name}.bias)" for k, name, _ in layers]
+    forward, y_pred = forward_section(layers, rows, before, X)
+    loss_lines, dy_pred = loss_section(config, layers, rows, y_pred, y)
     return [(f"Weights (seed {config.seed}, {config.init} init; W_k[j, i] is input i's weight in neuron j)",
              weight_lines),
-            forward_section(layers, rows, before, len(X)),
-            loss_section(config, layers, rows, y, len(X)),
-            *backward_sections(layers, rows, before, len(X)),
+            forward,
+            loss_lines,
+            *backward_sections(layers, rows, before, dy_pred),
             sgd_section(config, layers, rows, before, after_torch),
             ("Autograd's graph", [
                 "loss.grad_fn, then next_functions: the nodes loss.backward() ran, from the loss towards the input;",

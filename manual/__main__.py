@@ -57,8 +57,8 @@ def parse_args(argv):
     parser.add_argument("--dataset", choices=DATASETS, default="circle", help="Playground data set")
     parser.add_argument("--noise", type=float, default=0.0, help="Playground noise level")
     parser.add_argument("--train-ratio", type=float, default=0.5, help="share of the points used for training")
-    parser.add_argument("--hidden", type=listed(int), default=(3, 3), help='neurons per hidden layer; "" for none')
-    parser.add_argument("--activations", type=listed(str), default=("tanh", "sigmoid"),
+    parser.add_argument("--hidden", type=listed(int), default="3,3", help='neurons per hidden layer; "" for none')
+    parser.add_argument("--activations", type=listed(str), default="tanh,sigmoid",
                         help=f"one activation per hidden layer, from {', '.join(ACTIVATIONS)}")
     parser.add_argument("--dtype", choices=DTYPES, default="float32", help="floating-point type of the network")
     parser.add_argument("--seed", type=int, default=1, help="seed of the data, the initial weights and the batch order")

@@ -1,10 +1,12 @@
 import os
+import warnings
 
 import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, settings
 
+from compare.__main__ import main as compare_main
 from compare.pair import TOLERANCES
 
 # Both everyday profiles are derandomized: the same examples on every run, so the Quick start and CI
@@ -33,6 +35,25 @@ def run_main(main, args, capsys):
         status = exc.code
     out, err = capsys.readouterr()
     return status, out, err
+
+
+def run_cli(args, capsys):
+    r"""Run ``python -m compare`` in-process; return (exit status, stdout, stderr)."""
+    return run_main(compare_main, args, capsys)
+
+
+def refused(args, capsys, directory, main=compare_main):
+    r"""Run a command on bad input: exit 2, one ``error:`` line, no warning, no training, nothing
+    written in ``directory``; return the line without ``error: ``."""
+    before = sorted(os.listdir(directory))
+    with warnings.catch_warnings(record=True) as caught:    # a warning would be a second line
+        warnings.simplefilter("always")
+        status, out, err = run_main(main, ["--epochs", "1", *args] if main is compare_main else args, capsys)
+    assert [str(w.message) for w in caught] == []
+    assert status == 2 and out == "", (status, out, err)
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert sorted(os.listdir(directory)) == before
+    return err.removeprefix("error: ").removesuffix("\n")
 
 
 @pytest.fixture

@@ -9,15 +9,9 @@ import pytest
 import torch
 
 import manual
-from compare.cli import main
-from conftest import run_main
+from conftest import run_cli
 
 SHORT = ["--epochs", "2"]
-
-
-def run_cli(args, capsys):
-    r"""Run ``python -m compare`` in-process; return (exit status, stdout, stderr)."""
-    return run_main(main, args, capsys)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -147,8 +141,8 @@ def test_bad_input_is_one_error_line_exit_2_and_writes_nothing(args, tmp_path, c
     torch.save([1, 2, 3], tmp_path / "list.pt")
     before = sorted(os.listdir(tmp_path))
     args = [a.format(tmp=tmp_path) for a in args]
-    status, out, err = run_cli([*args, "--epochs", "1", "--json", str(tmp_path / "out.json")]
-                               if "--json" not in args else args, capsys)
+    status, out, err = run_cli(["--epochs", "1", *args] if "--json" in args
+                               else ["--epochs", "1", "--json", str(tmp_path / "out.json"), *args], capsys)
     assert status == 2 and out == ""
     assert err.startswith("error: ") and err.count("\n") == 1, err
     assert sorted(os.listdir(tmp_path)) == before
@@ -158,7 +152,7 @@ def test_bad_input_has_no_traceback_from_the_command_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "compare", "--weights", str(tmp_path / "none.npz")],
                             capture_output=True, text=True)
     assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr == f"error: {tmp_path / 'none.npz'}: no such file\n"
+    assert result.stderr == f"error: {tmp_path / 'none.npz'}: No such file or directory\n"
 
 
 def test_a_closed_pipe_is_not_a_traceback():
@@ -172,7 +166,7 @@ def test_a_closed_pipe_is_not_a_traceback():
 
 def test_the_figure_shows_both_models_and_their_difference_over_the_plane():
     from compare.lockstep import run
-    from compare.pair import Config
+    from compare.options import Config
     from compare.plot import make_figure, outputs_on_the_plane
     result = run(Config(epochs=1, dtype="float64"))
     manual_plane, torch_plane = outputs_on_the_plane(result)

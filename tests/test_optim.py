@@ -10,7 +10,8 @@ from hypothesis import given, strategies as st
 
 import manual
 import torch_impl
-from compare.pair import Config, make_pair
+from compare.options import Config
+from compare.pair import make_pair
 from conftest import assert_close
 
 OPTIMIZERS = {"SGD": (manual.SGD, torch.optim.SGD), "Adam": (manual.Adam, torch.optim.Adam),

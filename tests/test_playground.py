@@ -7,10 +7,10 @@ import torch
 import manual
 import manual.playground
 import torch_impl.playground
-from compare.cli import main
+from compare.__main__ import main
 from compare.data import load_data
-from compare.lockstep import Lockstep
-from compare.pair import Config
+from compare.lockstep import Sides, run
+from compare.options import Config
 from compare.playground import parse_url
 
 URL = ("https://playground.tensorflow.org/#activation=tanh&batchSize=250&dataset=circle&regDataset=reg-plane"
@@ -157,24 +157,30 @@ def test_l1_kills_a_weight_that_crosses_zero(side):
     assert weight.tolist() == [[0.05 - 0.5 - 0.01 * 1.0]]
 
 
-def dead_masks(lockstep):
+def dead_masks(sides):
     r"""Each weight's dead-link mask on both sides, from the optimizers' state."""
-    return [(lockstep.manual_optimizer.state[p]["dead"].copy(), lockstep.torch_optimizer.state[q]["dead"].numpy().copy())
-            for p, q in zip(lockstep.manual_params, lockstep.torch_params) if p.data.ndim == 2]
+    return [(sides.optimizers[0].state[p]["dead"].copy(), sides.optimizers[1].state[q]["dead"].numpy().copy())
+            for p, q in zip(*sides.params) if p.data.ndim == 2]
+
+
+def train_epoch(sides):
+    for _, _, _, outcomes in sides.epoch():
+        assert not any(isinstance(outcome, Exception) for outcome in outcomes)
+        sides.synchronise()
 
 
 def test_dead_links_agree_and_stay_zero_in_a_run():
-    config = Config(epochs=1, dtype="float64", rules="playground", regularization="L1", regularization_rate=0.3,
+    config = Config(epochs=2, dtype="float64", rules="playground", regularization="L1", regularization_rate=0.3,
                     init="playground", hidden=(4, 2), activations=("tanh", "tanh"))
-    lockstep = Lockstep(config)
-    assert lockstep.run().agree
-    first = dead_masks(lockstep)
+    assert run(config).agree
+    sides = Sides(config, None)
+    train_epoch(sides)
+    first = dead_masks(sides)
     assert any(manual_dead.any() for manual_dead, _ in first)
-    assert lockstep.train_epoch(2) and lockstep.result.first_failure is None
-    weights = [(p.data, q.detach().numpy()) for p, q in zip(lockstep.manual_params, lockstep.torch_params)
-               if p.data.ndim == 2]
+    train_epoch(sides)
+    weights = [(p.data, q.detach().numpy()) for p, q in zip(*sides.params) if p.data.ndim == 2]
     for (manual_dead, torch_dead), (later_manual, later_torch), (w_manual, w_torch) in zip(
-            first, dead_masks(lockstep), weights):
+            first, dead_masks(sides), weights):
         np.testing.assert_array_equal(manual_dead, torch_dead)
         assert (later_manual >= manual_dead).all() and (later_torch >= torch_dead).all()   # dead for good
         assert (w_manual[manual_dead] == 0).all() and (w_torch[manual_dead] == 0).all()

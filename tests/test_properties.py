@@ -15,7 +15,8 @@ import torch_impl
 from compare.data import DATASETS, REGRESSION, load_data
 from compare.gradcheck import numeric_gradient
 from compare.lockstep import run
-from compare.pair import DTYPES, Config, to_torch
+from compare.options import Config
+from compare.pair import DTYPES, to_torch
 from compare.trace import first_difference, layer_pairs, trace
 
 ACTIVATIONS = list(manual.ACTIVATIONS)

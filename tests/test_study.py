@@ -10,8 +10,8 @@ import pytest
 
 import manual.layers
 from compare import gradcheck
-from compare.cli import main as compare_main
-from compare.pair import Config
+from compare.__main__ import main as compare_main
+from compare.options import Config
 from conftest import run_main
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -37,7 +37,7 @@ def test_relative_error_is_the_largest_difference_over_the_largest_element():
 # --- python -m compare.gradcheck --------------------------------------------------------------
 
 def test_default_network_gradients_agree_three_ways_in_float64():
-    result = gradcheck.check(gradcheck.Problem(Config(dtype="float64"), batch_size=15), gradcheck.EPS)
+    result = gradcheck.check(gradcheck.Problem(Config(dtype="float64")), gradcheck.EPS)
     assert result["ok"] and result["failures"] == []
     assert list(result["parameters"]) == ["layer1.weight", "layer1.bias", "layer2.weight", "layer2.bias",
                                           "layer_out.weight", "layer_out.bias"]
@@ -49,7 +49,7 @@ def test_default_network_gradients_agree_three_ways_in_float64():
 
 @pytest.mark.parametrize("args", [[], ["--hidden", "4,5", "--activations", "relu,linear", "--seed", "3"],
                                   ["--hidden", "", "--activations", "", "--init", "torch-default"],
-                                  ["--batch-size", "250"]], ids=" ".join)
+                                  ["--batch-size", "250"], ["--step", "17"]], ids=" ".join)
 def test_correct_gradients_exit_0_with_a_table_and_a_pass_line(args, capsys):
     status, out, err = run_main(gradcheck.main, args, capsys)
     assert status == 0 and err == ""
@@ -69,7 +69,8 @@ def test_a_wrong_sigmoid_derivative_exits_1_naming_the_parameters_below_it(monke
     assert "layer_out" not in failures and "autograd vs FD" not in failures
 
 
-@pytest.mark.parametrize("args", [["--eps", "0"], ["--eps", "nan"], ["--batch-size", "251"], ["--hidden", "3"],
+@pytest.mark.parametrize("args", [["--fd-eps", "0"], ["--fd-eps", "nan"], ["--step", "0"], ["--step", "1701"],
+                                  ["--dtype", "float32"], ["--hidden", "3"],
                                   ["--activations", "tanh,softmax"], ["--seed", "-1"], ["--init", "he"],
                                   ["--plot", "{tmp}/sweep.png"], ["--eps-sweep", "--plot", "{tmp}/no/dir.png"],
                                   ["--json", "{tmp}"]], ids=" ".join)

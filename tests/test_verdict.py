@@ -6,7 +6,7 @@ import pytest
 
 import manual
 import torch_impl
-from compare.cli import main
+from compare.__main__ import main
 from conftest import run_main
 
 

@@ -9,7 +9,8 @@ import torch
 import manual
 import torch_impl
 from compare.data import load_data
-from compare.pair import Config, make_pair
+from compare.options import Config
+from compare.pair import make_pair
 from compare.walkthrough import compute, grad_fn_chain, main, values, walkthrough
 from conftest import assert_close
 
@@ -41,12 +42,6 @@ def example(config, batch):
     return X_train[:batch], y_train[:batch]
 
 
-def evaluate(expression):
-    r"""The substituted formula as Python: ``(a)(b)`` and ``2 (c)`` are products, ``^`` a power."""
-    python = re.sub(r"(\d) \(", r"\1*(", expression.replace(")(", ")*(").replace("^", "**"))
-    return eval(python, {"__builtins__": {}}, {"tanh": math.tanh, "exp": math.exp, "max": max})
-
-
 @pytest.fixture(scope="module", params=CONFIGS.values(), ids=CONFIGS.keys())
 def walk(request):
     config, batch = request.param
@@ -61,32 +56,36 @@ def test_every_value_equals_autograds(walk):
         assert value.status(config.dtype) in ("exact", "close")
 
 
-def test_every_formula_with_its_numbers_gives_manuals_value(walk):
-    config, walked = walk
+def test_every_value_passed_on_is_its_source(walk):
+    _, walked = walk
     by_name = {value.name: value for value in walked}
-    for value in walked:
-        if value.template:
-            assert_close(evaluate(value.substituted(17)), np.asarray(value.manual), config.dtype,
-                         f"{value.name} = {value.substituted(17)}")
-        else:       # the formula names another value: dL/da2[0] = dL/dx3[0], dL/db3[0] = dL/dz3[0], a1[0] = z1[0]
-            assert by_name[value.formula].manual == value.manual, value.name
+    passed_on = [value for value in walked if not value.numbers and value.formula in by_name]
+    assert passed_on                  # dL/da2[0] = dL/dx3[0], dL/db3[0] = dL/dz3[0], a1[0] = z1[0]
+    for value in passed_on:
+        assert by_name[value.formula].manual == value.manual, value.name
 
 
 def test_every_update_is_sgd_with_weight_decay(walk):
     config, walked = walk
+    by_name = {value.name: value for value in walked}
     updates = [value for value in walked if value.assign == "<-"]
-    n_parameters = sum(p.data.size for p in make_pair(config, np.random.default_rng(0))[0].parameters())
-    assert len(updates) == n_parameters
+    model = make_pair(config, np.random.default_rng(config.seed))[0]
+    assert len(updates) == sum(p.data.size for p in model.parameters())
+    state, before = model.state_dict(), {}
+    for k, (layer, _) in enumerate(list(model.named_children())[0::2], 1):     # layer1, layer2, ..., layer_out
+        before[f"W{k}"], before[f"b{k}"] = state[f"{layer}.weight"], state[f"{layer}.bias"]
     for value in updates:
-        old, grad, _ = value.operands
-        assert_close(value.manual, np.asarray(old - config.lr * (grad + config.weight_decay * old)),
+        symbol, position = value.name.split("[")
+        old = before[symbol][tuple(int(i) for i in position.rstrip("]").split(","))]
+        gradient = by_name[f"dL/d{value.name}"].manual
+        assert_close(value.manual, np.asarray(old - config.lr * (gradient + config.weight_decay * old)),
                      config.dtype, value.name)
 
 
 def test_printed_lines_show_manuals_value_and_autograds_in_full(capsys):
-    status, out, err = run(["--hidden", "4,2", "--activations", "relu,tanh", "--batch", "2"], capsys)
+    status, out, err = run(["--hidden", "4,2", "--activations", "relu,tanh", "--points", "2"], capsys)
     assert status == 0 and err == ""
-    config = Config(dtype="float64", hidden=(4, 2), activations=("relu", "tanh"))
+    config = Config(hidden=(4, 2), activations=("relu", "tanh"), batch_size=2)
     walked = values(compute(config, *example(config, 2)))
     printed = [PRINTED.match(line) for line in out.splitlines() if " autograd " in line]
     assert all(printed) and [m[1] for m in printed] == [value.name for value in walked]
@@ -116,16 +115,16 @@ def test_default_run_prints_every_section_and_exits_0(capsys):
 def test_a_wrong_derivative_exits_1_and_is_named_first(monkeypatch, capsys):
     backward = manual.layers.Sigmoid.backward
     monkeypatch.setattr(manual.layers.Sigmoid, "backward", lambda self, da: backward(self, da) * 1.001)
-    status, out, _ = run([], capsys)
+    status, out, _ = run(["--dtype", "float64"], capsys)
     assert status == 1
     different = [line.split()[0] for line in out.splitlines() if line.endswith("DIFFERENT")]
     assert different[0] == "dL/dz2[0]" and "b1[0]" in different
     assert out.splitlines()[-1].endswith("the first: dL/dz2[0]")
 
 
-@pytest.mark.parametrize("args", [["--point", "1"], ["--point", "a,b"], ["--point", "inf,0"], ["--batch", "0"],
-                                  ["--batch", "5"], ["--label", "3"], ["--label", "1", "--label", "-1"],
-                                  ["--batch", "2", "--point", "1,2"], ["--point", "1,2"] * 5,
+@pytest.mark.parametrize("args", [["--point", "1"], ["--point", "a,b"], ["--point", "inf,0"], ["--points", "0"],
+                                  ["--points", "5"], ["--label", "3"], ["--label", "1", "--label", "-1"],
+                                  ["--points", "2", "--point", "1,2"], ["--point", "1,2"] * 5,
                                   ["--hidden", "3"], ["--activations", "softmax"], ["--dtype", "float16"]])
 def test_bad_input_exits_2_with_one_error_line(args, capsys):
     assert exit_status(args) == 2
@@ -152,10 +151,10 @@ def test_a_point_gets_the_circle_label_unless_given(capsys):
 def test_help_shows_every_option_and_its_default(capsys):
     assert exit_status(["--help"]) == 0
     out = " ".join(capsys.readouterr().out.split())     # argparse wraps lines at the terminal's width
-    for option in ("--hidden", "--activations", "--dtype", "--seed", "--init", "--point", "--label", "--batch",
+    for option in ("--hidden", "--activations", "--dtype", "--seed", "--init", "--point", "--label", "--points",
                    "--lr", "--weight-decay"):
         assert option in out
-    assert "(default: float64)" in out and "(default: 0.03)" in out
+    assert "(default: float32)" in out and "(default: 0.03)" in out
 
 
 def test_walkthrough_from_python_takes_one_point_and_label():
@@ -168,7 +167,7 @@ def test_weights_can_be_given():
     config = Config(dtype="float64", hidden=(), activations=())
     weights = {"layer_out.weight": np.array([[0.5, -0.25]]), "layer_out.bias": np.array([0.125])}
     z = {value.name: value for value in values(compute(config, [(1.0, 2.0)], [1.0], weights))}["z1[0]"]
-    assert z.substituted() == "(1)(0.5) + (2)(-0.25) + (0.125)" and z.manual == 0.125
+    assert z.numbers == "(1)(0.5) + (2)(-0.25) + (0.125)" and z.manual == 0.125
 
 
 def graph(config):
