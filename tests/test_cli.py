@@ -1,4 +1,5 @@
 """python -m compare: exit codes, output, JSON schema, plot, weights files, bad input, determinism."""
+import importlib
 import json
 import os
 import subprocess
@@ -9,7 +10,7 @@ import pytest
 import torch
 
 import manual
-from conftest import run_cli
+from conftest import run_cli, run_main
 
 SHORT = ["--epochs", "2"]
 
@@ -192,3 +193,24 @@ def test_the_default_run_learns_the_circle_on_both_sides(tmp_path, capsys):
     status, _, _ = run_cli(["--quiet", "--json", str(path)], capsys)
     history = json.loads(path.read_text())["history"]
     assert status == 0 and history["manual"][-1]["val_acc"] >= 0.9 and history["torch"][-1]["val_acc"] >= 0.9
+
+
+# Every command answers the same mistake with the same line (compare.options, manual.train.LIMITS).
+MISTAKES = [["--hidden", "3"], ["--activations", "tanh,cosh"], ["--dtype", "float16"], ["--seed", "-1"],
+            ["--epochs", "0"], ["--lr", "nan"], ["--batch-size", "0"]]
+COMMANDS = ["compare.__main__", "compare.trace", "compare.gradcheck", "compare.walkthrough", "manual.__main__",
+            "torch_impl.__main__"]
+
+
+@pytest.mark.parametrize("mistake", MISTAKES, ids=" ".join)
+def test_the_same_mistake_gets_the_same_line_in_every_command_that_takes_the_option(mistake, capsys):
+    answers = {}
+    for command in COMMANDS:
+        main = importlib.import_module(command).main
+        if mistake[0] not in run_main(main, ["--help"], capsys)[1]:
+            continue                                  # the command does not take this option
+        status, out, err = run_main(main, mistake, capsys)
+        assert status == 2 and out == "", command
+        answers[command] = err
+    assert len(answers) >= 3 and len(set(answers.values())) == 1, answers
+    assert err.startswith("error: ") and err.count("\n") == 1
