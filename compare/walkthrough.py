@@ -30,7 +30,7 @@ from .trace import Row, layer_pairs, trace
 MAX_POINTS = 4    # every dL/dW is a sum over the batch: beyond a few samples the formulas stop being readable
 
 # Each activation's formulas, a = f(z) and dL/dz = dL/da f'(z), filled in with names and then numbers.
-FORMULAS = {"tanh": ("tanh({z})", "{da} * (1 - {a}^2)"), "sigmoid": ("1 / (1 + exp(-{z}))", "{da} * {a} * (1 - {a})"),
+FORMULAS = {"tanh": ("tanh({z})", "{da} * (1 - {a}^2)"), "sigmoid": ("1 / (1 + exp(-({z})))", "{da} * {a} * (1 - {a})"),
             "relu": ("max({z}, 0)", "{da} * [{z} > 0]"), "linear": ("{z}", "{da}")}
 
 # What each node of autograd's graph does, and the manual method doing the same job.
@@ -111,7 +111,7 @@ def forward_section(layers, rows, before, X):
         for n, j in np.ndindex(a.shape):
             a[n, j], _ = activation_values(activation, z[n, j], 0.0)
             lines.append(Value(f"a{k}{index(batch, n, j)}", f.format(z=f"z{k}{index(batch, n, j)}"),
-                               f.format(z=f"({short(z[n, j])})") if f != "{z}" else "", a[n, j], a_torch[n, j]))
+                               f.format(z=short(z[n, j])) if f != "{z}" else "", a[n, j], a_torch[n, j]))
         rows[f"x{k}"], rows[f"z{k}"], rows[f"a{k}"] = x, z, a             # what the backward pass reads
         x = a
     return ("Forward", lines), x
