@@ -221,7 +221,9 @@ def test_short_lockstep_runs_agree(hidden, data, batch_size, lr, weight_decay, d
                     train_ratio=0.2, hidden=tuple(hidden), activations=tuple(activations), dtype="float64",
                     seed=seed, init=data.draw(st.sampled_from(["xavier", "torch-default"])))
     result = run(config)
-    assert result.agree, (config, result.to_json()["checks"])
+    # a correct pair never disagrees; training may diverge (a linear unit on reg-plane at lr 0.094,
+    # batch 4), and then it diverges on both sides at the same step
+    assert result.agree or (result.diverged or {}).get("side") == "both", (config, result.first_failure)
 
 
 @given(dataset=st.sampled_from(list(DATASETS)), noise=st.floats(0, 0.5), ratio=st.floats(0.05, 0.95),
