@@ -102,7 +102,7 @@ def writes_to_stdout(path):
 
 def check_outputs(outputs):
     r"""Raise ``ValueError`` unless every output (``{flag: path or None}``) can be written, each to a
-    file of its own; creates and changes nothing."""
+    file of its own; changes no file and leaves none behind."""
     given = {flag: path for flag, path in outputs.items() if path is not None and not writes_to_stdout(path)}
     seen = {}
     for flag, path in given.items():

@@ -96,6 +96,7 @@ class Config:
             if choices and value not in choices:
                 raise ValueError(f"{flag(f.name)} {typed(value)}: must be one of {', '.join(choices)}")
         self.check_network()
+        self.check_rates()
         self.check_optimizer(defaults)
         load_data(self.dataset, self.noise, self.train_ratio, self.seed)    # may leave a set empty
 
@@ -105,6 +106,9 @@ class Config:
         if parameters > MAX_PARAMETERS:
             raise ValueError(f"--hidden {typed(self.hidden)} makes a network of {parameters:,} parameters; "
                              f"at most {MAX_PARAMETERS:,} are trained")
+
+    def check_rates(self):
+        r"""The learning rate and the weight decay neither overflow nor, nonzero, round to 0 in the dtype."""
         for name in ("lr", "weight_decay"):
             with np.errstate(over="ignore"):
                 rounded = np.dtype(self.dtype).type(getattr(self, name))
@@ -186,12 +190,12 @@ def parser(prog, description, names):
             continue
         f = settings[name]
         help = f.metadata["help"] + ("" if f.default is None else f" (default: {typed(f.default)})")
-        if isinstance(f.default, bool):
+        if f.type is bool:
             kind = dict(action="store_true")
-        elif isinstance(f.default, tuple):
-            kind = dict(type=listed(type(f.default[0])) if f.default else listed(int))
+        elif f.type is tuple:                        # a comma-separated list of what the default holds
+            kind = dict(type=listed(type(f.default[0])))
         else:
-            kind = dict(type={"weight_decay": float}.get(name, type(f.default)), choices=f.metadata["choices"])
+            kind = dict(type=f.type, choices=f.metadata["choices"])
         result.add_argument(flag(name), default=argparse.SUPPRESS, help=help, **kind)
     return result
 
@@ -213,8 +217,9 @@ def configure(parser, args, **fixed):
     try:
         from_url, notes = parse_url(args.playground) if getattr(args, "playground", None) else ({}, [])
         config = Config(**{**from_url, **given, **fixed})
-        weights = getattr(args, "weights", None) and load_weights(args.weights)
-        if weights:
+        weights = None
+        if getattr(args, "weights", None):
+            weights = load_weights(args.weights)
             check_weights(config, weights, args.weights)
         check_outputs({flag(name): getattr(args, name, None) for name in OUTPUTS})
     except ValueError as exc:
