@@ -93,11 +93,11 @@ def activation_values(activation, z, da):
     return a[0], module.backward(np.array([da]))[0]
 
 
-def forward_section(layers, rows, before, X):
+def forward_section(layers, autograd, walked, before, X):
     r"""Each layer's ``z`` and ``a``, computed from the printed numbers; returns the section and ``y_pred``."""
     lines, x, batch = [], X, len(X)
     for k, name, activation in layers:
-        z_torch, a_torch = rows[f"z{k}"].torch, rows[f"a{k}"].torch
+        z_torch, a_torch = autograd[f"z{k}"], autograd[f"a{k}"]
         W, b = before[f"{name}.weight"], before[f"{name}.bias"]
         source = ("the example" if batch == 1 else "the examples") if k == 1 else f"a{k - 1}"
         lines.append(f"layer {k} ({name}, {activation}): x{k} = {source} = {array_text(x[0] if batch == 1 else x)}")
@@ -112,12 +112,12 @@ def forward_section(layers, rows, before, X):
             a[n, j], _ = activation_values(activation, z[n, j], 0.0)
             lines.append(Value(f"a{k}{index(batch, n, j)}", f.format(z=f"z{k}{index(batch, n, j)}"),
                                f.format(z=short(z[n, j])) if f != "{z}" else "", a[n, j], a_torch[n, j]))
-        rows[f"x{k}"], rows[f"z{k}"], rows[f"a{k}"] = x, z, a             # what the backward pass reads
+        walked[f"x{k}"], walked[f"z{k}"], walked[f"a{k}"] = x, z, a       # what the backward pass reads
         x = a
     return ("Forward", lines), x
 
 
-def loss_section(config, layers, rows, y_pred, y):
+def loss_section(config, layers, autograd, y_pred, y):
     r"""The loss and ``dL/dy_pred`` by ``manual``'s criterion; returns the section and ``dL/dy_pred``."""
     last, name, batch = layers[-1][0], layers[-1][1], len(y)
     criterion = make_criteria(config)[0]
@@ -127,62 +127,64 @@ def loss_section(config, layers, rows, y_pred, y):
     numbers = " + ".join(f"(({short(y_pred[n, 0])}) - ({short(y[n, 0])}))^2" for n in range(batch))
     labels = array_text(y[0, 0] if batch == 1 else y[:, 0])
     lines = [f"y_pred = a{last} (the output of layer {last}, {name}), y = {labels} the label, N = {y.size} elements",
-             Value("L", f"({terms}) / N", f"({numbers}) / {y.size}", value, rows["loss"].torch)]
+             Value("L", f"({terms}) / N", f"({numbers}) / {y.size}", value, autograd["loss"])]
     for n in range(batch):
         i = index(batch, n, 0)
         lines.append(Value(f"dL/dy_pred{i}", f"2 (y_pred{i} - y{i}) / N",
                            f"2 (({short(y_pred[n, 0])}) - ({short(y[n, 0])})) / {y.size}",
-                           gradient[n, 0], rows["dL/dy_pred"].torch[n, 0]))
+                           gradient[n, 0], autograd["dL/dy_pred"][n, 0]))
     return ("Loss", lines), gradient
 
 
-def backward_sections(layers, rows, before, dy_pred):
+def backward_sections(layers, autograd, walked, before, dy_pred):
     r"""From the output layer down: ``dL/da``, ``dL/dz``, ``dL/dW``, ``dL/db``, ``dL/dx``, each from the printed numbers."""
     sections, da, batch, source = [], dy_pred, len(dy_pred), "dL/dy_pred"
     for k, name, activation in reversed(layers):
-        x, z, a = rows[f"x{k}"], rows[f"z{k}"], rows[f"a{k}"]
+        x, z, a = walked[f"x{k}"], walked[f"z{k}"], walked[f"a{k}"]
         W = before[f"{name}.weight"]
         _, f_prime = FORMULAS.get(activation, ("", f"{{da}} * {activation}'({{z}})"))
-        lines, dz, dx = [], np.zeros_like(da), np.zeros_like(x)
+        lines, dz, dW, db, dx = [], np.zeros_like(da), np.zeros_like(W), np.zeros_like(W[:, 0]), np.zeros_like(x)
         for n, j in np.ndindex(da.shape):
             i = index(batch, n, j)
-            lines.append(Value(f"dL/da{k}{i}", f"{source}{i}", "", da[n, j], rows[f"dL/da{k}"].torch[n, j]))
+            lines.append(Value(f"dL/da{k}{i}", f"{source}{i}", "", da[n, j], autograd[f"dL/da{k}"][n, j]))
         for n, j in np.ndindex(dz.shape):
             i = index(batch, n, j)
             dz[n, j] = activation_values(activation, z[n, j], da[n, j])[1]
             numbers = {"da": f"({short(da[n, j])})", "a": f"({short(a[n, j])})", "z": f"({short(z[n, j])})"}
             lines.append(Value(f"dL/dz{k}{i}", f_prime.format(da=f"dL/da{k}{i}", a=f"a{k}{i}", z=f"z{k}{i}"),
-                               f_prime.format(**numbers), dz[n, j], rows[f"dL/dz{k}"].torch[n, j]))
+                               f_prime.format(**numbers), dz[n, j], autograd[f"dL/dz{k}"][n, j]))
         if batch > 1:
             lines.append(f"dL/dW{k} and dL/db{k} add up the {batch} samples' contributions")
         for j, i in np.ndindex(W.shape):
             formula = f"dL/dz{k}[{j}] * x{k}[{i}]" if batch == 1 else f"sum_n dL/dz{k}[n,{j}] * x{k}[n,{i}]"
+            dW[j, i] = dz[:, j] @ x[:, i]                                  # an element of dW = dz^T x
             lines.append(Value(f"dL/dW{k}[{j},{i}]", formula, products(zip(dz[:, j], x[:, i])),
-                               dz[:, j] @ x[:, i], rows[f"dL/dW{k}"].torch[j, i]))      # (dz^T x)[j, i]
+                               dW[j, i], autograd[f"dL/dW{k}"][j, i]))
         for j in range(W.shape[0]):
             formula, numbers = ((f"dL/dz{k}[{j}]", "") if batch == 1 else
                                 (f"sum_n dL/dz{k}[n,{j}]", " + ".join(f"({short(v)})" for v in dz[:, j])))
-            lines.append(Value(f"dL/db{k}[{j}]", formula, numbers, dz[:, j].sum(), rows[f"dL/db{k}"].torch[j]))
+            db[j] = dz[:, j].sum()
+            lines.append(Value(f"dL/db{k}[{j}]", formula, numbers, db[j], autograd[f"dL/db{k}"][j]))
         lines.append(f"dL/dx{k} is passed back to layer {k - 1} as dL/da{k - 1}" if k > 1 else
                      "dL/dx1 is dL/dX, the gradient with respect to the example (autograd: X.grad); nothing uses it")
         for n, i in np.ndindex(dx.shape):
             dx[n, i] = dz[n] @ W[:, i]                                   # a row of dx = dz W
             lines.append(Value(f"dL/dx{k}{index(batch, n, i)}", f"dL/dz{k}{'' if batch == 1 else f'[{n}]'} . W{k}[:,{i}]",
-                               products(zip(dz[n], W[:, i])), dx[n, i], rows[f"dL/dx{k}"].torch[n, i]))
-        rows[f"dL/dW{k}"], rows[f"dL/db{k}"] = dz.T @ x, dz.sum(axis=0)  # what the update reads
+                               products(zip(dz[n], W[:, i])), dx[n, i], autograd[f"dL/dx{k}"][n, i]))
+        walked[f"dL/dW{k}"], walked[f"dL/db{k}"] = dW, db                 # what the update reads
         sections.append((f"Backward: layer {k} ({name}, {activation})", lines))
         da, source = dx, f"dL/dx{k}"
     return sections
 
 
-def sgd_section(config, layers, rows, before, after_torch):
+def sgd_section(config, layers, walked, before, after_torch):
     lr, wd = config.lr, config.weight_decay
     lines = ["W <- W - lr (dL/dW + wd W), biases alike, with 6 significant digits so that the change shows;",
              "autograd: torch.optim.SGD(model.parameters(), lr, weight_decay=wd).step()"]
     for k, name, _ in layers:
         for parameter, symbol in (("weight", "W"), ("bias", "b")):
             key = f"{name}.{parameter}"
-            old, grad = before[key], rows[f"dL/d{symbol}{k}"]
+            old, grad = before[key], walked[f"dL/d{symbol}{k}"]
             for position in np.ndindex(old.shape):
                 label = f"{symbol}{k}[{','.join(map(str, position))}]"
                 p, g = old[position], grad[position]
@@ -246,7 +248,8 @@ def compute(config, X, y, weights=None):
     X, y = np.asarray(X, np_dtype).reshape(-1, 2), np.asarray(y, np_dtype).reshape(-1, 1)
     manual_model, torch_model = make_pair(config, np.random.default_rng(config.seed), weights)
     before = manual_model.state_dict()
-    rows = {row.name: row for row in trace(config, before, X, y)}     # autograd's values, in .torch
+    autograd = {row.name: row.torch for row in trace(config, before, X, y)}
+    walked = {}                                  # the arrays this walkthrough computed, by name
     torch_optimizer = make_optimizers(config, manual_model, torch_model)[1]
     loss = make_criteria(config)[1](torch_model(torch.tensor(X)), torch.tensor(y))
     loss.backward()
@@ -257,14 +260,14 @@ def compute(config, X, y, weights=None):
               in enumerate(zip(layer_pairs(manual_model), activations, strict=True), 1)]
     weight_lines = [f"W{k} = {array_text(before[f'{name}.weight'])}   b{k} = {array_text(before[f'{name}.bias'])}"
                     f"   ({name}.weight, {name}.bias)" for k, name, _ in layers]
-    forward, y_pred = forward_section(layers, rows, before, X)
-    loss_lines, dy_pred = loss_section(config, layers, rows, y_pred, y)
+    forward, y_pred = forward_section(layers, autograd, walked, before, X)
+    loss_lines, dy_pred = loss_section(config, layers, autograd, y_pred, y)
     return [(f"Weights (seed {config.seed}, {config.init} init; W_k[j, i] is input i's weight in neuron j)",
              weight_lines),
             forward,
             loss_lines,
-            *backward_sections(layers, rows, before, dy_pred),
-            sgd_section(config, layers, rows, before, after_torch),
+            *backward_sections(layers, autograd, walked, before, dy_pred),
+            sgd_section(config, layers, walked, before, after_torch),
             ("Autograd's graph", [
                 "loss.grad_fn, then next_functions: the nodes loss.backward() ran, from the loss towards the input;",
                 "the same indentation continues the path, a node's other inputs are indented under it, and beside",
