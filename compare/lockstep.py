@@ -111,19 +111,6 @@ class Stopwatch:
             self.seconds[label] = self.seconds.get(label, 0.0) + time.perf_counter() - start
 
 
-class SharedOrder:
-    r"""The batches of the current epoch as index arrays: the ``batch_sampler`` of both loaders."""
-
-    def __init__(self):
-        self.batches = []
-
-    def __iter__(self):
-        return iter(self.batches)
-
-    def __len__(self):
-        return len(self.batches)
-
-
 def flat(arrays):
     return np.concatenate([np.ravel(a) for a in arrays] or [np.zeros(0)])
 
@@ -142,7 +129,7 @@ class Sides:
         # each side its own copies: nothing one side does can reach the other's data
         self.manual_data, self.torch_data = tuple(map(read_only, data)), tuple(map(torch.tensor, data))
         self.X_all = np.concatenate([data[0], data[2]])     # every point, for the predictions
-        self.order = SharedOrder()
+        self.order = []                  # the epoch's batches as index arrays: the batch_sampler of both loaders
         self.loaders = (manual.DataLoader(*self.manual_data[:2], batch_sampler=self.order),
                         DataLoader(TensorDataset(*self.torch_data[:2]), batch_sampler=self.order))
         self.optimizers = make_optimizers(config, *self.models)
@@ -153,9 +140,9 @@ class Sides:
     def epoch(self):
         r"""Draw the epoch's order; yield each step's number, batch indices, starting weights and the
         two sides' ``(loss, correct)`` (or the exception a side raised)."""
-        self.order.batches = batches(self.rng, len(self.manual_data[0]), self.config.batch_size)
+        self.order[:] = batches(self.rng, len(self.manual_data[0]), self.config.batch_size)
         manual_batches, torch_batches = (iter(loader) for loader in self.loaders)
-        for step, idx in enumerate(self.order.batches, 1):
+        for step, idx in enumerate(self.order, 1):
             before = self.models[0].state_dict()
             with self.clock("manual"):
                 X, y = next(manual_batches)
