@@ -98,7 +98,6 @@ class Config:
         self.check_network()
         self.check_rates()
         self.check_optimizer(defaults)
-        load_data(self.dataset, self.noise, self.train_ratio, self.seed)    # may leave a set empty
 
     def check_network(self):
         sizes = (len(self.features), *self.hidden, 1)
@@ -217,6 +216,7 @@ def configure(parser, args, **fixed):
     try:
         from_url, notes = parse_url(args.playground) if getattr(args, "playground", None) else ({}, [])
         config = Config(**{**from_url, **given, **fixed})
+        load_data(config.dataset, config.noise, config.train_ratio, config.seed)   # may leave a set empty
         weights = None
         if getattr(args, "weights", None):
             weights = load_weights(args.weights)
