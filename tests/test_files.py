@@ -229,10 +229,10 @@ def run_compare(*args, **kwargs):
     return subprocess.run([sys.executable, "-m", "compare", "--epochs", "2", *args], cwd=ROOT, text=True, **kwargs)
 
 
-def test_json_to_standard_output_pipes_into_a_json_reader():
-    result = run_compare("--json", "-", capture_output=True)
-    assert result.returncode == 0 and json.loads(result.stdout)["verdict"] == "AGREE"
-    assert "AGREE: " in result.stderr                 # the report went to standard error
+def test_json_to_standard_output_is_the_whole_of_it(capsys):
+    status, out, err = run_cli(["--epochs", "2", "--json", "-"], capsys)
+    assert status == 0 and json.loads(out)["verdict"] == "AGREE"
+    assert "AGREE: " in err                           # the report went to standard error
 
 
 def test_json_to_dev_stdout_follows_the_summary_in_the_same_file(tmp_path):
