@@ -17,7 +17,7 @@ import numpy as np
 
 import manual
 import manual.playground
-from manual.train import LIMITS, check_settings, typed
+from manual.train import LIMITS, check_settings, listed, typed
 
 from .data import DATASETS, FEATURES, REGRESSION, load_data
 from .files import check_outputs, load_weights
@@ -141,14 +141,6 @@ SETTINGS = tuple(f.name for f in fields(Config) if f.metadata)     # the setting
 
 def flag(name):
     return "--" + name.replace("_", "-")
-
-
-def listed(convert):
-    r"""An argparse type for a comma-separated list: ``"3,3"`` -> ``(3, 3)``; ``""`` -> ``()``."""
-    def parse(text):
-        return tuple(convert(part.strip()) for part in text.split(",")) if text.strip() else ()
-    parse.__name__ = f"comma-separated {convert.__name__}"       # argparse: "invalid ... value: '3,x'"
-    return parse
 
 
 # The options that are not settings of a run: what a command reads or writes, and how it reports.

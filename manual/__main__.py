@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from . import ACTIVATIONS, BATCH_SIZE, EPOCHS, LEARN_RATE, REGULAR, fit, init_parameters
-from .train import LIMITS, check_settings
+from .train import LIMITS, check_settings, listed
 from . import DataLoader, MSELoss, NeuralNetwork, SGD
 
 DATASETS = {"circle": pg.DatasetType.ClassifyCircleData, "xor": pg.DatasetType.ClassifyXORData,
@@ -37,14 +37,6 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"error: {message}\n")
-
-
-def listed(convert):
-    r"""``"3,3"`` -> ``(3, 3)``; ``""`` -> ``()``."""
-    def parse(text):
-        return tuple(convert(part.strip()) for part in text.split(",")) if text.strip() else ()
-    parse.__name__ = f"comma-separated {convert.__name__}"
-    return parse
 
 
 def parse_args(argv):

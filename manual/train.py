@@ -48,6 +48,14 @@ def typed(value):
     return str(value)
 
 
+def listed(convert):
+    r"""The argparse type of a comma-separated setting, ``typed``'s inverse: ``"3,3"`` -> ``(3, 3)``; ``""`` -> ``()``."""
+    def parse(text):
+        return tuple(convert(part.strip()) for part in text.split(",")) if text.strip() else ()
+    parse.__name__ = f"comma-separated {convert.__name__}"       # argparse: "invalid ... value: '3,x'"
+    return parse
+
+
 def train_step(model, optimizer, criterion, X, y):
     r"""One SGD step on a batch; return ``(loss, correct)`` as Python numbers.
 

@@ -26,7 +26,7 @@ from matplotlib.ticker import MaxNLocator
 from torch.utils.data import DataLoader, TensorDataset
 
 from . import ACTIVATIONS, BATCH_SIZE, EPOCHS, LEARN_RATE, REGULAR, fit, init_parameters
-from .train import LIMITS, check_settings
+from .train import LIMITS, check_settings, listed
 from . import NeuralNetwork
 
 DATASETS = {"circle": pg.DatasetType.ClassifyCircleData, "xor": pg.DatasetType.ClassifyXORData,
@@ -39,14 +39,6 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"error: {message}\n")
-
-
-def listed(convert):
-    r"""``"3,3"`` -> ``(3, 3)``; ``""`` -> ``()``."""
-    def parse(text):
-        return tuple(convert(part.strip()) for part in text.split(",")) if text.strip() else ()
-    parse.__name__ = f"comma-separated {convert.__name__}"
-    return parse
 
 
 def parse_args(argv):
