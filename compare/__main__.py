@@ -50,10 +50,10 @@ def main(argv=None):
     if not args.quiet:
         print(file=out)
     print(summary(result), file=out)
-    outputs = {args.save_weights: npz_writer(result.models[0].state_dict()), args.json: json_writer(result.to_json())}
+    outputs = [(args.save_weights, npz_writer(result.models[0].state_dict())), (args.json, json_writer(result.to_json()))]
     if args.plot:
         from .plot import make_figure                # matplotlib: imported only when a figure is asked for
-        outputs[args.plot] = png_writer(make_figure(result))
+        outputs.append((args.plot, png_writer(make_figure(result))))
     save_outputs(parser, outputs)
     return 0 if result.agree else 1
 

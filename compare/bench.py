@@ -135,7 +135,7 @@ def main(argv=None):
         print(f"  timed {dtype} batch {batch:,}", file=sys.stderr, flush=True)
     report["command"] = lockstep_phases(100) if args.quick else command_phases(100)
     print(format_report(report), file=out)
-    save_outputs(parser, {args.json: json_writer(report)})
+    save_outputs(parser, [(args.json, json_writer(report))])
     return 0
 
 

@@ -103,14 +103,16 @@ def writes_to_stdout(path):
 def check_outputs(outputs):
     r"""Raise ``ValueError`` unless every output (``{flag: path or None}``) can be written, each to a
     file of its own; changes no file and leaves none behind."""
-    given = {flag: path for flag, path in outputs.items() if path is not None and not writes_to_stdout(path)}
+    given = {flag: path for flag, path in outputs.items() if path is not None}
     seen = {}
     for flag, path in given.items():
-        real = os.path.realpath(path)
+        real = "standard output" if writes_to_stdout(path) else os.path.realpath(path)
         if real in seen:
             raise ValueError(f"{seen[real]} and {flag} name the same file, {path}; give each output its own")
         seen[real] = flag
     for flag, path in given.items():
+        if writes_to_stdout(path):
+            continue
         try:
             if os.path.exists(path):
                 open(path, "ab").close()             # append mode: checks without truncating
@@ -170,9 +172,9 @@ def json_text(value):
 
 
 def save_outputs(parser, outputs):
-    r"""Write ``{path: write}`` for every path given; an OS error is ``parser.error`` (one line, exit 2)."""
+    r"""Write each ``(path, write)`` whose path is given; an OS error is ``parser.error`` (one line, exit 2)."""
     try:
-        for path, write in outputs.items():
+        for path, write in outputs:
             if path is not None:
                 write_output(path, write)
     except ValueError as exc:

@@ -194,8 +194,8 @@ def main(argv=None):
     report = {"config": config.to_json(), "step": args.step,
               "relative_error": f"max |a - b| / max(max |a|, max |b|, {TINY:g}), per parameter",
               "fd_threshold": FD_THRESHOLD, "manual_autograd_tolerance": TOLERANCES["float64"], **result}
-    save_outputs(parser, {args.json: json_writer(report),
-                          args.plot: args.plot and png_writer(sweep_figure(result["sweep"], title))})
+    save_outputs(parser, [(args.json, json_writer(report)),
+                          (args.plot, args.plot and png_writer(sweep_figure(result["sweep"], title)))])
     return 0 if result["ok"] else 1
 
 

@@ -175,7 +175,7 @@ def main(argv=None):
     print(file=out)
     print(f"First difference: {first.name} ({first.where}); likely cause: {HINTS[first.kind]}" if first
           else "Every quantity agrees.", file=out)
-    save_outputs(parser, {args.json: json_writer({"step": args.step, "rows": to_json(rows, config.dtype)})})
+    save_outputs(parser, [(args.json, json_writer({"step": args.step, "rows": to_json(rows, config.dtype)}))])
     return 1 if first else 0
 
 

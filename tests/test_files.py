@@ -211,6 +211,7 @@ OUTPUTS = {      # each the operating system's own reason
     "--json {tmp}": "--json {tmp}: Is a directory",
     "--json {tmp}/notes.txt/out.json": "--json {tmp}/notes.txt/out.json: Not a directory",
     "--json {tmp}/no/out.json": "--json {tmp}/no/out.json: No such file or directory",
+    "--json - --save-weights -": "--json and --save-weights name the same file, -; give each output its own",
     "--json {tmp}/out.png --plot {tmp}/./out.png": "--json and --plot name the same file, {tmp}/./out.png; give each output its own",
     "--save-weights {tmp}/out --json {tmp}/link":
         "--json and --save-weights name the same file, {tmp}/out; give each output its own",
