@@ -24,7 +24,7 @@ import torch_impl
 
 from .data import REGRESSION
 from .pair import (DTYPES, TOLERANCES, batches, make_criteria, make_optimizers, make_pair, read_only, run_data,
-                   tolerance_ratio)
+                   start, tolerance_ratio)
 from .trace import HINTS, first_difference, trace
 
 TIE = 1e-4     # float32: outputs this close to the threshold 0 may discretize differently (a tie)
@@ -123,8 +123,7 @@ class Sides:
         self.config, self.clock = config, Stopwatch()
         with self.clock("data"):
             data = run_data(config)
-        self.rng = np.random.default_rng(config.seed)     # initial weights, then one order per epoch
-        self.models = make_pair(config, self.rng, weights)
+        self.models, self.rng = start(config, weights)
         self.result = Result(config, data, self.models)
         # each side its own copies: nothing one side does can reach the other's data
         self.manual_data, self.torch_data = tuple(map(read_only, data)), tuple(map(torch.tensor, data))

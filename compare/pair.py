@@ -38,6 +38,13 @@ def run_data(config):
     return tuple(a.astype(DTYPES[config.dtype][0]) for a in data)
 
 
+def start(config, weights=None):
+    r"""The run's two models with its initial weights, and the generator that goes on to draw each
+    epoch's order (``batches``): the lockstep run and ``trace.step_start`` draw in this one order."""
+    rng = np.random.default_rng(config.seed)
+    return make_pair(config, rng, weights), rng
+
+
 def batches(rng, n, batch_size):
     r"""One epoch's batches: index arrays into the ``n`` training points, in a fresh order from ``rng``."""
     order = rng.permutation(n)

@@ -21,7 +21,7 @@ import manual
 from . import options
 from .files import json_writer, save_outputs
 from .options import SETTINGS
-from .pair import batches, make_criteria, make_optimizers, make_pair, read_only, run_data, tolerance_ratio
+from .pair import batches, make_criteria, make_optimizers, make_pair, read_only, run_data, start, tolerance_ratio
 
 # What a first difference at each kind of quantity most likely means.
 HINTS = {
@@ -146,8 +146,7 @@ def step_start(config, weights, step):
     if not 1 <= step <= per_epoch * config.epochs:
         raise ValueError(f"--step {step}: must be an integer in [1, {per_epoch * config.epochs}] "
                          f"({config.epochs} epochs of {per_epoch} steps)")
-    rng = np.random.default_rng(config.seed)           # the initial weights, then one order per epoch
-    models = make_pair(config, rng, weights)
+    models, rng = start(config, weights)
     optimizer, criterion = make_optimizers(config, *models)[0], make_criteria(config)[0]
     while True:
         for idx in batches(rng, len(X_train), config.batch_size):

@@ -24,7 +24,7 @@ import manual
 
 from . import options
 from .data import load_data
-from .pair import DTYPES, TOLERANCES, make_criteria, make_optimizers, make_pair
+from .pair import DTYPES, TOLERANCES, make_criteria, make_optimizers, start
 from .trace import Row, layer_pairs, trace
 
 MAX_POINTS = 4    # every dL/dW is a sum over the batch: beyond a few samples the formulas stop being readable
@@ -246,7 +246,7 @@ def compute(config, X, y, weights=None):
     """
     np_dtype = DTYPES[config.dtype][0]
     X, y = np.asarray(X, np_dtype).reshape(-1, 2), np.asarray(y, np_dtype).reshape(-1, 1)
-    manual_model, torch_model = make_pair(config, np.random.default_rng(config.seed), weights)
+    (manual_model, torch_model), _ = start(config, weights)
     before = manual_model.state_dict()
     autograd = {row.name: row.torch for row in trace(config, before, X, y)}
     walked = {}                                  # the arrays this walkthrough computed, by name

@@ -146,3 +146,21 @@ def test_an_optimizer_that_keeps_no_momentum_buffer_is_caught(monkeypatch, tmp_p
     status, result, _ = run_json(["--epochs", "1", "--dtype", "float64", "--momentum", "0.9"], tmp_path, capsys)
     assert status == 1 and result["first_failure"]["check"] == "optimizer state"
     assert result["first_failure"]["step"] == 1
+
+
+@pytest.mark.parametrize("args", [{}, {"optimizer": "adam", "lr": 0.01}, {"batch_size": 40, "seed": 5}])
+def test_a_traced_step_starts_from_the_run_s_own_weights_and_batch(args):
+    from compare.lockstep import Sides
+    from compare.options import Config
+    from compare.trace import step_start
+    config = Config(epochs=2, dtype="float64", **args)
+    sides, n = Sides(config, None), 0
+    for _ in range(config.epochs):
+        for _, idx, before, _ in sides.epoch():
+            n += 1
+            weights, X, y = step_start(config, None, n)
+            assert weights.keys() == before.keys()
+            assert all(np.array_equal(weights[k], before[k]) for k in before), n
+            np.testing.assert_array_equal(X, sides.result.data[0][idx])
+            np.testing.assert_array_equal(y, sides.result.data[1][idx])
+            sides.synchronise()
