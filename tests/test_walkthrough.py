@@ -1,5 +1,4 @@
-"""python -m compare.walkthrough: every value equals autograd's, every formula gives its value, exit codes, the graph."""
-import math
+"""python -m compare.walkthrough: every value equals autograd's, every value passed on is its source, exit codes, the graph."""
 import re
 
 import numpy as np
