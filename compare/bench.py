@@ -4,15 +4,13 @@ Measures, in one process, with the two sides interleaved so that machine noise h
 
 - one ``train_step`` of ``manual`` and of ``torch_impl`` (same weights, same batch) per batch size
   and dtype: microseconds per step (medians) and the ratio torch / manual, taken round by round;
-- ``python -m compare --epochs 100`` split into import, data, manual training, torch training and
-  checks.
+- the lockstep run of ``python -m compare --epochs 100`` split into data, manual training, torch
+  training and checks.
 
 It reports; it sets no target. Timings vary with the machine and from run to run.
 """
-import json
 import os
 import platform
-import subprocess
 import sys
 import time
 
@@ -68,24 +66,8 @@ def time_steps(dtype, batch, rounds):
             "torch_us": 1e6 * float(np.median(torch_times)), "torch_over_manual": float(np.median(ratios))}
 
 
-def python(code):
-    r"""Run ``code`` in a fresh interpreter; return what it printed, parsed as JSON."""
-    return json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
-
-
-def command_phases(epochs):
-    r"""``python -m compare --epochs N`` split into import, data, the two trainings and the checks."""
-    imports = python("import time; t = time.perf_counter(); "
-                     "import compare.__main__; "
-                     "print(time.perf_counter() - t)")
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "compare", "--epochs", str(epochs), "--quiet"],
-                   capture_output=True, check=False)
-    return {"command_seconds": time.perf_counter() - start, "import": imports, **lockstep_phases(epochs)}
-
-
 def lockstep_phases(epochs):
-    r"""The seconds of the lockstep run itself, in this process: data, the two trainings, checks."""
+    r"""The seconds of ``python -m compare --epochs N``'s lockstep run: data, the two trainings, checks."""
     seconds = run(Config(epochs=epochs)).seconds
     return {"epochs": epochs, **seconds, "checks_over_training": seconds["checks"] / (seconds["manual"] + seconds["torch"])}
 
@@ -107,9 +89,7 @@ def format_report(report):
     lines += [f"{s['dtype']:9}{s['batch']:>10,}{s['manual_us']:>12,.1f}{s['torch_us']:>12,.1f}{s['torch_over_manual']:>14.2f}"
               for s in report["steps"]]
     c = report["command"]
-    whole = (f"{c['command_seconds']:.2f} s in all; import {c['import']:.2f} s" if "import" in c
-             else "the lockstep run only (--quick)")
-    lines += ["", f"python -m compare --epochs {c['epochs']}: {whole}",
+    lines += ["", f"python -m compare --epochs {c['epochs']}, the lockstep run (imports aside):",
               f"  data {c['data']:.3f} s, manual training {c['manual']:.3f} s, "
               f"torch training {c['torch']:.3f} s, checks {c['checks']:.3f} s "
               f"({100 * c['checks_over_training']:.0f}% of the two trainings)"]
@@ -119,7 +99,7 @@ def format_report(report):
 def main(argv=None):
     parser = options.parser("python -m compare.bench", __doc__.split("\n\n")[0], ["json"])
     parser.add_argument("--quick", action="store_true",
-                        help=f"only batch sizes {QUICK_BATCH_SIZES} in float32, 3 rounds, the lockstep run in-process")
+                        help=f"only batch sizes {QUICK_BATCH_SIZES} in float32, 3 rounds")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per measurement (default: 7)")
     args = parser.parse_args(argv)
     if args.rounds < 1:
@@ -133,7 +113,7 @@ def main(argv=None):
     for dtype, batch in cases:
         report["steps"].append(time_steps(dtype, batch, rounds))
         print(f"  timed {dtype} batch {batch:,}", file=sys.stderr, flush=True)
-    report["command"] = lockstep_phases(100) if args.quick else command_phases(100)
+    report["command"] = lockstep_phases(100)
     print(format_report(report), file=out)
     save_outputs(parser, [(args.json, json_writer(report))])
     return 0

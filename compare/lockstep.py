@@ -44,7 +44,6 @@ class Result:
     checks: dict = None                # name -> summary
     first_failure: dict = None         # where the first check failed, and why
     diverged: dict = None              # where a number first became non-finite
-    failures: int = 0                  # failed checks (more than one only with keep_going)
     dead_links: dict = None            # --regularization L1 under Playground's rules: {"dead", "weights"}
     seconds: dict = None               # wall time per phase: data, manual, torch, checks
 
@@ -62,8 +61,7 @@ class Result:
 
     def to_json(self):
         return {"config": self.config.to_json(), "verdict": self.verdict, "agree": self.agree,
-                "first_failure": self.first_failure, "diverged": self.diverged, "failures": self.failures,
-                "checks": self.checks, "drift": self.drift if self.config.free_running else None,
+                "first_failure": self.first_failure, "diverged": self.diverged, "checks": self.checks, "drift": self.drift if self.config.free_running else None,
                 "dead_links": self.dead_links, "history": self.history}
 
 
@@ -74,8 +72,7 @@ def run(config, weights=None, on_epoch=None):
     r"""Train both implementations in lockstep for ``config.epochs`` epochs; return a ``Result``.
 
     ``weights`` (a state dict) replaces the drawn initial weights. ``on_epoch(result)`` is called
-    after every epoch. Stops at the first failed check (unless ``config.keep_going``) and at the
-    first non-finite number.
+    after every epoch. Stops at the first failed check and at the first non-finite number.
     """
     sides = Sides(config, weights)
     record = Record(config, sides)
@@ -250,8 +247,7 @@ class Record:
 
     @property
     def stop(self):
-        return self.result.diverged is not None or (self.result.first_failure is not None
-                                                    and not self.config.keep_going)
+        return self.result.diverged is not None or self.result.first_failure is not None
 
     def compare(self, where, name, a, b, replay):
         r"""Apply the rule to one compared pair; fail at its worst element; return ``|a - b|``."""
@@ -287,7 +283,6 @@ class Record:
 
     def fail(self, where, check, detail, replay=None, parameter=None, quantity=None, hint=None):
         r"""Record a failed check; the first is diagnosed from ``replay``, the step's ``(weights, batch)``."""
-        self.result.failures += 1
         summary = self.checks.get(check)
         if summary is not None:
             summary.ok = False

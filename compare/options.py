@@ -79,7 +79,6 @@ class Config:
                                          "a finite number >= 0")
     free_running: bool = setting(False, "never re-synchronise the two models: watch rounding drift instead of "
                                  "checking each step on its own")
-    keep_going: bool = setting(False, "run on after the first failed check")
 
     def __post_init__(self):
         defaults = {f.name: f.default for f in fields(self)}

@@ -107,8 +107,7 @@ def verdict_line(result):
     parameter = f" of {f['parameter']}" if f["parameter"] else ""
     quantity = (f"\n  first differing quantity in a trace of that step: {f['quantity']}" if f["quantity"]
                 else "")
-    more = f" ({result.failures} failed checks in all)" if result.failures > 1 else ""
-    return (f"DISAGREE: {f['check']}{parameter} at {where(f)}: {f['detail']}{more}{quantity}"
+    return (f"DISAGREE: {f['check']}{parameter} at {where(f)}: {f['detail']}{quantity}"
             f"\n  likely cause: {f['hint']}")
 
 

@@ -157,7 +157,7 @@ def step_start(config, weights, step):
 
 
 def main(argv=None):
-    names = [name for name in SETTINGS if name not in ("free_running", "keep_going")]
+    names = [name for name in SETTINGS if name not in ("free_running",)]
     parser = options.parser("python -m compare.trace", __doc__.split("\n\n")[0],
                             [*names, "weights", "playground", "step", "json"])
     args = parser.parse_args(argv)

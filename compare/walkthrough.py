@@ -13,8 +13,6 @@ From Python, e.g. in a notebook::
     from compare.walkthrough import walkthrough
     print(walkthrough(Config(dtype="float64"), [(0.5, -1.0)], [1]))
 """
-import argparse
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -310,47 +308,23 @@ def walkthrough(config, X, y, weights=None):
     return render(compute(config, X, y, weights), config)
 
 
-def point(text):
-    r"""``"x1,x2"`` -> ``(x1, x2)``, two finite numbers."""
-    try:
-        coordinates = tuple(float(part) for part in text.split(","))
-    except ValueError:
-        coordinates = ()
-    if len(coordinates) != 2 or not all(map(math.isfinite, coordinates)):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a point: pass two finite numbers x1,x2 "
-                                         "(--point=-1,2 when x1 is negative)")
-    return coordinates
-
-
 def main(argv=None):
     parser = options.parser("python -m compare.walkthrough", (
         "Take one SGD step on one example (or a small batch) and print every number of it, forward and back, "
         "with its formula and the numbers put in, beside the value autograd computed. Exit status 0 when every "
         "value agrees with autograd, 1 otherwise, 2 for bad input."),
         ("hidden", "activations", "dtype", "seed", "init", "lr", "weight_decay"))
-    example = parser.add_mutually_exclusive_group()
-    example.add_argument("--points", type=int, default=1, help=f"take the first N training points of the circle "
-                         f"data, at most {MAX_POINTS} (default: 1)")
-    example.add_argument("--point", type=point, action="append", metavar="X1,X2", help="an example in place of "
-                         "the data's; repeat it for a batch; write --point=-1,2 when x1 is negative")
-    parser.add_argument("--label", type=float, choices=(1.0, -1.0), action="append", help="the label of each "
-                        "example (default: the data's, or for a --point the circle's: +1 within radius 2.5)")
+    parser.add_argument("--points", type=int, default=1, help=f"take the first N training points of the data, "
+                        f"at most {MAX_POINTS} (default: 1)")
     args = parser.parse_args(argv)
-    n = len(args.point or ()) or args.points
-    if not 1 <= n <= MAX_POINTS:
-        parser.error(f"{'--point given' if args.point else '--points'} {n}{' times' if args.point else ''}: "
-                     f"a walkthrough takes 1 to {MAX_POINTS} examples")
-    if args.label and len(args.label) != n:
-        parser.error(f"one --label per example: got {len(args.label)} for a batch of {n}")
-    config, _ = options.configure(parser, args, batch_size=n)
-    if args.point:
-        X, y = args.point, [1.0 if math.hypot(*p) < 2.5 else -1.0 for p in args.point]   # the circle's rule
-        source = f"{', '.join(f'({x1:g}, {x2:g})' for x1, x2 in X)}, given by --point"
-    else:
-        X_train, y_train, _, _ = load_data(seed=config.seed)
-        X, y = X_train[:n], y_train[:n]
-        source = f"the first {'training point' if n == 1 else f'{n} training points'} of the circle data (seed {config.seed})"
-    sections = compute(config, X, args.label or y)
+    if not 1 <= args.points <= MAX_POINTS:
+        parser.error(f"--points {args.points}: a walkthrough takes 1 to {MAX_POINTS} examples")
+    config, _ = options.configure(parser, args, batch_size=args.points)
+    X_train, y_train, _, _ = load_data(seed=config.seed)
+    X, y = X_train[:args.points], y_train[:args.points]
+    points = "training point" if args.points == 1 else f"{args.points} training points"
+    source = f"the first {points} of the circle data (seed {config.seed})"
+    sections = compute(config, X, y)
     print(render(sections, config, source))
     return 0 if all(v.status(config.dtype) != "DIFFERENT" for v in values(sections)) else 1
 

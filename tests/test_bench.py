@@ -11,7 +11,7 @@ def test_a_small_report_formats_each_measurement():
     report = {"machine": bench.machine(), "rounds": 1, "steps": [step], "command": bench.lockstep_phases(1)}
     text = bench.format_report(report)
     assert "\nfloat32          15 " in text
-    assert "python -m compare --epochs 1: the lockstep run only (--quick)" in text
+    assert "python -m compare --epochs 1, the lockstep run (imports aside):\n  data " in text
 
 
 def test_bad_rounds_is_a_one_line_error(capsys):

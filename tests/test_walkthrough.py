@@ -10,7 +10,7 @@ import torch_impl
 from compare.data import load_data
 from compare.options import Config
 from compare.pair import make_pair
-from compare.walkthrough import compute, grad_fn_chain, main, values, walkthrough
+from compare.walkthrough import array_text, compute, grad_fn_chain, main, values, walkthrough
 from conftest import assert_close
 
 CONFIGS = {
@@ -121,10 +121,7 @@ def test_a_wrong_derivative_exits_1_and_is_named_first(monkeypatch, capsys):
     assert out.splitlines()[-1].endswith("the first: dL/dz2[0]")
 
 
-@pytest.mark.parametrize("args", [["--point", "1"], ["--point", "a,b"], ["--point", "inf,0"], ["--points", "0"],
-                                  ["--points", "5"], ["--label", "3"], ["--label", "1", "--label", "-1"],
-                                  ["--points", "2", "--point", "1,2"], ["--point", "1,2"] * 5,
-                                  ["--hidden", "3"], ["--activations", "softmax"], ["--dtype", "float16"]])
+@pytest.mark.parametrize("args", [["--points", "0"], ["--points", "5"], ["--points", "x"], ["--hidden", "3"], ["--activations", "softmax"], ["--dtype", "float16"]])
 def test_bad_input_exits_2_with_one_error_line(args, capsys):
     assert exit_status(args) == 2
     out, err = capsys.readouterr()
@@ -132,25 +129,19 @@ def test_bad_input_exits_2_with_one_error_line(args, capsys):
     assert err.startswith("error: ") and err.count("\n") == 1
 
 
-def test_points_and_labels_from_the_command_line(capsys):
-    status, out, _ = run(["--point=-1,2", "--point", "0.5,0.25", "--label", "-1", "--label", "+1",
-                          "--hidden", "2", "--activations", "linear", "--dtype", "float32"], capsys)
+def test_a_batch_of_points_from_the_command_line(capsys):
+    status, out, _ = run(["--points", "2", "--hidden", "2", "--activations", "linear"], capsys)
+    X, y, _, _ = load_data(seed=1)
     assert status == 0
-    assert "Example: (-1, 2), (0.5, 0.25), given by --point." in out
-    assert "x1 = the examples = [[-1, 2], [0.5, 0.25]]" in out
-    assert "y = [-1, 1] the label" in out
-
-
-def test_a_point_gets_the_circle_label_unless_given(capsys):
-    _, inside, _ = run(["--point", "1,1"], capsys)
-    _, outside, _ = run(["--point", "3,0"], capsys)
-    assert "y = 1 the label" in inside and "y = -1 the label" in outside
+    assert "Example: the first 2 training points of the circle data (seed 1)." in out
+    assert f"x1 = the examples = {array_text(X[:2].astype(np.float32))}" in out
+    assert f"y = {array_text(y[:2, 0])} the label" in out
 
 
 def test_help_shows_every_option_and_its_default(capsys):
     assert exit_status(["--help"]) == 0
     out = " ".join(capsys.readouterr().out.split())     # argparse wraps lines at the terminal's width
-    for option in ("--hidden", "--activations", "--dtype", "--seed", "--init", "--point", "--label", "--points",
+    for option in ("--hidden", "--activations", "--dtype", "--seed", "--init", "--points",
                    "--lr", "--weight-decay"):
         assert option in out
     assert "(default: float32)" in out and "(default: 0.03)" in out
