@@ -93,7 +93,9 @@ def plot(path, history, predictor, X_train, y_train, X_valid, y_valid):
     ax_loss.grid()
     ax_boundary.set(xlim=(-6, 6), ylim=(-6, 6), aspect="equal", title="Decision boundary")
     pg.draw_decision_boundary(fig, ax_boundary, trained_model=predictor)
-    pg.plot_points(ax_boundary, X_train, y_train, X_valid, y_valid)
+    for X, y, edge in ((X_train, y_train, "white"), (X_valid, y_valid, "#555555")):   # pg.plot_points' look,
+        colors = [pg.DataColor.get_rgb(float(label)) for label in y[:, 0]]            # in one scatter per set
+        ax_boundary.scatter(X[:, 0], X[:, 1], s=20, c=colors, alpha=0.9, linewidths=0.7, edgecolors=edge)
     fig.savefig(path, format="png")
 
 

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -91,20 +92,20 @@ def test_a_wrong_derivative_is_caught_and_exits_1(monkeypatch, capsys):
     assert status == 1 and "DISAGREE: gradients" in out
 
 
-def test_divergence_is_reported_cleanly_without_warnings():
-    result = subprocess.run([sys.executable, "-W", "error", "-m", "compare", "--lr", "1000", "--epochs", "5",
-                             "--quiet"], capture_output=True, text=True)
-    assert result.returncode == 1, result.stderr
-    assert result.stderr == ""
-    assert "DIVERGED: " in result.stdout and "became non-finite on both at epoch 2, step 9" in result.stdout
+def test_divergence_is_reported_cleanly_without_warnings(capsys):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")             # NumPy's overflow warnings would repeat the verdict
+        status, out, err = run_cli(["--lr", "1000", "--epochs", "5", "--quiet"], capsys)
+    assert status == 1 and err == "" and [str(w.message) for w in caught] == []
+    assert "DIVERGED: " in out and "became non-finite on both at epoch 2, step 9" in out
 
 
-def test_help_shows_every_default():
-    result = subprocess.run([sys.executable, "-m", "compare", "--help"], capture_output=True, text=True)
-    assert result.returncode == 0
+def test_help_shows_every_default(capsys):
+    status, out, _ = run_cli(["--help"], capsys)
+    assert status == 0
     for default in ("(default: 100)", "(default: 15)", "(default: 0.03)", "(default: circle)",
                     "(default: 3,3)", "(default: tanh,sigmoid)", "(default: float32)", "(default: xavier)"):
-        assert default in result.stdout
+        assert default in out
 
 
 def write_weights(tmp_path, name, **changes):
@@ -149,13 +150,6 @@ def test_bad_input_is_one_error_line_exit_2_and_writes_nothing(args, tmp_path, c
     assert sorted(os.listdir(tmp_path)) == before
 
 
-def test_bad_input_has_no_traceback_from_the_command_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "compare", "--weights", str(tmp_path / "none.npz")],
-                            capture_output=True, text=True)
-    assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr == f"error: {tmp_path / 'none.npz'}: No such file or directory\n"
-
-
 def test_a_closed_pipe_is_not_a_traceback():
     process = subprocess.Popen([sys.executable, "-m", "compare", "--epochs", "30"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -186,13 +180,6 @@ def test_each_optimizer_agrees_step_by_step_with_its_state_compared(args, tmp_pa
     checks = json.loads(path.read_text())["checks"]
     assert status == 0 and checks["optimizer state"]["compared"] == 85 and checks["optimizer state"]["max_abs_diff"] > 0
     assert checks["weights after the update"]["max_abs_diff"] < 1e-14
-
-
-def test_the_default_run_learns_the_circle_on_both_sides(tmp_path, capsys):
-    path = tmp_path / "result.json"
-    status, _, _ = run_cli(["--quiet", "--json", str(path)], capsys)
-    history = json.loads(path.read_text())["history"]
-    assert status == 0 and history["manual"][-1]["val_acc"] >= 0.9 and history["torch"][-1]["val_acc"] >= 0.9
 
 
 # Every command answers the same mistake with the same line (compare.options, manual.train.LIMITS).

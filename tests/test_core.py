@@ -1,7 +1,5 @@
 """manual against torch (float64 and float32) and against finite differences; API details."""
 import random
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -209,15 +207,6 @@ def test_compare_refuses_weights_that_are_not_finite_real_numbers(value, message
     state["layer2.bias"] = value
     with pytest.raises(ValueError, match=f"^w.npz: {message}"):
         check_weights(Config(), state, "w.npz")
-
-
-def run_python(code):
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-
-
-def test_manual_never_imports_torch_and_torch_impl_never_imports_manual():
-    assert run_python("import sys, manual; print('torch' in sys.modules)").strip() == "False"
-    assert run_python("import sys, torch_impl; print('manual' in sys.modules)").strip() == "False"
 
 
 def test_data_is_deterministic_and_leaves_global_rng_alone():

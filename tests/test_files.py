@@ -17,6 +17,7 @@ import torch
 
 import manual
 from compare.files import MAX_WEIGHTS_BYTES, write_output
+from compare import options
 from compare.options import Config
 from conftest import refused, run_cli
 
@@ -70,14 +71,20 @@ def test_a_torch_file_of_anything_but_dense_float_tensors_is_refused(kind, tmp_p
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-@pytest.mark.parametrize("kind", ["quantized", "sparse_csr"])
-def test_torch_warnings_on_loading_do_not_reach_the_command_line(kind, tmp_path):
+def test_torch_warnings_on_loading_do_not_reach_the_command_line(tmp_path):
     # torch warns about these once per process: only a fresh one shows whether they are silenced
-    path = save_bad_torch_file(kind, tmp_path)
-    result = subprocess.run([sys.executable, "-m", "compare", "--weights", str(path)], cwd=ROOT,
-                            capture_output=True, text=True)
-    assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr == f"error: {path}: {TORCH_CASES[kind]}\n"
+    paths = [str(save_bad_torch_file(kind, tmp_path)) for kind in ("quantized", "sparse_csr")]
+    code = f"""from compare.__main__ import main
+for path in {paths!r}:
+    try:
+        main(["--weights", path])
+    except SystemExit as exit_:
+        print(exit_.code)
+"""
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.stdout == "2\n2\n"
+    assert result.stderr == "".join(f"error: {path}: {TORCH_CASES[kind]}\n"
+                                    for path, kind in zip(paths, ("quantized", "sparse_csr")))
 
 
 def test_a_torch_file_with_a_key_that_is_not_a_string_is_refused(tmp_path, capsys):
@@ -283,17 +290,27 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_temporary_one(tmp_path)
     assert path.read_text() == "old" and os.listdir(tmp_path) == ["out.txt"]
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_stop_signal_is_one_line_exit_128_plus_signal_and_no_file(signum, tmp_path):
+def test_a_stop_signal_is_one_line_exit_128_plus_signal_and_no_file(tmp_path):
     command = [sys.executable, "-m", "compare", "--epochs", "100000", "--json", str(tmp_path / "out.json")]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         first_line = process.stdout.readline()          # after the first epoch: it is training
-        process.send_signal(signum)
+        process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=60)
     finally:
         process.kill()                                  # does nothing unless something above failed
     assert first_line.startswith("[Epoch   1/100000]")
-    assert process.returncode == 128 + signum
-    assert err == f"interrupted by {signal.Signals(signum).name}\n"
+    assert process.returncode == 128 + signal.SIGTERM
+    assert err == "interrupted by SIGTERM\n"
     assert os.listdir(tmp_path) == []
+
+
+def test_ctrl_c_is_one_line_exit_130(capsys):
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            options.run(lambda: os.kill(os.getpid(), signal.SIGINT))   # options.run installs its handler first
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    assert exit_.value.code == 130 and capsys.readouterr().err == "interrupted by SIGINT\n"

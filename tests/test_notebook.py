@@ -90,6 +90,7 @@ def test_plants_are_undone(executed):
 
 
 def test_lockstep_run_agrees_and_learns(executed):
+    # the notebook's run is python -m compare's default run: the article's settings, seed 1, 100 epochs
     text = printed(executed[0], "lockstep-100")
     assert "\nAGREE:" in text
     for side in ("manual (NumPy)", "torch_impl (autograd)"):
