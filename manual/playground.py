@@ -21,7 +21,7 @@ from .optim import Optimizer, check_range
 # R'(theta), the derivative of each penalty, taken at the weight before the step (nn.ts)
 REGULARIZATIONS = {
     "none": lambda theta: np.zeros_like(theta),                        # R = 0
-    "L1": lambda theta: np.where(theta < 0, -1, 1).astype(theta.dtype),  # R = |theta|, R'(0) = +1 as Playground
+    "L1": np.sign,                               # R = |theta|: -1 below 0, +1 above, 0 at 0 (nn.ts: w < 0 ? -1 : (w > 0 ? 1 : 0))
     "L2": lambda theta: theta,                                         # R = theta^2 / 2
 }
 

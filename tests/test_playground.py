@@ -157,6 +157,27 @@ def test_l1_kills_a_weight_that_crosses_zero(side):
     assert weight.tolist() == [[0.05 - 0.5 - 0.01 * 1.0]]
 
 
+def test_l1_derivative_is_the_sign_and_0_at_0():
+    theta = np.array([-2.0, -0.0, 0.0, 1e-300, 3.0])
+    expected = [-1.0, 0.0, 0.0, 1.0, 1.0]                 # nn.ts: w < 0 ? -1 : (w > 0 ? 1 : 0)
+    assert manual.playground.REGULARIZATIONS["L1"](theta).tolist() == expected
+    weight, _ = one_weight_step("torch", 0.0, 0.0, 0.1)   # theta' = 0, R'(0) = 0: no move, no death
+    assert weight.tolist() == [[0.0]]
+    weight, optimizer = one_weight_step("manual", 0.0, 0.0, 0.1)
+    assert weight.tolist() == [[0.0]] and not optimizer.state[optimizer.params[0]]["dead"].any()
+
+
+def test_from_zero_weights_with_tanh_no_weight_moves_and_no_link_dies():
+    config = Config(epochs=3, rules="playground", regularization="L1", regularization_rate=0.01, init="zero",
+                    activations=("tanh", "tanh"))
+    result = run(config)
+    assert result.agree and result.dead_links == {"dead": 0, "weights": 18}
+    for model in result.models:
+        for name, p in model.state_dict().items():
+            if name.endswith(".weight"):
+                assert not np.asarray(p).any(), name
+
+
 def dead_masks(sides):
     r"""Each weight's dead-link mask on both sides, from the optimizers' state."""
     return [(sides.optimizers[0].state[p]["dead"].copy(), sides.optimizers[1].state[q]["dead"].numpy().copy())

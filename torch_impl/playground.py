@@ -20,7 +20,7 @@ class HalfMSELoss(nn.Module):
 class PlaygroundSGD(torch.optim.Optimizer):
     r"""SGD step, then ``theta -= lr * regularization_rate * R'(theta before the step)``.
 
-    ``regularization`` is ``"none"``, ``"L1"`` (``R' = -1 where theta < 0, else +1``) or ``"L2"``
+    ``regularization`` is ``"none"``, ``"L1"`` (``R' = sign(theta)``: -1, +1, and 0 at 0) or ``"L2"``
     (``R' = theta``), per parameter group. With L1, ``state[p]["dead"]`` marks the weights that
     crossed 0; they stay 0.
     """
@@ -43,7 +43,7 @@ class PlaygroundSGD(torch.optim.Optimizer):
                 if group["regularization"] == "L2":
                     p.copy_(stepped - lr * rate * before)
                 elif group["regularization"] == "L1":
-                    updated = stepped - lr * rate * torch.where(before < 0, -1.0, 1.0).to(p.dtype)
+                    updated = stepped - lr * rate * torch.sign(before)
                     dead = self.state[p].setdefault("dead", torch.zeros_like(p, dtype=torch.bool))
                     dead |= stepped * updated < 0
                     p.copy_(updated.masked_fill(dead, 0))
