@@ -11,6 +11,7 @@ counts and the +1/-1 predictions on every point, each side through its own ``val
 The first failed check is diagnosed by ``compare.trace``: it replays that step from its weights and
 batch and names the first intermediate quantity that differs.
 """
+import numbers
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,10 +26,11 @@ import torch_impl
 from .data import REGRESSION
 from .pair import (DTYPES, TOLERANCES, batches, make_criteria, make_optimizers, make_pair, read_only, run_data,
                    start, tolerance_ratio)
-from .trace import HINTS, first_difference, trace
+from .trace import explain, first_difference, trace
 
 TIE = 1e-4     # float32: outputs this close to the threshold 0 may discretize differently (a tie)
 PROBE = [-1.0, -1e-30, -0.0, 0.0, 1e-30, 1.0]   # discretize's edge cases, fed to both sides
+SIDES = ("manual", "torch")
 CHECKS = ("loss", "gradients", "weights after the update", "optimizer state", "epoch losses")
 
 
@@ -82,10 +84,10 @@ def run(config, weights=None, on_epoch=None):
             for step, idx, before, outcomes in sides.epoch():
                 with sides.clock("checks"):
                     check_step(sides, record, {"epoch": epoch, "step": step}, (before, idx), outcomes, totals)
+                    if record.stop:
+                        break
                     if not config.free_running:
                         sides.synchronise()
-                if record.stop:
-                    break
             if record.stop or not check_epoch(sides, record, epoch, totals):
                 break
             if on_epoch:
@@ -131,6 +133,7 @@ class Sides:
         self.optimizers = make_optimizers(config, *self.models)
         self.criteria = make_criteria(config)
         self.params = tuple(list(model.parameters()) for model in self.models)
+        self.shapes = [p.data.shape for p in self.params[0]]
         self.offsets = np.cumsum([0] + [p.data.size for p in self.params[0]])[:-1]
 
     def epoch(self):
@@ -182,6 +185,24 @@ class Sides:
         return (flat([a for a, _ in pairs]).astype(np.float64),
                 torch.cat([b.ravel().double() for _, b in pairs] or [torch.zeros(0)]).numpy())
 
+    def malformed(self):
+        r"""``(check, detail)`` for what a step left missing or misshapen (a parameter, a gradient, an optimizer
+        state entry), or None."""
+        for side, params in zip(SIDES, self.params):
+            for name, p, shape in zip(self.result.parameter_names, params, self.shapes):
+                for what, value in ((name, p.data if side == "manual" else p), (f"{name}.grad", p.grad)):
+                    if value is None or tuple(np.shape(value)) != shape:
+                        found = "None" if value is None else f"of shape {tuple(np.shape(value))}"
+                        return "step outputs", f"{side}: {what} is {found} after the step, not of shape {shape}"
+        for name, (manual_keys, torch_keys) in self.state_keys().items():
+            if manual_keys != torch_keys:
+                return "optimizer state", f"{name}: manual keeps {sorted(manual_keys)}, torch {sorted(torch_keys)}"
+        for manual_value, torch_value in self.state_pairs():
+            if np.shape(manual_value) != tuple(torch_value.shape):
+                return "optimizer state", (f"manual holds an entry of shape {np.shape(manual_value)} where torch's "
+                                           f"is {tuple(torch_value.shape)}")
+        return None
+
     def state_keys(self):
         r"""Per parameter name: the optimizer state entries (``step`` aside) each side keeps."""
         manual_state, torch_state = (optimizer.state for optimizer in self.optimizers)
@@ -203,6 +224,14 @@ def outputs(models, X):
     r"""Both models' outputs on the points ``X``, each side on its own copy."""
     with torch.no_grad():
         return models[0](read_only(X)), models[1](torch.tensor(X)).numpy()
+
+
+def short_repr(value):
+    r"""What a side returned, for a message: a value's type, and its shape if it has one."""
+    shape = getattr(value, "shape", None)
+    if isinstance(value, tuple):
+        return "(" + ", ".join(map(short_repr, value)) + ")"
+    return type(value).__name__ + ("" if shape is None else f" of shape {tuple(shape)}")
 
 
 def attempt(function, *args):
@@ -263,7 +292,7 @@ class Record:
     def finite(self, where, compared):
         r"""Record DIVERGED at the first non-finite number on either side; return whether all are finite."""
         for name, pair in compared.items():
-            sides = [side for side, values in zip(("manual", "torch"), pair) if not np.isfinite(values).all()]
+            sides = [side for side, values in zip(SIDES, pair) if not np.isfinite(values).all()]
             if sides:
                 side = "both" if len(sides) == 2 else sides[0]
                 hint = ("training diverged: try a smaller --lr" if side == "both" else
@@ -273,13 +302,23 @@ class Record:
                 return False
         return True
 
-    def raised(self, where, outcomes):
-        r"""Fail if a side raised; return whether one did."""
-        for side, outcome in zip(("manual", "torch"), outcomes):
+    def broken(self, where, outcomes, sides=None):
+        r"""Fail if a side raised, returned something other than ``(loss, correct)`` as Python numbers,
+        or (given ``sides``, after a training step) left a parameter, a gradient or an optimizer state
+        entry that is missing or of the wrong shape; return whether it did."""
+        for side, outcome in zip(SIDES, outcomes):
             if isinstance(outcome, Exception):
                 self.fail(where, "exception", f"{side} raised {type(outcome).__name__}: {outcome}")
                 return True
-        return False
+            if not (isinstance(outcome, tuple) and len(outcome) == 2 and isinstance(outcome[0], numbers.Real)
+                    and isinstance(outcome[1], numbers.Integral)):
+                self.fail(where, "step outputs", f"{side} returned {short_repr(outcome)}, not (loss, correct) "
+                          "as two Python numbers")
+                return True
+        problem = sides and sides.malformed()
+        if problem:
+            self.fail(where, *problem)
+        return bool(problem)
 
     def fail(self, where, check, detail, replay=None, parameter=None, quantity=None, hint=None):
         r"""Record a failed check; the first is diagnosed from ``replay``, the step's ``(weights, batch)``."""
@@ -302,7 +341,7 @@ class Record:
         except Exception as exc:                    # the planted bug may break the trace too
             return {**failure, "hint": f"tracing the step raised {type(exc).__name__}: {exc}"}
         if first:
-            return {**failure, "quantity": first.name, "hint": HINTS[first.kind]}
+            return {**failure, "quantity": first.name, "hint": explain(first, self.config.dtype)}
         if self.config.free_running:
             return {**failure, "hint": "free-running: the models had drifted apart before this step (rounding "
                     "amplified by training); without --free-running each step starts from identical weights"}
@@ -338,15 +377,10 @@ def check_discretize(sides, record):
 
 def check_step(sides, record, where, replay, outcomes, totals):
     r"""One step: neither side raised; loss, gradients, updated weights and optimizer state agree; so do the counts."""
-    if record.raised(where, outcomes):
+    if record.broken(where, outcomes, sides):
         return
     (manual_loss, manual_correct), (torch_loss, torch_correct) = outcomes
     totals.append((manual_loss, torch_loss, manual_correct, torch_correct, len(replay[1])))
-    for name, (manual_keys, torch_keys) in sides.state_keys().items():
-        if manual_keys != torch_keys:
-            record.fail(where, "optimizer state", f"manual keeps {sorted(manual_keys)}, torch {sorted(torch_keys)}",
-                        replay, name)
-            break
     compared = {"loss": (np.array(manual_loss), np.array(torch_loss)), **sides.values()}
     if not record.finite(where, compared):
         return
@@ -372,14 +406,14 @@ def check_epoch(sides, record, epoch, totals):
     outcomes = sides.validate()
     with sides.clock("checks"):
         where = {"epoch": epoch, "step": None}
-        if record.raised(where, outcomes):
+        if record.broken(where, outcomes):
             return False
         (manual_valid, torch_valid), result = outcomes, record.result
         totals = np.array(totals, dtype=np.float64)
         train_loss = np.average(totals[:, :2], axis=0, weights=totals[:, 4])
         n_train, n_valid = len(result.data[0]), len(result.data[2])
         for side, loss, correct, (val_loss, val_correct) in zip(
-                ("manual", "torch"), train_loss, totals[:, 2:4].sum(axis=0), outcomes):
+                SIDES, train_loss, totals[:, 2:4].sum(axis=0), outcomes):
             result.history[side].append({"epoch": epoch, "loss": float(loss), "acc": float(correct / n_train),
                                          "val_loss": val_loss, "val_acc": val_correct / n_valid})
         replay = (sides.models[0].state_dict(), "validation")
@@ -438,4 +472,7 @@ NO_TRACE_HINTS = {
     "predictions": "the outputs agree but their labels differ: discretize is +1 where y_pred >= 0, else -1",
     "discretize": "discretize must give +1 where y_pred >= 0 (0 and -0.0 included), else -1",
     "exception": "the side named raised an exception; the message says where",
+    "step outputs": "a step returns (loss, correct) as Python numbers (loss.item(), int(correct)) and leaves every "
+                    "parameter, gradient and optimizer state entry with its parameter's shape; the detail says "
+                    "what was missing or misshapen",
 }

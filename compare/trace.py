@@ -23,6 +23,7 @@ from .files import json_writer, save_outputs
 from .options import SETTINGS
 from .pair import batches, make_criteria, make_optimizers, make_pair, read_only, run_data, start, tolerance_ratio
 
+DIVERGED_HINT = "both sides overflowed to NaN or infinity: training diverged here, try a smaller --lr"
 # What a first difference at each kind of quantity most likely means.
 HINTS = {
     "x": "the input of a layer differs although the previous activation agrees: check the forward loop",
@@ -62,10 +63,13 @@ class Row:
         return float(rel.max(initial=0.0))
 
     def status(self, dtype):
+        r"""``exact``, ``close``, ``DIFFERENT``, or ``non-finite`` where both sides hold a NaN or an infinity."""
         if self.manual.shape != self.torch.shape:
             return "DIFFERENT"
         if np.array_equal(self.manual, self.torch):
             return "exact"
+        if not (np.isfinite(self.manual).all() or np.isfinite(self.torch).all()):
+            return "non-finite"                      # both overflowed: the step diverges, it is not a bug
         return "close" if np.all(tolerance_ratio(self.manual, self.torch, dtype) <= 1) else "DIFFERENT"
 
 
@@ -115,8 +119,15 @@ def trace(config, weights, X, y):
 
 
 def first_difference(rows, dtype):
-    r"""The first ``DIFFERENT`` row, or None."""
-    return next((row for row in rows if row.status(dtype) == "DIFFERENT"), None)
+    r"""The first ``DIFFERENT`` or ``non-finite`` row, or None."""
+    return next((row for row in rows if row.status(dtype) in ("DIFFERENT", "non-finite")), None)
+
+
+def explain(row, dtype):
+    r"""What the first difference ``row`` most likely means."""
+    if row.status(dtype) == "non-finite":
+        return DIVERGED_HINT
+    return HINTS[row.kind]
 
 
 def format_rows(rows, dtype):
@@ -156,6 +167,7 @@ def step_start(config, weights, step):
             manual.train_step(models[0], optimizer, criterion, read_only(X_train[idx]), read_only(y_train[idx]))
 
 
+@np.errstate(over="ignore", invalid="ignore")     # a diverging step is reported as DIVERGED, not warned about
 def main(argv=None):
     names = [name for name in SETTINGS if name not in ("free_running",)]
     parser = options.parser("python -m compare.trace", __doc__.split("\n\n")[0],
@@ -172,8 +184,11 @@ def main(argv=None):
     print(f"Step {args.step} (batch of {len(X)}), from identical weights:\n", file=out)
     print(format_rows(rows, config.dtype), file=out)
     print(file=out)
-    print(f"First difference: {first.name} ({first.where}); likely cause: {HINTS[first.kind]}" if first
-          else "Every quantity agrees.", file=out)
+    if first and first.status(config.dtype) == "non-finite":
+        print(f"DIVERGED at {first.name} ({first.where}): {DIVERGED_HINT}.", file=out)
+    else:
+        print(f"First difference: {first.name} ({first.where}); likely cause: {HINTS[first.kind]}" if first
+              else "Every quantity agrees.", file=out)
     save_outputs(parser, [(args.json, json_writer({"step": args.step, "rows": to_json(rows, config.dtype)}))])
     return 1 if first else 0
 

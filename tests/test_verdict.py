@@ -1,8 +1,10 @@
 """What AGREE is worth: planted faults are caught and diagnosed; correct pairs are never DISAGREE."""
 import json
+import warnings
 
 import numpy as np
 import pytest
+import torch
 
 import manual
 import torch_impl
@@ -158,3 +160,62 @@ def test_a_traced_step_starts_from_the_run_s_own_weights_and_batch(args):
             np.testing.assert_array_equal(X, sides.result.data[0][idx])
             np.testing.assert_array_equal(y, sides.result.data[1][idx])
             sides.synchronise()
+
+
+def linear_backward_without_bias(self, dz):
+    self.weight.accumulate_grad(dz.T @ self.x)                       # the bias gradient forgotten
+    return dz @ self.weight.data
+
+
+def adam_step_with_an_extra_entry(original):
+    def step(self):
+        original(self)
+        for p in self.params:
+            self.state[p]["velocity"] = np.zeros_like(p.data)          # an entry torch's Adam does not keep
+    return step
+
+
+def returning_the_loss_as_an_array(original):
+    return lambda self, y_pred, y: np.array([[original(self, y_pred, y)]])   # (1, 1), not a number
+
+
+def torch_step_returning_a_tensor(original):
+    def train_step(*args):
+        loss, correct = original(*args)
+        return torch.tensor([loss]), correct                          # forgot .item()
+    return train_step
+
+
+# A bug in a side that breaks what a step returns or leaves behind is a DISAGREE naming the side, not a crash.
+BROKEN = {
+    "bias gradient forgotten": (manual.Linear, "backward", lambda f: linear_backward_without_bias, [],
+                                "manual: layer1.bias.grad is None after the step, not of shape (3,)"),
+    "an extra Adam state entry": (manual.Adam, "step", adam_step_with_an_extra_entry, ["--optimizer", "adam"],
+                                  "layer1.weight: manual keeps ['exp_avg', 'exp_avg_sq', 'velocity'], "
+                                  "torch ['exp_avg', 'exp_avg_sq']"),
+    "loss as a (1, 1) array": (manual.MSELoss, "__call__", returning_the_loss_as_an_array, [],
+                               "manual returned (ndarray of shape (1, 1), int), not (loss, correct) as two Python "
+                               "numbers"),
+    "torch loss as a tensor": (torch_impl, "train_step", torch_step_returning_a_tensor, [],
+                               "torch returned (Tensor of shape (1,), int), not (loss, correct) as two Python numbers"),
+}
+
+
+@pytest.mark.parametrize("fault", BROKEN)
+def test_a_side_that_returns_or_leaves_the_wrong_thing_is_a_disagree_with_json(fault, monkeypatch, tmp_path, capsys):
+    owner, name, replace, args, detail = BROKEN[fault]
+    monkeypatch.setattr(owner, name, replace(getattr(owner, name)))
+    status, result, out = run_json(["--epochs", "1", *args], tmp_path, capsys)
+    assert status == 1 and result["verdict"] == "DISAGREE"
+    assert result["first_failure"]["step"] == 1 and result["first_failure"]["detail"] == detail
+    assert f"{detail}\n  likely cause: " in out
+
+
+def test_a_traced_step_where_both_sides_overflow_is_diverged_not_a_difference(capsys):
+    from compare.trace import main as trace_main
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        status, out, err = run_main(trace_main, ["--lr", "1e30", "--step", "5"], capsys)
+    assert status == 1 and err == "" and caught == []
+    assert out.rstrip().endswith("DIVERGED at z1 (layer1): both sides overflowed to NaN or infinity: training "
+                                 "diverged here, try a smaller --lr.")
