@@ -106,8 +106,8 @@ class Config:
                              f"at most {MAX_PARAMETERS:,} are trained")
 
     def check_rates(self):
-        r"""The learning rate and the weight decay neither overflow nor, nonzero, round to 0 in the dtype."""
-        for name in ("lr", "weight_decay"):
+        r"""No rate or constant of the update overflows or, nonzero, rounds to 0 in the dtype."""
+        for name in ("lr", "weight_decay", "momentum", "eps", "regularization_rate"):
             with np.errstate(over="ignore"):
                 rounded = np.dtype(self.dtype).type(getattr(self, name))
             if math.isinf(rounded) or rounded == 0 != getattr(self, name):
@@ -205,7 +205,7 @@ def configure(parser, args, **fixed):
     written. Any bad input is ``parser.error``: one line, exit 2, before any work."""
     given = {name: value for name, value in vars(args).items() if name in Config.__dataclass_fields__}
     try:
-        from_url, notes = parse_url(args.playground) if getattr(args, "playground", None) else ({}, [])
+        from_url, notes = parse_url(args.playground) if getattr(args, "playground", None) is not None else ({}, [])
         config = Config(**{**from_url, **given, **fixed})
         load_data(config.dataset, config.noise, config.train_ratio, config.seed)   # may leave a set empty
         weights = None

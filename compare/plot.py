@@ -16,6 +16,7 @@ from .report import SIDES, describe
 GRID = np.linspace(-6, 6, 121)          # the plane the Playground draws, 0.1 apart
 
 
+@np.errstate(over="ignore", invalid="ignore")      # a diverged model's outputs are NaN, drawn blank
 def outputs_on_the_plane(result):
     r"""Both models' outputs on the grid of the plane: two arrays of shape (len(GRID), len(GRID)),
     row 0 at the top (y = 6) as an image is drawn."""
@@ -80,13 +81,15 @@ def make_figure(result):
 
     difference = np.abs(planes[0].astype(np.float64) - planes[1])
     exact = difference == 0
-    shown = np.where(exact, np.nan, difference)        # LogNorm has no 0: bit-identical points are blank
-    positive = difference[~exact]
+    blank = exact | ~np.isfinite(difference)          # LogNorm has no 0; a diverged run's planes hold NaN
+    shown = np.where(blank, np.nan, difference)
+    positive = difference[~blank]
     largest = positive.max() if positive.size else 1e-16
     norm = LogNorm(vmin=min(positive.min(), largest / 10) if positive.size else largest / 10, vmax=largest)
     image = ax_diff.imshow(shown, extent=(-6, 6, -6, 6), cmap="viridis", norm=norm, interpolation="nearest")
     ax_diff.set(xlim=(-6, 6), ylim=(-6, 6), aspect="equal",
-                title=f"|y_manual - y_torch| over the plane\n(blank: bit-identical, {100 * exact.mean():.0f}% of it)")
+                title=f"|y_manual - y_torch| over the plane\n(blank: bit-identical, {100 * exact.mean():.0f}% of it"
+                      + (f"; non-finite, {100 * (blank & ~exact).mean():.0f}%)" if (blank & ~exact).any() else ")"))
     colorbar = fig.colorbar(image, ax=ax_diff, orientation="horizontal", shrink=0.8,
                             label="absolute difference (log scale)")
     colorbar.ax.xaxis.set_minor_formatter(NullFormatter())   # labels at the powers of ten only

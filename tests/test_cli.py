@@ -130,6 +130,11 @@ BAD_INPUTS = [
     ["--momentum", "0.9", "--nesterov", "--optimizer", "adamw"], ["--betas", "0.9,0.99"], ["--amsgrad"],
     ["--optimizer", "adam", "--betas", "1,0.9"], ["--optimizer", "adam", "--betas", "0.9"],
     ["--optimizer", "adam", "--eps", "-1"], ["--momentum", "-0.5"],
+    # values that round to 0 or overflow in float32, and an empty URL
+    ["--optimizer", "adam", "--eps", "1e-60"], ["--momentum", "1e-50"], ["--lr", "1e39"],
+    ["--rules", "playground", "--regularization", "L2", "--regularization-rate", "1e300"], ["--playground", ""],
+    ["--seed", "4294967295", "--seeds", "2"], ["--playground", "#networkShape=100000,100000"],
+    ["--features", "x,y,x2,y2,xy,sinx,siny", "--hidden", "2000000", "--activations", "tanh"],   # 18M with 7 inputs
 ]
 
 
@@ -201,3 +206,11 @@ def test_the_same_mistake_gets_the_same_line_in_every_command_that_takes_the_opt
         answers[command] = err
     assert len(answers) >= 3 and len(set(answers.values())) == 1, answers
     assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_a_diverged_run_still_draws_its_figure(tmp_path, capsys):
+    path = tmp_path / "diverged.png"
+    status, out, err = run_cli(["--lr", "1e38", "--epochs", "1", "--batch-size", "125", "--init", "torch-default",
+                                "--quiet", "--plot", str(path)], capsys)
+    assert status == 1 and err == "" and "DIVERGED: " in out
+    assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
