@@ -97,7 +97,9 @@ def format_report(report):
 
 
 def main(argv=None):
-    parser = options.parser("python -m compare.bench", __doc__.split("\n\n")[0], ["json"])
+    parser = options.parser("python -m compare.bench", "How fast is hand-written NumPy backprop next to torch? "
+                            "Times one train_step of each side per batch size and dtype, and the phases of the "
+                            "lockstep run; it reports and sets no target.", ["json"])
     parser.add_argument("--quick", action="store_true",
                         help=f"only batch sizes {QUICK_BATCH_SIZES} in float32, 3 rounds")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per measurement (default: 7)")

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from . import options
+from .options import SETTINGS
 from .files import json_writer, png_writer, save_outputs
 from .pair import TOLERANCES, make_criteria, make_pair, tolerance_ratio
 from .trace import step_start
@@ -154,8 +155,9 @@ def sweep_figure(result, title):
     return fig
 
 
-OPTIONS = ("dataset", "features", "noise", "train_ratio", "hidden", "activations", "seed", "init", "batch_size",
-           "weights", "step", "json", "plot")
+# every setting of the run that reaches step N, as compare.trace takes them; the dtype is float64
+OPTIONS = (*(name for name in SETTINGS if name not in ("dtype", "free_running")), "weights", "playground", "step",
+           "json", "plot")
 
 
 def main(argv=None):

@@ -256,7 +256,7 @@ class Check:
         abs_diff, ratio = np.abs(a - b), tolerance_ratio(a, b, self.dtype)
         self.max_abs_diff = max(self.max_abs_diff, float(abs_diff.max(initial=0.0)))
         self.max_ratio = max(self.max_ratio, float(ratio.max(initial=0.0)))
-        self.count += 1
+        self.count += bool(a.size)                  # plain SGD keeps no state: nothing was compared
         return abs_diff, ratio
 
     def summary(self):

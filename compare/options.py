@@ -48,7 +48,7 @@ class Config:
     batch_size: int = setting(manual.BATCH_SIZE, "mini-batch size")
     lr: float = setting(manual.LEARN_RATE, "learning rate")
     weight_decay: float = setting(None, "weight decay (L2 rate) of the optimizer, biases included (default: "
-                                  f"{manual.REGULAR}; 0 with --rules playground, see --regularization)")
+                                  f"{manual.REGULAR})")
     dataset: str = setting("circle", f"Playground data set; {' and '.join(REGRESSION)} are regression "
                            "(linear output)", choices=tuple(DATASETS))
     features: tuple = setting(("x", "y"), f"the network's inputs, from {', '.join(FEATURES)}",
@@ -73,7 +73,7 @@ class Config:
     eps: float = setting(1e-8, "Adam(W): term added to the denominator", finite_at_least(0), "a finite number >= 0")
     amsgrad: bool = setting(False, "Adam(W): the AMSGrad variant")
     rules: str = setting("torch", "torch: MSELoss and torch.optim; playground: Playground's 1/2-MSE and update, "
-                         "regularisation on the weights only", choices=RULES)
+                         "no weight decay, --regularization on the weights only", choices=RULES)
     regularization: str = setting("none", "--rules playground: penalty on the weights", choices=tuple(manual.playground.REGULARIZATIONS))
     regularization_rate: float = setting(0.0, "--rules playground: the penalty's rate", finite_at_least(0),
                                          "a finite number >= 0")
@@ -111,7 +111,8 @@ class Config:
             with np.errstate(over="ignore"):
                 rounded = np.dtype(self.dtype).type(getattr(self, name))
             if math.isinf(rounded) or rounded == 0 != getattr(self, name):
-                raise ValueError(f"{flag(name)} {getattr(self, name):g} is not representable in {self.dtype}")
+                what = "overflows" if math.isinf(rounded) else "rounds to 0 in"
+                raise ValueError(f"{flag(name)} {getattr(self, name):g}: {what} {self.dtype}")
 
     def check_optimizer(self, defaults):
         r"""An option that does not apply to the chosen optimizer or rules is an error, not ignored."""
@@ -172,7 +173,7 @@ def parser(prog, description, names):
     A ``Config`` option that is not given is left out of the parsed arguments (``Config`` has the
     default), so that ``configure`` can tell a given option from a default one.
     """
-    result = Parser(prog=prog, description=description)
+    result = Parser(prog=prog, description=description, allow_abbrev=False)   # --eps is never --eps-sweep
     settings = {f.name: f for f in fields(Config)}
     for name in names:
         if name in EXTRAS:
@@ -199,6 +200,16 @@ def report_stream(args):
     return sys.stderr if "-" in (getattr(args, name, None) for name in OUTPUTS) else sys.stdout
 
 
+def read_weights(config, path):
+    r"""The state dict in ``path``, checked against ``config``'s network; ``ValueError`` ``--weights PATH: ...``."""
+    try:
+        weights = load_weights(path)
+        check_weights(config, weights, path)
+    except ValueError as exc:
+        raise ValueError(f"--weights {exc}") from None
+    return weights
+
+
 def configure(parser, args, **fixed):
     r"""The ``Config`` of parsed ``args`` (a ``--playground`` URL's settings, overridden by the options
     given, then ``fixed``) and the ``--weights`` to start from. Checks that every output can be
@@ -208,10 +219,7 @@ def configure(parser, args, **fixed):
         from_url, notes = parse_url(args.playground) if getattr(args, "playground", None) is not None else ({}, [])
         config = Config(**{**from_url, **given, **fixed})
         load_data(config.dataset, config.noise, config.train_ratio, config.seed)   # may leave a set empty
-        weights = None
-        if getattr(args, "weights", None):
-            weights = load_weights(args.weights)
-            check_weights(config, weights, args.weights)
+        weights = read_weights(config, args.weights) if getattr(args, "weights", None) else None
         check_outputs({flag(name): getattr(args, name, None) for name in OUTPUTS})
     except ValueError as exc:
         parser.error(str(exc))

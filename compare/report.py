@@ -58,6 +58,9 @@ def summary(result):
                   f"atol {grads['atol']:g}, rtol {grads['rtol']:g}"]
     for name in ("loss", "gradients", "weights after the update", "optimizer state", "epoch losses"):
         check = checks[name]
+        if not check["compared"]:
+            lines.append(f"    {name:26}none kept: plain SGD has no state   {verdict_word(check['ok'])}")
+            continue
         lines.append(f"    {name:26}max diff {check['max_abs_diff']:.2e}, {check['max_diff_over_tolerance']:.2g} "
                      f"of the tolerance, {check['compared']} compared   {verdict_word(check['ok'])}")
     if config.dataset in REGRESSION:

@@ -156,7 +156,7 @@ def step_start(config, weights, step):
     per_epoch = -(-len(X_train) // config.batch_size)
     if not 1 <= step <= per_epoch * config.epochs:
         raise ValueError(f"--step {step}: must be an integer in [1, {per_epoch * config.epochs}] "
-                         f"({config.epochs} epochs of {per_epoch} steps)")
+                         f"({config.epochs} epoch{'s' * (config.epochs > 1)} of {per_epoch} steps)")
     models, rng = start(config, weights)
     optimizer, criterion = make_optimizers(config, *models)[0], make_criteria(config)[0]
     while True:

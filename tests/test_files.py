@@ -67,7 +67,7 @@ def save_bad_torch_file(kind, tmp_path):
 @pytest.mark.parametrize("kind", TORCH_CASES)
 def test_a_torch_file_of_anything_but_dense_float_tensors_is_refused(kind, tmp_path, capsys):
     path = save_bad_torch_file(kind, tmp_path)
-    assert refused(["--weights", str(path)], capsys, tmp_path) == f"{path}: {TORCH_CASES[kind]}"
+    assert refused(["--weights", str(path)], capsys, tmp_path) == f"--weights {path}: {TORCH_CASES[kind]}"
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
@@ -83,14 +83,14 @@ for path in {paths!r}:
 """
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.stdout == "2\n2\n"
-    assert result.stderr == "".join(f"error: {path}: {TORCH_CASES[kind]}\n"
+    assert result.stderr == "".join(f"error: --weights {path}: {TORCH_CASES[kind]}\n"
                                     for path, kind in zip(paths, ("quantized", "sparse_csr")))
 
 
 def test_a_torch_file_with_a_key_that_is_not_a_string_is_refused(tmp_path, capsys):
     path = tmp_path / "int_key.pt"
     torch.save({**state_dict(), 0: torch.zeros(3)}, path)
-    assert refused(["--weights", str(path)], capsys, tmp_path).startswith(f"{path}: ")
+    assert refused(["--weights", str(path)], capsys, tmp_path).startswith(f"--weights {path}: ")
 
 
 @pytest.mark.parametrize("fmt", ["npz", "pt"])
@@ -114,7 +114,7 @@ def test_an_npz_of_anything_but_float_arrays_is_refused(dtype, tmp_path, capsys)
     weights = {k: v.numpy() for k, v in state_dict().items()}
     np.savez(path, **{**weights, "layer1.weight": np.zeros((3, 2), dtype=dtype)})
     assert refused(["--weights", str(path)], capsys, tmp_path) == (
-        f"{path}: layer1.weight holds {NPZ_CASES[dtype]} values; weights must be one of float16, float32, float64")
+        f"--weights {path}: layer1.weight holds {NPZ_CASES[dtype]} values; weights must be one of float16, float32, float64")
 
 
 def npy_bytes(shape, data):
@@ -130,7 +130,7 @@ def test_an_npz_header_declaring_a_huge_array_is_refused_before_reading(compress
     with zipfile.ZipFile(path, "w", compression) as archive:
         archive.writestr("layer1.weight.npy", npy_bytes((10**6, 10**6), b"\0" * 48))
     assert refused(["--weights", str(path)], capsys, tmp_path) == (
-        f"{path}: layer1.weight: the header declares shape (1000000, 1000000), more than the member holds")
+        f"--weights {path}: layer1.weight: the header declares shape (1000000, 1000000), more than the member holds")
 
 
 def test_a_weights_file_over_the_size_cap_is_not_read(tmp_path, capsys):
@@ -138,7 +138,7 @@ def test_a_weights_file_over_the_size_cap_is_not_read(tmp_path, capsys):
     with open(path, "wb") as f:
         f.truncate(MAX_WEIGHTS_BYTES + 1)           # sparse: no disk written
     assert refused(["--weights", str(path)], capsys, tmp_path) == (
-        f"{path}: holds 100,000,001 bytes, over the 100,000,000 a weights file may hold")
+        f"--weights {path}: holds 100,000,001 bytes, over the 100,000,000 a weights file may hold")
 
 
 def test_an_npz_unpacking_beyond_the_size_cap_is_not_read(tmp_path, capsys):
@@ -148,14 +148,14 @@ def test_an_npz_unpacking_beyond_the_size_cap_is_not_read(tmp_path, capsys):
         archive.writestr("layer1.weight.npy", npy_bytes((count,), bytes(count * 8)))
     assert os.path.getsize(path) < 10**6
     line = refused(["--weights", str(path)], capsys, tmp_path)
-    assert line.startswith(f"{path}: holds 100,000,128 bytes, over the 100,000,000")
+    assert line.startswith(f"--weights {path}: holds 100,000,128 bytes, over the 100,000,000")
 
 
 NUMBERS = {
-    "--lr 1e39": "--lr 1e+39 is not representable in float32",
-    "--lr 1e-50": "--lr 1e-50 is not representable in float32",
-    "--weight-decay 1e39": "--weight-decay 1e+39 is not representable in float32",
-    "--weight-decay 1e-50": "--weight-decay 1e-50 is not representable in float32",
+    "--lr 1e39": "--lr 1e+39: overflows float32",
+    "--lr 1e-50": "--lr 1e-50: rounds to 0 in float32",
+    "--weight-decay 1e39": "--weight-decay 1e+39: overflows float32",
+    "--weight-decay 1e-50": "--weight-decay 1e-50: rounds to 0 in float32",
     "--dtype float64 --lr 1e-400": "--lr 0.0: must be a finite number > 0",
 }
 
