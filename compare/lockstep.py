@@ -24,8 +24,8 @@ import manual
 import torch_impl
 
 from .data import REGRESSION
-from .pair import (DTYPES, TOLERANCES, batches, make_criteria, make_optimizers, make_pair, read_only, run_data,
-                   start, tolerance_ratio)
+from .pair import (DTYPES, TOLERANCES, batches, expected_settings, held_settings, make_criteria, make_optimizers,
+                   make_pair, read_only, run_data, start, tolerance_ratio)
 from .trace import explain, first_difference, trace
 
 TIE = 1e-4     # float32: outputs this close to the threshold 0 may discretize differently (a tie)
@@ -47,6 +47,7 @@ class Result:
     first_failure: dict = None         # where the first check failed, and why
     diverged: dict = None              # where a number first became non-finite
     dead_links: dict = None            # --regularization L1 under Playground's rules: {"dead", "weights"}
+    settings: dict = None              # per side: what its model and optimizer hold, read back from them
     seconds: dict = None               # wall time per phase: data, manual, torch, checks
 
     @property
@@ -64,7 +65,8 @@ class Result:
     def to_json(self):
         return {"config": self.config.to_json(), "verdict": self.verdict, "agree": self.agree,
                 "first_failure": self.first_failure, "diverged": self.diverged, "checks": self.checks, "drift": self.drift if self.config.free_running else None,
-                "dead_links": self.dead_links, "history": self.history}
+                "dead_links": self.dead_links, "settings": self.settings,
+                "history": self.history}
 
 
 # A diverging run overflows on the way to a non-finite loss; that is detected and reported, so
@@ -78,7 +80,7 @@ def run(config, weights=None, on_epoch=None):
     """
     sides = Sides(config, weights)
     record = Record(config, sides)
-    if check_discretize(sides, record):
+    if check_settings(sides, record) and check_discretize(sides, record):
         for epoch in range(1, config.epochs + 1):
             totals = []                                    # per step: both losses, both counts, batch size
             for step, idx, before, outcomes in sides.epoch():
@@ -131,6 +133,12 @@ class Sides:
         self.loaders = (manual.DataLoader(*self.manual_data[:2], batch_sampler=self.order),
                         DataLoader(TensorDataset(*self.torch_data[:2]), batch_sampler=self.order))
         self.optimizers = make_optimizers(config, *self.models)
+        # the hyper-parameters torch's optimizer itself lists that are settings of the run
+        self.names = [name for name in self.optimizers[1].param_groups[0] if name in config.__dataclass_fields__]
+        self.result.settings = {side: held_settings(model, optimizer, activations, self.names)
+                                for side, model, optimizer,
+                                activations in zip(SIDES, self.models, self.optimizers,
+                                                   (manual.ACTIVATIONS, torch_impl.nn.ACTIVATIONS))}
         self.criteria = make_criteria(config)
         self.params = tuple(list(model.parameters()) for model in self.models)
         self.shapes = [p.data.shape for p in self.params[0]]
@@ -363,6 +371,17 @@ class Record:
         return result
 
 
+def check_settings(sides, record):
+    r"""Every setting reached both sides: what their models and optimizers hold is what the run asked for."""
+    for key, expected in expected_settings(record.config, sides.names).items():
+        held = {side: settings[key] for side, settings in record.result.settings.items()}
+        if any(value != expected for value in held.values()):
+            record.fail({"epoch": 0, "step": 0}, "settings", f"{key}: asked for {expected}, manual holds "
+                        f"{held['manual']}, torch {held['torch']}")
+            break
+    return not record.stop
+
+
 def check_discretize(sides, record):
     r"""Both sides' ``discretize`` on the threshold's edge cases (0, -0.0, +-1e-30)."""
     probe = np.array(PROBE, dtype=DTYPES[record.config.dtype][0])
@@ -472,6 +491,8 @@ NO_TRACE_HINTS = {
     "predictions": "the outputs agree but their labels differ: discretize is +1 where y_pred >= 0, else -1",
     "discretize": "discretize must give +1 where y_pred >= 0 (0 and -0.0 included), else -1",
     "exception": "the side named raised an exception; the message says where",
+    "settings": "an option did not reach a side's model or optimizer as asked: check where both are built "
+                "(compare/pair.py: make_pair, make_optimizers)",
     "step outputs": "a step returns (loss, correct) as Python numbers (loss.item(), int(correct)) and leaves every "
                     "parameter, gradient and optimizer state entry with its parameter's shape; the detail says "
                     "what was missing or misshapen",

@@ -106,7 +106,10 @@ OPTIMIZERS = {"sgd": (manual.SGD, torch.optim.SGD), "adam": (manual.Adam, torch.
 
 
 def optimizer_options(config):
-    r"""The keyword arguments of ``config.optimizer``: torch's signature, shared by both sides."""
+    r"""The keyword arguments of the optimizer ``config`` asks for: torch's signature, shared by both sides."""
+    if config.rules == "playground":
+        return {"lr": config.lr, "regularization": config.regularization,
+                "regularization_rate": config.regularization_rate}
     if config.optimizer == "sgd":
         return {"lr": config.lr, "momentum": config.momentum, "weight_decay": config.weight_decay,
                 "nesterov": config.nesterov}
@@ -127,14 +130,35 @@ def make_optimizers(config, manual_model, torch_model):
     Under ``config.rules == "playground"``: ``PlaygroundSGD`` on both sides, weights and biases in
     separate groups.
     """
+    options = optimizer_options(config)
     if config.rules == "playground":
-        options = {"lr": config.lr, "regularization": config.regularization,
-                   "regularization_rate": config.regularization_rate}
         return (manual.playground.PlaygroundSGD(weights_and_biases(manual_model), **options),
                 torch_impl.playground.PlaygroundSGD(weights_and_biases(torch_model), **options))
     manual_class, torch_class = OPTIMIZERS[config.optimizer]
-    options = optimizer_options(config)
     return manual_class(manual_model.parameters(), **options), torch_class(torch_model.parameters(), **options)
+
+
+def expected_settings(config, names):
+    r"""What ``config`` asks each side's model and optimizer to hold (see ``held_settings``), for the
+    hyper-parameters ``names``: those of torch's optimizer that are settings of the run."""
+    sizes = (len(config.features), *config.hidden, 1)
+    return {"layers": [[n_in, n_out, activation] for n_in, n_out, activation
+                       in zip(sizes, sizes[1:], (*config.activations, config.output_activation))],
+            "dtype": config.dtype, **{name: getattr(config, name) for name in names}}
+
+
+def held_settings(model, optimizer, activations, names):
+    r"""What a model and its optimizer hold, read back from the objects themselves, never from the
+    configuration: each layer as ``[in, out, activation]``, the weights' dtype, the optimizer's class
+    and its hyper-parameters ``names`` (torch's ``param_groups[0]``, else the optimizer's attributes)."""
+    children = [module for _, module in model.named_children()]
+    kind = {cls: name for name, cls in activations.items()}
+    layers = [[*reversed(tuple(layer.weight.data.shape)), kind.get(type(activation), type(activation).__name__)]
+              for layer, activation in zip(children[0::2], children[1::2])]
+    group = getattr(optimizer, "param_groups", [{}])[0]
+    return {"layers": layers, "dtype": str(children[0].weight.data.dtype).removeprefix("torch."),
+            "optimizer": type(optimizer).__name__,
+            **{name: group[name] if name in group else getattr(optimizer, name) for name in names}}
 
 
 def make_criteria(config):

@@ -37,7 +37,7 @@ def make_figure(result):
     r"""Return the figure: loss curves and per-step gradient differences on top; below, each
     model's output over the plane with the data, and where the two outputs differ."""
     fig = Figure(figsize=(15, 10), dpi=100, layout="constrained")
-    fig.suptitle(describe(result.config), fontsize=10)
+    fig.suptitle(describe(result), fontsize=10)
     grid = fig.add_gridspec(2, 6)
     ax_loss, ax_grad = fig.add_subplot(grid[0, :3]), fig.add_subplot(grid[0, 3:])
     ax_manual, ax_torch, ax_diff = (fig.add_subplot(grid[1, 2 * i:2 * i + 2]) for i in range(3))

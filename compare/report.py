@@ -16,33 +16,34 @@ def epoch_report(result):
             f"{torch_line}  torch    max |grad diff| {largest:.1e}")
 
 
-def describe(config):
-    sizes = "-".join(map(str, (len(config.features), *config.hidden, 1)))
-    activations = "/".join((*config.activations, config.output_activation))
+def describe(result):
+    r"""The run in one line; the network and the optimizer as the torch side's objects hold them."""
+    config, held = result.config, result.settings["torch"]
+    sizes = "-".join(map(str, (held["layers"][0][0], *(n_out for _, n_out, _ in held["layers"]))))
+    activations = "/".join(activation for _, _, activation in held["layers"])
     features = "" if config.features == ("x", "y") else f" of features {','.join(config.features)}"
-    return (f"{sizes} network ({activations}), {config.dtype}, {config.dataset} data{features}, "
-            f"{config.epochs} epochs of batch {config.batch_size}, {describe_optimizer(config)}")
+    return (f"{sizes} network ({activations}), {held['dtype']}, {config.dataset} data{features}, "
+            f"{config.epochs} epoch{'s' * (config.epochs != 1)} of batch {config.batch_size}, {describe_optimizer(held)}")
 
 
-def describe_optimizer(config):
-    if config.rules == "playground":
-        penalty = (f", {config.regularization} rate {config.regularization_rate} on the weights"
-                   if config.regularization != "none" else "")
-        return f"Playground rules: 1/2-MSE, SGD lr {config.lr}{penalty}"
-    if config.optimizer == "sgd":
-        momentum = (f", {'Nesterov ' if config.nesterov else ''}momentum {config.momentum}"
-                    if config.momentum else "")
-        return f"SGD lr {config.lr}{momentum}, weight decay {config.weight_decay}"
-    amsgrad = ", amsgrad" if config.amsgrad else ""
-    name = {"adam": "Adam", "adamw": "AdamW"}[config.optimizer]
-    return (f"{name} lr {config.lr}, betas {config.betas}, eps {config.eps:g}, "
-            f"weight decay {config.weight_decay}{amsgrad}")
+def describe_optimizer(held):
+    if held["optimizer"] == "PlaygroundSGD":
+        penalty = (f", {held['regularization']} rate {held['regularization_rate']} on the weights"
+                   if held["regularization"] != "none" else "")
+        return f"Playground rules: 1/2-MSE, SGD lr {held['lr']}{penalty}"
+    if held["optimizer"] == "SGD":
+        momentum = (f", {'Nesterov ' if held['nesterov'] else ''}momentum {held['momentum']}"
+                    if held["momentum"] else "")
+        return f"SGD lr {held['lr']}{momentum}, weight decay {held['weight_decay']}"
+    amsgrad = ", amsgrad" if held["amsgrad"] else ""
+    return (f"{held['optimizer']} lr {held['lr']}, betas {tuple(held['betas'])}, eps {held['eps']:g}, "
+            f"weight decay {held['weight_decay']}{amsgrad}")
 
 
 def summary(result):
     r"""The closing summary: final metrics, gradient differences per parameter, each check, verdict."""
     checks, config = result.checks, result.config
-    lines = [f"Summary: {describe(config)}", ""]
+    lines = [f"Summary: {describe(result)}", ""]
     if result.history["manual"]:
         lines.append(f"  {'':24}{'loss':>10}{'acc':>10}{'val_loss':>10}{'val_acc':>10}")
         for side, name in SIDES.items():
