@@ -25,7 +25,8 @@ import torch_impl
 
 from .data import REGRESSION
 from .pair import (DTYPES, TOLERANCES, batches, expected_settings, held_settings, make_criteria, make_optimizers,
-                   make_pair, read_only, run_data, start, tolerance_ratio)
+                   make_pair, read_only, run_data, start, tolerance_ratio, update_tolerance)
+from .rounding import is_rounding, rounding_cause
 from .trace import explain, first_difference, trace
 
 TIE = 1e-4     # float32: outputs this close to the threshold 0 may discretize differently (a tie)
@@ -43,6 +44,7 @@ class Result:
     history: dict = field(default_factory=lambda: {"manual": [], "torch": []})
     step_grad_diffs: list = field(default_factory=list)   # per step: max |g_manual - g_torch| per parameter
     drift: list = field(default_factory=list)             # --free-running: per epoch, how far apart
+    rounding: list = field(default_factory=list)          # float32 failures that agree when replayed in float64
     checks: dict = None                # name -> summary
     first_failure: dict = None         # where the first check failed, and why
     diverged: dict = None              # where a number first became non-finite
@@ -65,7 +67,7 @@ class Result:
     def to_json(self):
         return {"config": self.config.to_json(), "verdict": self.verdict, "agree": self.agree,
                 "first_failure": self.first_failure, "diverged": self.diverged, "checks": self.checks, "drift": self.drift if self.config.free_running else None,
-                "dead_links": self.dead_links, "settings": self.settings,
+                "dead_links": self.dead_links, "rounding": self.rounding, "settings": self.settings,
                 "history": self.history}
 
 
@@ -142,6 +144,7 @@ class Sides:
         self.criteria = make_criteria(config)
         self.params = tuple(list(model.parameters()) for model in self.models)
         self.shapes = [p.data.shape for p in self.params[0]]
+        self.state_before = []           # manual's optimizer state at the start of the step, per parameter
         self.offsets = np.cumsum([0] + [p.data.size for p in self.params[0]])[:-1]
 
     def epoch(self):
@@ -151,6 +154,8 @@ class Sides:
         manual_batches, torch_batches = (iter(loader) for loader in self.loaders)
         for step, idx in enumerate(self.order, 1):
             before = self.models[0].state_dict()
+            self.state_before = [{key: np.copy(value) for key, value in self.optimizers[0].state.get(p, {}).items()}
+                                 for p in self.params[0]]
             with self.clock("manual"):
                 X, y = next(manual_batches)
                 for array in (X, y):                        # the loader's copies are read-only too
@@ -259,9 +264,9 @@ class Check:
         self.count = 0
         self.ok = True
 
-    def update(self, a, b):
+    def update(self, a, b, extra=0.0):
         r"""Fold in one comparison of finite arrays; return ``|a - b|`` and the tolerance ratio."""
-        abs_diff, ratio = np.abs(a - b), tolerance_ratio(a, b, self.dtype)
+        abs_diff, ratio = np.abs(a - b), tolerance_ratio(a, b, self.dtype, extra)
         self.max_abs_diff = max(self.max_abs_diff, float(abs_diff.max(initial=0.0)))
         self.max_ratio = max(self.max_ratio, float(ratio.max(initial=0.0)))
         self.count += bool(a.size)                  # plain SGD keeps no state: nothing was compared
@@ -286,15 +291,22 @@ class Record:
     def stop(self):
         return self.result.diverged is not None or self.result.first_failure is not None
 
-    def compare(self, where, name, a, b, replay):
-        r"""Apply the rule to one compared pair; fail at its worst element; return ``|a - b|``."""
+    def compare(self, where, name, a, b, replay, extra=0.0):
+        r"""Apply the rule to one compared pair; fail at its worst element, unless in float32 the same step
+        replayed in float64 agrees (then it is rounding, recorded as such); return ``|a - b|``."""
         a, b = np.ravel(a), np.ravel(b)
-        abs_diff, ratio = self.checks[name].update(a, b)
+        abs_diff, ratio = self.checks[name].update(a, b, extra)
         worst = int(np.argmax(ratio)) if a.size else 0
         if a.size and ratio[worst] > 1:
             parameter = (self.result.parameter_names[np.searchsorted(self.sides.offsets, worst, side="right") - 1]
                          if name in ("gradients", "weights after the update") else None)
-            self.fail(where, name, f"manual {a[worst]:.9g}, torch {b[worst]:.9g}", replay, parameter)
+            detail = f"manual {a[worst]:.9g}, torch {b[worst]:.9g}"
+            if self.config.dtype == "float32" and is_rounding(self.config, self.result.data, replay,
+                                                              self.sides.state_before):
+                self.result.rounding.append({**where, "check": name, "parameter": parameter, "detail": detail,
+                                             "cause": rounding_cause(self.config, self.result.data, replay)})
+            else:
+                self.fail(where, name, detail, replay, parameter)
         return abs_diff
 
     def finite(self, where, compared):
@@ -403,7 +415,9 @@ def check_step(sides, record, where, replay, outcomes, totals):
     compared = {"loss": (np.array(manual_loss), np.array(torch_loss)), **sides.values()}
     if not record.finite(where, compared):
         return
-    diffs = {name: record.compare(where, name, a, b, replay) for name, (a, b) in compared.items()}
+    extra = {"weights after the update": update_tolerance(record.config, flat(replay[0].values()),
+                                                          compared["weights after the update"][1])}
+    diffs = {name: record.compare(where, name, a, b, replay, extra.get(name, 0.0)) for name, (a, b) in compared.items()}
     record.result.step_grad_diffs.append(np.maximum.reduceat(diffs["gradients"], sides.offsets).tolist())
     if record.config.dataset not in REGRESSION and manual_correct != torch_correct:
         ties = 0

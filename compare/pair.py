@@ -15,11 +15,19 @@ DTYPES = {"float32": (np.float32, torch.float32), "float64": (np.float64, torch.
 TOLERANCES = {"float32": {"atol": 1e-6, "rtol": 1e-4}, "float64": {"atol": 1e-12, "rtol": 1e-9}}
 
 
-def tolerance_ratio(manual_value, torch_value, dtype):
-    r"""``|manual - torch| / (atol + rtol |torch|)`` element by element, with ``TOLERANCES[dtype]``:
+def tolerance_ratio(manual_value, torch_value, dtype, extra=0.0):
+    r"""``|manual - torch| / (atol + rtol |torch| + extra)`` element by element, with ``TOLERANCES[dtype]``:
     the two agree where it is <= 1 (a NaN is never <= 1)."""
     tol = TOLERANCES[dtype]
-    return np.abs(manual_value - torch_value) / (tol["atol"] + tol["rtol"] * np.abs(torch_value))
+    return np.abs(manual_value - torch_value) / (tol["atol"] + tol["rtol"] * np.abs(torch_value) + extra)
+
+
+def update_tolerance(config, before, after):
+    r"""What an update adds to the tolerance of the weights after it. The step ``after - before`` is made
+    from the gradient, so it carries the gradient's relative rounding, and ``lr`` multiplies the
+    gradient's absolute tolerance: ``rtol |after - before| + lr atol`` (docs/agreement.md)."""
+    tol = TOLERANCES[config.dtype]
+    return tol["rtol"] * np.abs(after - before) + config.lr * tol["atol"]
 
 
 INITS = ("xavier", "torch-default", "playground", "zero")   # the last two: Playground's, and its initZero

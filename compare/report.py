@@ -73,6 +73,12 @@ def summary(result):
     if result.dead_links:
         lines += ["", f"  dead links (L1 carried the weight across 0, Playground sets it to 0 for good): "
                       f"{result.dead_links['dead']} of {result.dead_links['weights']} weights"]
+    if result.rounding:
+        first = result.rounding[0]
+        parameter = f" of {first['parameter']}" if first["parameter"] else ""
+        lines += ["", f"  float32 rounding: {len(result.rounding)} check(s) went past the float32 tolerance and agreed "
+                      "when their step was replayed in float64;",
+                  f"    the first, {first['check']}{parameter} at {where(first)} ({first['detail']}): {first['cause']}"]
     if config.free_running and result.drift:
         last = result.drift[-1]
         lines += ["", f"  drift after epoch {last['epoch']}: weights {last['max_weight_diff']:.2e}, "
@@ -105,8 +111,10 @@ def verdict_line(result):
     if result.agree:
         start = ("trained separately from the same start" if result.config.free_running
                  else "from identical weights at every step")
+        rounding = (f" ({len(result.rounding)} float32 rounding difference(s), each agreeing in float64)"
+                    if result.rounding else "")
         return (f"AGREE: {start}, manual backprop and torch autograd computed "
-                "the same losses, gradients, updates and predictions.")
+                f"the same losses, gradients, updates and predictions{rounding}.")
     f = result.first_failure
     parameter = f" of {f['parameter']}" if f["parameter"] else ""
     quantity = (f"\n  first differing quantity in a trace of that step: {f['quantity']}" if f["quantity"]

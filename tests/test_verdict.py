@@ -219,3 +219,27 @@ def test_a_traced_step_where_both_sides_overflow_is_diverged_not_a_difference(ca
     assert status == 1 and err == "" and caught == []
     assert out.rstrip().endswith("DIVERGED at z1 (layer1): both sides overflowed to NaN or infinity: training "
                                  "diverged here, try a smaller --lr.")
+
+
+def test_playground_s_largest_learning_rate_is_float32_rounding_not_a_disagree(tmp_path, capsys):
+    url = "https://playground.tensorflow.org/#dataset=circle&learningRate=10"      # its menu's largest rate
+    status, result, out = run_json(["--playground", url, "--epochs", "8"], tmp_path, capsys)
+    assert status == 0 and result["verdict"] == "AGREE" and result["rounding"]
+    first = result["rounding"][0]
+    assert (first["epoch"], first["step"], first["check"]) == (3, 9, "gradients")
+    assert first["cause"].startswith("saturation: 6 of a3's values lie within 8 float32 ulps of their limit")
+    assert "each agreeing in float64" in out
+
+
+def test_lr_10_agrees_in_float32_with_the_update_s_tolerance(tmp_path, capsys):
+    # before the tolerance of the updated weights counted lr, this run failed at epoch 57
+    status, result, _ = run_json(["--lr", "10", "--epochs", "60"], tmp_path, capsys)
+    assert status == 0 and result["verdict"] == "AGREE"
+
+
+@pytest.mark.parametrize("fault", ["wrong sigmoid derivative", "missing zero_grad", "labels misaligned by the loader"])
+def test_a_planted_fault_at_playground_s_rate_stays_a_disagree(fault, monkeypatch, tmp_path, capsys):
+    owner, name, replace, _, expected = PLANTED[fault]        # a bug fails in float64 too, or outside the step
+    monkeypatch.setattr(owner, name, replace(getattr(owner, name)))
+    status, result, _ = run_json(["--epochs", "1", "--lr", "10"], tmp_path, capsys)
+    assert status == 1 and result["verdict"] == "DISAGREE" and result["first_failure"]["check"] == expected["check"]

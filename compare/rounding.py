@@ -1,0 +1,115 @@
+r"""Rounding or a bug? A float32 check that fails is replayed, on its own, in float32 and in float64.
+
+The step is replayed from the weights, optimizer state and batch it started from. If the float32
+replay agrees, the failure came from outside the step (a loader, a leftover gradient): a bug. If it
+fails again but the float64 replay agrees, the math is right and float32 rounded it apart; a bug in
+the math fails in float64 too. What the float32 values show then names the kind of rounding: a
+saturated unit (``1 - a**2`` of a tanh within an ulp of +-1), a sum whose terms nearly cancel.
+"""
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+import manual
+import torch_impl
+
+from .pair import TOLERANCES, make_criteria, make_optimizers, make_pair, tolerance_ratio, update_tolerance
+from .trace import first_difference, trace
+
+ULPS = 8              # a unit this close to its limit, in float32 ulps, is saturated
+CANCELLING = 1e-2     # a sum this small next to the sum of its terms' sizes cancels
+
+
+def batch(data, idx):
+    r"""The step's batch, or the validation set for an epoch's checks (``idx == "validation"``)."""
+    X_train, y_train, X_valid, y_valid = data
+    return (X_valid, y_valid) if isinstance(idx, str) else (X_train[idx], y_train[idx])
+
+
+def agree(pairs, dtype):
+    return all(np.all(tolerance_ratio(np.asarray(a), np.asarray(b), dtype, extra) <= 1) for a, b, extra in pairs)
+
+
+def is_rounding(config, data, replay, state):
+    r"""Whether a float32 failure of the step ``replay`` (its weights and batch) is float32 rounding: the
+    step replayed on its own in float32 fails too (so the cause is inside the step, not in a loader or a
+    leftover gradient), and replayed in float64 it agrees."""
+    return (not replay_agrees(config, data, replay, state, "float32")
+            and replay_agrees(config, data, replay, state, "float64"))
+
+
+def converted(entries, dtype, tensor):
+    r"""A copy of one parameter's optimizer state with its arrays in ``dtype`` (masks stay boolean) and its
+    step count as manual keeps it (an int) or as torch does (a 0-d tensor)."""
+    copied = {}
+    for key, value in entries.items():
+        if key == "step":
+            copied[key] = torch.tensor(float(value)) if tensor else int(value)
+        else:
+            value = value.astype(dtype) if value.dtype.kind == "f" else value.copy()
+            copied[key] = torch.tensor(value) if tensor else value
+    return copied
+
+
+def replay_agrees(config, data, replay, state, dtype):
+    r"""Whether both sides, in ``dtype`` from the step's own weights ``replay[0]``, manual's optimizer state
+    ``state`` (per parameter) and batch, agree on all that the step computes."""
+    weights, idx = replay
+    config = replace(config, dtype=dtype)
+    models = make_pair(config, np.random.default_rng(0), weights)
+    X, y = (np.asarray(a, dtype) for a in batch(data, idx))
+    (manual_criterion, torch_criterion), torch_batch = make_criteria(config), (torch.tensor(X), torch.tensor(y))
+    if isinstance(idx, str):
+        manual_loss, torch_loss = (manual.valid_step(models[0], manual_criterion, X, y)[0],
+                                   torch_impl.valid_step(models[1], torch_criterion, *torch_batch)[0])
+        return agree([(manual_loss, torch_loss, 0.0)], dtype)
+    optimizers = make_optimizers(config, *models)
+    params = [list(model.parameters()) for model in models]
+    for p, q, entries in zip(*params, state):
+        if entries:                             # the state the step started from, on both sides
+            optimizers[0].state[p] = converted(entries, dtype, tensor=False)
+            optimizers[1].state[q] = converted(entries, dtype, tensor=True)
+    manual_loss = manual.train_step(models[0], optimizers[0], manual_criterion, X, y)[0]
+    torch_loss = torch_impl.train_step(models[1], optimizers[1], torch_criterion, *torch_batch)[0]
+    before = [weights[name] for name, _ in models[0].named_parameters()]
+    return agree([(manual_loss, torch_loss, 0.0)]
+                 + [(p.grad, q.grad.numpy(), 0.0) for p, q in zip(*params)]
+                 + [(p.data, q.detach().numpy(), update_tolerance(config, w, q.detach().numpy()))
+                    for p, q, w in zip(*params, before)], dtype)
+
+
+def saturated(activation, a):
+    r"""Where the unit's output ``a`` lies within ``ULPS`` float32 ulps of its limit (+-1 for tanh, 0 or 1 for sigmoid)."""
+    distance = 1 - np.abs(a) if activation == "tanh" else np.minimum(a, 1 - a)
+    return distance < ULPS * np.finfo(np.float32).eps
+
+
+def rounding_cause(config, data, replay):
+    r"""What the float32 values of the step show, in a few words: a saturated unit whose derivative
+    rounded differently on the two sides, a sum whose terms nearly cancel, or plain rounding."""
+    weights, idx = replay
+    if isinstance(idx, str):
+        return "float32 rounding in the validation pass"
+    rows = {row.name: row for row in trace(config, weights, *batch(data, idx))}
+    first = first_difference(rows.values(), config.dtype)
+    where = f"; the difference shows at {first.name}" if first else ""
+    activations = (*config.activations, config.output_activation)
+    for k in range(len(activations), 0, -1):                       # the order of the backward pass
+        if activations[k - 1] in ("tanh", "sigmoid"):
+            dz = rows[f"dL/dz{k}"]
+            rounded = saturated(activations[k - 1], rows[f"a{k}"].manual) & (
+                np.abs(dz.manual - dz.torch) > TOLERANCES["float32"]["rtol"] * np.abs(dz.torch))
+            if rounded.any():
+                return (f"saturation: {int(rounded.sum())} of a{k}'s values lie within {ULPS} float32 ulps of "
+                        f"their limit, where the {activations[k - 1]}'s derivative keeps few digits and rounds "
+                        f"differently on the two sides{where}")
+    if first is not None and first.kind in ("dL/dW", "dL/db"):
+        j, i = np.unravel_index(int(np.argmax(tolerance_ratio(first.manual, first.torch, config.dtype))),
+                                first.manual.shape + (1,) * (first.kind == "dL/db"))
+        k = first.name[len(first.kind):]                                 # "dL/dW3" -> "3"
+        terms = rows[f"dL/dz{k}"].manual[:, j] * (rows[f"x{k}"].manual[:, i] if first.kind == "dL/dW" else 1)
+        if abs(terms.sum()) < CANCELLING * np.abs(terms).sum():
+            return (f"cancellation: {first.name} sums over the batch terms that nearly cancel (the sum is "
+                    f"{abs(terms.sum()) / np.abs(terms).sum():.0e} of their sizes), and rounding follows the terms")
+    return f"float32 rounding{where}" if first else "float32 rounding in the update"
