@@ -17,7 +17,7 @@ import numpy as np
 
 import manual
 import manual.playground
-from manual.train import LIMITS, check_settings, listed, typed
+from manual.train import LIMITS, check_representable, check_settings, listed, typed
 
 from .data import DATASETS, FEATURES, REGRESSION, load_data
 from .files import check_outputs, load_weights
@@ -25,7 +25,6 @@ from .pair import DTYPES, INITS, OPTIMIZERS, check_weights
 from .playground import parse_url
 
 RULES = ("torch", "playground")
-MAX_PARAMETERS = 10_000_000                                  # the largest network a command trains
 
 
 def setting(default, help, check=None, requirement=None, choices=None):
@@ -87,32 +86,16 @@ class Config:
         for name in ("weight_decay", "output_activation"):          # the defaults that depend on another field
             if getattr(self, name) is None:
                 object.__setattr__(self, name, defaults[name])
-        check_settings({name: getattr(self, name) for name in LIMITS})
+        check_settings({name: getattr(self, name) for name in LIMITS}, self.dtype, len(self.features))
         for f in fields(self):
             value, check, choices = getattr(self, f.name), f.metadata.get("check"), f.metadata.get("choices")
             if check and not check(value):
                 raise ValueError(f"{flag(f.name)} {typed(value)}: must be {f.metadata['requirement']}")
             if choices and value not in choices:
                 raise ValueError(f"{flag(f.name)} {typed(value)}: must be one of {', '.join(choices)}")
-        self.check_network()
-        self.check_rates()
+        for name in ("momentum", "eps", "regularization_rate"):       # lr and weight_decay: check_settings
+            check_representable(name, getattr(self, name), self.dtype)
         self.check_optimizer(defaults)
-
-    def check_network(self):
-        sizes = (len(self.features), *self.hidden, 1)
-        parameters = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes, sizes[1:]))
-        if parameters > MAX_PARAMETERS:
-            raise ValueError(f"--hidden {typed(self.hidden)} makes a network of {parameters:,} parameters; "
-                             f"at most {MAX_PARAMETERS:,} are trained")
-
-    def check_rates(self):
-        r"""No rate or constant of the update overflows or, nonzero, rounds to 0 in the dtype."""
-        for name in ("lr", "weight_decay", "momentum", "eps", "regularization_rate"):
-            with np.errstate(over="ignore"):
-                rounded = np.dtype(self.dtype).type(getattr(self, name))
-            if math.isinf(rounded) or rounded == 0 != getattr(self, name):
-                what = "overflows" if math.isinf(rounded) else "rounds to 0 in"
-                raise ValueError(f"{flag(name)} {getattr(self, name):g}: {what} {self.dtype}")
 
     def check_optimizer(self, defaults):
         r"""An option that does not apply to the chosen optimizer or rules is an error, not ignored."""

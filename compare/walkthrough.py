@@ -26,6 +26,7 @@ from .pair import DTYPES, TOLERANCES, make_criteria, make_optimizers, start
 from .trace import Row, layer_pairs, trace
 
 MAX_POINTS = 4    # every dL/dW is a sum over the batch: beyond a few samples the formulas stop being readable
+MAX_PRINTED = 2000   # values; a larger network gets a count per section instead of pages of numbers
 
 # Each activation's formulas, a = f(z) and dL/dz = dL/da f'(z), filled in with names and then numbers.
 FORMULAS = {"tanh": ("tanh({z})", "{da} * (1 - {a}^2)"), "sigmoid": ("1 / (1 + exp(-({z})))", "{da} * {a} * (1 - {a})"),
@@ -290,8 +291,16 @@ def render(sections, config, example=None):
     lines += ["Each line: manual's value with its formula and the numbers put in (4 significant digits), then",
               "autograd's value of the same quantity and whether the two are the same (exact), within",
               f"|manual - autograd| <= {tol['atol']:g} + {tol['rtol']:g} |autograd| (close), or not (DIFFERENT)."]
+    if len(values(sections)) > MAX_PRINTED:
+        lines += ["", f"{len(values(sections))} values: too many to read, so each section is summed up (a network "
+                      "of up to about 8 neurons a layer is printed in full)."]
     for heading, section in sections:
         lines += ["", heading]
+        statuses = [line.status(config.dtype) for line in section if isinstance(line, Value)]
+        if len(values(sections)) > MAX_PRINTED and (statuses or sum(map(len, section)) > 100 * MAX_POINTS):
+            lines.append("  " + (", ".join(f"{statuses.count(s)} {s}" for s in ("exact", "close", "DIFFERENT"))
+                                 if statuses else f"({len(section)} long lines left out)"))
+            continue
         width = max((len(line.text()) for line in section if isinstance(line, Value)), default=0)
         lines += [f"  {line.text():{width}}   autograd {line.autograd!s:>23}  {line.status(config.dtype)}"
                   if isinstance(line, Value) else f"  {line}" for line in section]

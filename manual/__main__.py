@@ -57,7 +57,7 @@ def parse_args(argv):
     parser.add_argument("--plot", metavar="PATH", help="write the loss curves and the decision boundary as PNG")
     args = parser.parse_args(argv)
     try:
-        check_settings({name: getattr(args, name) for name in LIMITS})
+        check_settings({name: getattr(args, name) for name in LIMITS}, args.dtype)
         if args.plot:                        # before training: can the figure be written there?
             if os.path.exists(args.plot):
                 open(args.plot, "ab").close()
@@ -96,7 +96,26 @@ def plot(path, history, predictor, X_train, y_train, X_valid, y_valid):
     for X, y, edge in ((X_train, y_train, "white"), (X_valid, y_valid, "#555555")):   # pg.plot_points' look,
         colors = [pg.DataColor.get_rgb(float(label)) for label in y[:, 0]]            # in one scatter per set
         ax_boundary.scatter(X[:, 0], X[:, 1], s=20, c=colors, alpha=0.9, linewidths=0.7, edgecolors=edge)
-    fig.savefig(path, format="png")
+    save(fig, path)
+
+
+def save(fig, path):
+    r"""Write the figure whole or not at all: a regular file through a temporary file beside it, renamed
+    onto it at the end; a device such as /dev/null directly."""
+    if os.path.exists(path) and not os.path.isfile(path):
+        fig.savefig(path, format="png")
+        return
+    descriptor, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".png")
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            fig.savefig(file, format="png")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)          # as open() would have made it
+        os.replace(temporary, path)
+    except BaseException:                            # an error or Ctrl-C: no half-written figure left
+        os.unlink(temporary)
+        raise
 
 
 def main(argv=None):
@@ -120,7 +139,10 @@ def main(argv=None):
     optimizer = SGD(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     history = fit(model, optimizer, criterion, loader_train, loader_valid, args.epochs)
     if args.plot:
-        plot(args.plot, history, Predictor(model, dtype), X_train, y_train, X_valid, y_valid)
+        try:
+            plot(args.plot, history, Predictor(model, dtype), X_train, y_train, X_valid, y_valid)
+        except OSError as exc:
+            parser.error(f"--plot {args.plot}: {exc.strerror}")
     return 0
 
 

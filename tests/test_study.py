@@ -1,6 +1,7 @@
 """The study tools: python -m compare.gradcheck, python -m manual, python -m torch_impl."""
 import importlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -139,7 +140,9 @@ def test_manual_script_in_float64_prints_compare_s_manual_lines(capsys):
                                   ["--train-ratio", "1"], ["--train-ratio", "0.0001"], ["--hidden", "3,x"],
                                   ["--hidden", "3,0"], ["--hidden", "3"], ["--activations", "tanh,softmax"],
                                   ["--dataset", "moons"], ["--dtype", "float16"], ["--seed", "-1"],
-                                  ["--plot", "{tmp}/no/dir.png"], ["--plot", "{tmp}"], ["--bogus"]], ids=" ".join)
+                                  ["--plot", "{tmp}/no/dir.png"], ["--plot", "{tmp}"], ["--bogus"],
+                                  ["--hidden", "100000,100000"], ["--lr", "1e300"], ["--weight-decay", "1e-60"],
+                                  ["--batch-size", "1000000000000000000000"]], ids=" ".join)
 def test_script_bad_input_is_one_error_line_exit_2_and_writes_nothing(package, args, tmp_path, capsys):
     status, out, err = run_main(script_main(package), [a.format(tmp=tmp_path) for a in args], capsys)
     assert status == 2 and out == ""
@@ -168,3 +171,18 @@ def test_script_help_shows_defaults(package, capsys):
     for default in ("(default: 100)", "(default: 15)", "(default: 0.03)", "(default: circle)",
                     "(default: 3,3)", "(default: tanh,sigmoid)", "(default: float32)", "(default: 1)"):
         assert default in out
+
+
+@pytest.mark.parametrize("package", SCRIPTS)
+def test_script_writes_its_figure_whole_or_not_at_all(package, tmp_path, capsys, monkeypatch):
+    from matplotlib.figure import Figure
+    path = tmp_path / "run.png"
+    path.write_bytes(b"the previous figure")
+
+    def disk_full(self, file, format):
+        file.write(b"half a PNG")
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(Figure, "savefig", disk_full)
+    status, _, err = run_main(script_main(package), ["--epochs", "1", "--plot", str(path)], capsys)
+    assert status == 2 and err == f"error: --plot {path}: No space left on device\n"
+    assert path.read_bytes() == b"the previous figure" and os.listdir(tmp_path) == ["run.png"]

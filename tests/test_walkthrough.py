@@ -206,3 +206,10 @@ def test_the_autograd_column_is_torchs_own_training_step(dtype):
             assert walked[f"W{k}[{j},{i}]"].autograd == weight
         for j, bias in enumerate(layer.bias.detach().numpy()):
             assert walked[f"b{k}[{j}]"].autograd == bias
+
+
+def test_a_network_too_large_to_read_gets_a_summary_per_section(capsys):
+    status, out, _ = run(["--hidden", "50,50", "--activations", "tanh,tanh"], capsys)
+    assert status == 0 and len(out) < 5000
+    assert "values: too many to read, so each section is summed up" in out
+    assert "\nBackward: layer 2 (layer2, tanh)\n  " in out and out.rstrip().endswith("within the tolerance.")

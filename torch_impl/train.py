@@ -18,7 +18,7 @@ REGULAR = 0.03      # L2 regularisation rate (SGD weight decay)
 # What each setting of the article's script may be: python -m compare checks its options by the same rules
 LIMITS = {
     "epochs": (lambda v: v >= 1, "an integer >= 1"),
-    "batch_size": (lambda v: v >= 1, "an integer >= 1"),
+    "batch_size": (lambda v: 1 <= v < 2**31, "an integer in [1, 2**31)"),
     "lr": (lambda v: 0 < v < math.inf, "a finite number > 0"),
     "weight_decay": (lambda v: 0 <= v < math.inf, "a finite number >= 0"),
     "noise": (lambda v: 0 <= v <= 0.5, "a number in [0, 0.5]"),
@@ -29,9 +29,14 @@ LIMITS = {
 }
 
 
-def check_settings(settings):
-    r"""Raise ``ValueError``, in the command line's words, for a setting outside ``LIMITS`` or hidden
-    layers and activations that do not pair up; ``settings`` maps names of ``LIMITS`` to values."""
+MAX_PARAMETERS = 10_000_000     # the largest network a command trains (80 MB of float64 weights)
+FLOAT32_ROUNDS_TO_0, FLOAT32_OVERFLOWS = 2.0**-150, 2.0**128 - 2.0**103   # where float32 rounding ends
+
+
+def check_settings(settings, dtype, in_features=2):
+    r"""Raise ``ValueError``, in the command line's words, for a setting outside ``LIMITS``, hidden layers
+    and activations that do not pair up, a network of over ``MAX_PARAMETERS`` parameters or a rate that
+    ``dtype`` cannot hold; ``settings`` maps names of ``LIMITS`` to values."""
     for name, value in settings.items():
         ok, requirement = LIMITS[name]
         if not ok(value):
@@ -41,6 +46,20 @@ def check_settings(settings):
         raise ValueError(f"--hidden {typed(hidden)} gives {len(hidden)} hidden layer(s) but --activations "
                          f"{typed(activations)} names {len(activations)} activation(s): give one per layer, "
                          f"e.g. --activations {typed(('tanh',) * len(hidden))}")
+    sizes = (in_features, *hidden, 1)
+    parameters = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes, sizes[1:]))
+    if parameters > MAX_PARAMETERS:
+        raise ValueError(f"--hidden {typed(hidden)} makes a network of {parameters:,} parameters; "
+                         f"at most {MAX_PARAMETERS:,} are trained")
+    for name in ("lr", "weight_decay"):
+        check_representable(name, settings[name], dtype)
+
+
+def check_representable(name, value, dtype):
+    r"""Refuse a nonzero rate that rounds to 0 or overflows in float32 (a Python float is a float64)."""
+    if dtype == "float32" and value != 0 and not FLOAT32_ROUNDS_TO_0 < abs(value) < FLOAT32_OVERFLOWS:
+        what = "rounds to 0 in" if abs(value) <= FLOAT32_ROUNDS_TO_0 else "overflows"
+        raise ValueError(f"--{name.replace('_', '-')} {value:g}: {what} float32")
 
 
 def typed(value):
