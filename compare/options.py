@@ -224,7 +224,8 @@ def stop(signum, frame):
 def run(main):
     r"""Run a command's ``main()`` as a program and exit with its status. Ctrl-C or SIGTERM ends it with
     ``interrupted by SIGINT`` (or ``SIGTERM``) and status 128 + the signal's number, a reader that goes
-    away (``| head``) quietly, a full or closed stdout with one line; no traceback, no temporary file."""
+    away (``| head``) quietly with 141 (128 + SIGPIPE, as the shell reports a program the pipe ended),
+    a full or closed stdout with one line and 2; no traceback, no temporary file."""
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, stop)
     try:
@@ -237,7 +238,7 @@ def run(main):
     except BrokenPipeError:
         # the Python docs' advice: point stdout at devnull so that the final flush cannot fail again
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        status = 1
+        status = 128 + signal.SIGPIPE
     except OSError as exc:          # stdout closed or full
         print(f"error: standard output: {exc.strerror}", file=sys.stderr)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
