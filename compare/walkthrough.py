@@ -30,7 +30,11 @@ MAX_PRINTED = 2000   # values; a larger network gets a count per section instead
 
 # Each activation's formulas, a = f(z) and dL/dz = dL/da f'(z), filled in with names and then numbers.
 FORMULAS = {"tanh": ("tanh({z})", "{da} * (1 - {a}^2)"), "sigmoid": ("1 / (1 + exp(-({z})))", "{da} * {a} * (1 - {a})"),
-            "relu": ("max({z}, 0)", "{da} * [{z} > 0]"), "linear": ("{z}", "{da}")}
+            "relu": ("max({z}, 0)", "{da} * [{z} > 0]"), "linear": ("{z}", "{da}"),
+            "elu": ("{z} if {z} > 0 else exp({z}) - 1", "{da} * (1 if {z} > 0 else {a} + 1)"),
+            "selu": ("1.0507 ({z} if {z} > 0 else 1.6733 (exp({z}) - 1))", "{da} * 1.0507 (1 if {z} > 0 else 1.6733 exp({z}))"),
+            "softplus": ("log(1 + exp({z}))", "{da} / (1 + exp(-({z})))"),
+            "softsign": ("{z} / (1 + |{z}|)", "{da} / (1 + |{z}|)^2")}
 
 # What each node of autograd's graph does, and the manual method doing the same job.
 GRAD_FNS = {
@@ -38,6 +42,8 @@ GRAD_FNS = {
     "TanhBackward0": ("manual.layers.Tanh.backward", "dL/dz = dL/da * (1 - a^2)"),
     "SigmoidBackward0": ("manual.layers.Sigmoid.backward", "dL/dz = dL/da * a * (1 - a)"),
     "ReluBackward0": ("manual.layers.ReLU.backward", "dL/dz = dL/da * [z > 0]"),
+    "EluBackward0": ("manual.layers.ELU.backward (SELU's too)", "dL/dz = dL/da * (1, or exp(z) for z <= 0), scaled"),
+    "SoftplusBackward0": ("manual.layers.Softplus.backward", "dL/dz = dL/da * sigmoid(z)"),
     "AddmmBackward0": ("manual.layers.Linear.backward", "z = b + x W^T: dx = dz W, dW = dz^T x, db = sum dz"),
     "TBackward0": ("manual.layers.Linear.backward", "the W^T of z = x W^T + b: transposes dW back to W's shape"),
     "AccumulateGrad": ("manual.Parameter.accumulate_grad", "p.grad += the gradient"),

@@ -3,13 +3,13 @@ r"""The article's 2-3-3-1 network, MSE loss, backprop and its optimizers written
 Mirrors ``torch_impl`` name for name; never imports torch.
 """
 from .data import DataLoader
-from .layers import ACTIVATIONS, Identity, Linear, ReLU, Sigmoid, Tanh
+from .layers import ACTIVATIONS, ELU, SELU, Identity, Linear, ReLU, Sigmoid, Softplus, Softsign, Tanh
 from .loss import MSELoss
 from .module import Module, Parameter
 from .nn import NeuralNetwork, Discretize, discretize, init_parameters
 from .optim import SGD, Adam, AdamW, Optimizer
 from .train import BATCH_SIZE, EPOCHS, LEARN_RATE, REGULAR, fit, train_step, valid_step
 
-__all__ = ["ACTIVATIONS", "Adam", "AdamW", "BATCH_SIZE", "DataLoader", "Discretize", "EPOCHS", "Identity",
+__all__ = ["ACTIVATIONS", "Adam", "AdamW", "BATCH_SIZE", "DataLoader", "Discretize", "ELU", "EPOCHS", "Identity",
            "LEARN_RATE", "Linear", "MSELoss", "Module", "NeuralNetwork", "Optimizer", "Parameter", "REGULAR",
-           "ReLU", "SGD", "Sigmoid", "Tanh", "discretize", "fit", "init_parameters", "train_step", "valid_step"]
+           "ReLU", "SELU", "SGD", "Sigmoid", "Softplus", "Softsign", "Tanh", "discretize", "fit", "init_parameters", "train_step", "valid_step"]

@@ -92,4 +92,60 @@ class Identity(Module):
         return da                                   # dL/dz = dL/da : (B, n)
 
 
-ACTIVATIONS = {"tanh": Tanh, "sigmoid": Sigmoid, "relu": ReLU, "linear": Identity}
+class ELU(Module):
+    r"""``a = z`` where ``z > 0``, else ``exp(z) - 1``; ``da/dz = 1``, else ``exp(z) = a + 1``."""
+
+    def forward(self, z):
+        self.z = z                                  # backward needs z and a
+        with np.errstate(over="ignore"):            # exp of a large z is inf, and not the branch taken
+            self.a = np.where(z > 0, z, np.expm1(z))
+        return self.a
+
+    def backward(self, da):
+        return da * np.where(self.z > 0, 1, self.a + 1)   # dL/dz = dL/da (1, or exp(z)) : (B, n)
+
+
+class SELU(Module):
+    r"""``a = scale z`` where ``z > 0``, else ``scale alpha (exp(z) - 1)``, torch's constants (Playground's
+    too); ``da/dz = scale``, else ``scale alpha exp(z)``: at ``z == 0`` torch takes the second branch."""
+    ALPHA, SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+    def forward(self, z):
+        self.z = z
+        with np.errstate(over="ignore"):
+            return self.SCALE * np.where(z > 0, z, self.ALPHA * np.expm1(z))
+
+    def backward(self, da):
+        with np.errstate(over="ignore"):            # dL/dz = dL/da scale (1, or alpha exp(z))
+            return da * self.SCALE * np.where(self.z > 0, 1, self.ALPHA * np.exp(self.z))
+
+
+class Softplus(Module):
+    r"""``a = log(1 + exp(z))``, and ``a = z`` above torch's threshold 20, where the two agree to 2e-9;
+    ``da/dz = exp(z) / (exp(z) + 1)`` (the sigmoid), and 1 above 20."""
+    THRESHOLD = 20
+
+    def forward(self, z):
+        self.z = z
+        with np.errstate(over="ignore"):
+            return np.where(z > self.THRESHOLD, z, np.log1p(np.exp(z)))
+
+    def backward(self, da):
+        with np.errstate(over="ignore", invalid="ignore"):
+            e = np.exp(self.z)                      # dL/dz = dL/da e^z / (e^z + 1), or dL/da above 20
+            return da * np.where(self.z > self.THRESHOLD, 1, e / (e + 1))
+
+
+class Softsign(Module):
+    r"""``a = z / (1 + |z|)``; ``da/dz = 1 / (1 + |z|)^2``."""
+
+    def forward(self, z):
+        self.z = z
+        return z / (1 + np.abs(z))
+
+    def backward(self, da):
+        return da / (1 + np.abs(self.z))**2         # dL/dz = dL/da / (1 + |z|)^2 : (B, n)
+
+
+ACTIVATIONS = {"tanh": Tanh, "sigmoid": Sigmoid, "relu": ReLU, "linear": Identity, "elu": ELU, "selu": SELU,
+               "softplus": Softplus, "softsign": Softsign}

@@ -335,3 +335,16 @@ def test_the_readme_s_python_example_runs(capsys):
     exec(compile(code, "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "AGREE None" in out and out.rstrip().endswith("None") and "dL/dW1" in out
+
+
+@pytest.mark.parametrize("name", ["elu", "selu", "softplus", "softsign"])
+def test_deep_insider_s_activations_equal_torch_s_at_their_edges(name):
+    # 0 and -0.0 (SELU's derivative takes its z <= 0 branch there, as torch), softplus's threshold 20,
+    # and magnitudes where exp overflows
+    z = np.array([[-800.0, -30.0, -1.0, -0.0, 0.0, 1e-300, 1.0, 19.99, 20.0, 20.01, 30.0, 800.0]])
+    module, t_module = manual.ACTIVATIONS[name](), torch_impl.ACTIVATIONS[name]()
+    t_z = torch.tensor(z, requires_grad=True)
+    t_a = t_module(t_z)
+    t_a.backward(torch.ones_like(t_a))
+    assert_close(module(z), t_a, np.float64, f"{name}(z)")
+    assert_close(module.backward(np.ones_like(z)), t_z.grad, np.float64, f"{name}'(z)")

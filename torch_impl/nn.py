@@ -12,7 +12,8 @@ LAYER1_NEURONS = 3        # hidden layer 1
 LAYER2_NEURONS = 3        # hidden layer 2
 OUTPUT_RESULTS = 1        # output layer: one value in [-1, 1]
 
-ACTIVATIONS = {"tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "relu": nn.ReLU, "linear": nn.Identity}
+ACTIVATIONS = {"tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "relu": nn.ReLU, "linear": nn.Identity, "elu": nn.ELU,
+               "selu": nn.SELU, "softplus": nn.Softplus, "softsign": nn.Softsign}
 
 
 def discretize(proba):
