@@ -1,24 +1,34 @@
-r"""Playground URLs: the settings of a ``playground.tensorflow.org`` link as ``python -m compare`` options.
+r"""Playground URLs: the settings of a Playground link as ``python -m compare`` options.
 
 Playground keeps its whole state in the URL's hash, ``#key=value&key=value...`` (``src/state.ts``).
-``parse_url`` turns it into argparse destinations; a key that is missing takes Playground's default.
+Two hosts: upstream's ``playground.tensorflow.org`` and Deep Insider's fork
+``deepinsider.github.io/playground``, which the article links to; each has its own keys, defaults and
+initialisation. ``parse_url`` turns a URL into argparse destinations; a key that is missing takes its
+host's default.
 """
 import math
 from urllib.parse import urlsplit
 
-from .data import REGRESSION
+from .data import REGRESSION, load_data
 
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
 CLASSIFICATION = ("circle", "xor", "gauss", "spiral")
 # Playground's input keys -> compare.data.FEATURES, in the order its network lists its inputs
 INPUTS = {"x": "x", "y": "y", "xSquared": "x2", "ySquared": "y2", "xTimesY": "xy", "sinX": "sinx", "sinY": "siny"}
-UNSUPPORTED = ("cosX", "cosY")            # Playground inputs this project does not have
-DISPLAY = ("showTestData", "discretize", "hideText", "collectStats", "tutorial")   # change nothing trained
-DEFAULTS = {"activation": "tanh", "batchSize": "10", "dataset": "circle", "regDataset": "reg-plane",
+# Each host's State.PROPS (src/state.ts) with the page's defaults, and the keys that change nothing trained
+UPSTREAM = {"activation": "tanh", "batchSize": "10", "dataset": "circle", "regDataset": "reg-plane",
             "learningRate": "0.03", "regularization": "none", "regularizationRate": "0", "noise": "0",
             "networkShape": "4,2", "percTrainData": "50", "initZero": "false", "problem": "classification",
             "x": "true", "y": "true", "xSquared": "false", "ySquared": "false", "xTimesY": "false",
             "sinX": "false", "sinY": "false", "cosX": "false", "cosY": "false"}
+FORK = {**{key: value for key, value in UPSTREAM.items() if key not in ("initZero", "cosX", "cosY")},
+        "loss": "mse", "batchFull": "false", "initOrigin": "false"}
+HOSTS = {   # host: (its keys and defaults, its display-only keys, its activations)
+    "playground.tensorflow.org": (UPSTREAM, ("showTestData", "discretize", "hideText", "collectStats", "tutorial"),
+                                  ("relu", "tanh", "sigmoid", "linear")),
+    "deepinsider.github.io": (FORK, ("showTestData", "showTrainData", "showValidationData", "discretize", "hideText",
+                                     "tutorial", "activspacer"),
+                              ("relu", "tanh", "sigmoid", "linear", "elu", "selu", "softplus", "softsign")),
+}
 SEED_NOTE = ("seed: ignored; Playground's seed drives JavaScript's random generator, which cannot "
              "reproduce its points here: use --seed")
 
@@ -26,29 +36,40 @@ SEED_NOTE = ("seed: ignored; Playground's seed drives JavaScript's random genera
 def parse_url(url):
     r"""Return ``(settings, notes)``: argparse destinations and values, and lines about ignored keys.
 
+    The host decides the keys and their meaning: upstream's ``playground.tensorflow.org`` (also a bare
+    ``#key=value...``) or Deep Insider's fork, ``deepinsider.github.io/playground``, the article's.
     Raises ``ValueError`` with one line naming the key for an unknown key, a malformed value or a
     setting this project does not support.
     """
     parts = urlsplit(url)
-    fragment = parts.fragment
-    if "=" not in fragment and parts.hostname != "playground.tensorflow.org":   # its bare address: defaults
+    host = parts.hostname or "playground.tensorflow.org"
+    if host not in HOSTS:
+        raise ValueError(f"{url!r}: unknown host {host!r}; a Playground URL is on "
+                         f"{' or '.join(HOSTS)}")
+    defaults, display, activations = HOSTS[host]
+    if "=" not in parts.fragment and not parts.hostname:
         raise ValueError(f"{url!r} holds no settings: copy the whole address from Playground, "
                          "with the part after '#' (activation=...&batchSize=...)")
-    pairs = [part.partition("=") for part in fragment.split("&") if part]
-    state = dict(DEFAULTS)
-    notes = []
-    for key, _, value in pairs:
+    state, notes, ignored = dict(defaults), [], []
+    for key, _, value in (part.partition("=") for part in parts.fragment.split("&") if part):
         if key == "seed":
             notes.append(SEED_NOTE)
-        elif not (key in DEFAULTS or key in DISPLAY or key.endswith("_hide")):
+        elif key in display or key.endswith("_hide"):
+            ignored.append(key)
+        elif key not in defaults:
             raise ValueError(f"unknown key {key!r} in the URL")
         state[key] = value
-    for key in UNSUPPORTED:
-        if flag(state, key):
+    if ignored:
+        notes.append(f"{', '.join(ignored)}: the page's display, ignored (a hidden input is left out)")
+    for key in ("cosX", "cosY"):
+        if key in state and flag(state, key):
             raise ValueError(f"{key}=true: the input feature {key} is not supported; remove it")
+    if "loss" in state and choice(state, "loss", ("mse", "mae")) == "mae":
+        raise ValueError("loss=mae: the mean absolute error is not supported yet; use loss=mse")
     hidden = network_shape(state["networkShape"])
     problem = choice(state, "problem", ("classification", "regression"))
-    features = tuple(feature for key, feature in INPUTS.items() if flag(state, key))
+    features = tuple(feature for key, feature in INPUTS.items()
+                     if flag(state, key) and state.get(f"{key}_hide") != "true")   # the page drops a hidden input
     if not features:
         raise ValueError("x, y, xSquared, ...: the URL selects no input feature")
     settings = {
@@ -57,7 +78,7 @@ def parse_url(url):
                     else choice(state, "regDataset", REGRESSION)),
         "features": features,
         "hidden": hidden,
-        "activations": (choice(state, "activation", ACTIVATIONS),) * len(hidden),
+        "activations": (choice(state, "activation", activations),) * len(hidden),
         "batch_size": number(state, "batchSize", int, lambda v: v >= 1, "an integer >= 1"),
         "lr": number(state, "learningRate", float, lambda v: 0 < v < math.inf, "a finite number > 0"),
         "regularization": choice(state, "regularization", ("none", "L1", "L2")),
@@ -66,8 +87,13 @@ def parse_url(url):
         "noise": number(state, "noise", float, lambda v: 0 <= v <= 50, "a percentage in [0, 50]") / 100,
         "train_ratio": number(state, "percTrainData", float, lambda v: 0 < v < 100,
                               "a percentage strictly between 0 and 100") / 100,
-        "init": "zero" if flag(state, "initZero") else "playground",
+        # upstream: U(-0.5, 0.5) and biases 0.1, or initZero; the fork: Glorot-uniform and biases 0 (the
+        # article's xavier), or with initOrigin upstream's
+        "init": (("zero" if flag(state, "initZero") else "playground") if "initZero" in state
+                 else "playground" if flag(state, "initOrigin") else "xavier"),
     }
+    if "batchFull" in state and flag(state, "batchFull"):     # the fork: one batch of every training point
+        settings["batch_size"] = len(load_data(settings["dataset"], settings["noise"], settings["train_ratio"])[0])
     return settings, notes
 
 

@@ -100,10 +100,47 @@ def test_options_after_the_url_override_it(capsys):
     assert capsys.readouterr().out.startswith("Summary: ")
 
 
-def test_an_address_without_settings_is_refused_unless_it_is_the_playground_s(capsys):
+@pytest.mark.parametrize("url, error", [
+    ("http://example.com/#activation=tanh", "error: 'http://example.com/#activation=tanh': unknown host 'example.com'; "
+     "a Playground URL is on playground.tensorflow.org or deepinsider.github.io\n"),
+    ("#", "error: '#' holds no settings: copy the whole address from Playground, with the part after '#' "
+     "(activation=...&batchSize=...)\n"),
+    ("https://deepinsider.github.io/playground/#loss=mae", "error: loss=mae: the mean absolute error is not "
+     "supported yet; use loss=mse\n"),
+    ("https://deepinsider.github.io/playground/#initZero=true", "error: unknown key 'initZero' in the URL\n"),
+    ("https://playground.tensorflow.org/#activation=elu", "error: activation=elu: choose from relu, tanh, sigmoid, "
+     "linear\n"),
+])
+def test_a_bad_url_is_one_line_naming_the_host_or_the_key(url, error, capsys):
     with pytest.raises(SystemExit) as exit_:
-        main(["--playground", "http://example.com", "--epochs", "1"])
-    assert exit_.value.code == 2 and "holds no settings" in capsys.readouterr().err
+        main(["--playground", url, "--epochs", "1"])
+    assert exit_.value.code == 2 and capsys.readouterr().err == error
+
+
+# The article's own link to Deep Insider's Playground, as it is printed there
+ARTICLE_URL = ("https://deepinsider.github.io/playground/#activation=tanh&activspacer=false&loss=mse&batchSize=10"
+               "&batchFull=false&dataset=gauss&regDataset=reg-plane&learningRate=0.03&regularizationRate=0&noise=0"
+               "&networkShape=&seed=0.17900&showTrainData=true&showValidationData=false&showTestData=true"
+               "&discretize=false&percTrainData=50&x=true&y=true&xTimesY=false&xSquared=false&ySquared=false"
+               "&sinX=false&sinY=false&problem=classification&initOrigin=false&hideText=true&xSquared_hide=true"
+               "&ySquared_hide=true&xTimesY_hide=true&sinX_hide=true&sinY_hide=true")
+
+
+def test_the_article_s_own_playground_link_runs_and_agrees(capsys):
+    assert main(["--playground", ARTICLE_URL, "--epochs", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "  --dataset gauss\n  --features x,y\n  --hidden \"\"\n" in out and "  --init xavier\n" in out
+    assert "xSquared_hide, ySquared_hide, xTimesY_hide, sinX_hide, sinY_hide: the page's display, ignored" in out
+    assert "\nAGREE: " in out
+
+
+def test_the_fork_s_keys_mean_what_its_page_does():
+    settings, _ = parse_url("https://deepinsider.github.io/playground/#activation=softsign&batchFull=true"
+                            "&initOrigin=true&networkShape=5&xSquared=true&xSquared_hide=true&percTrainData=30")
+    assert settings["activations"] == ("softsign",) and settings["init"] == "playground"   # U(-0.5, 0.5), 0.1
+    assert settings["batch_size"] == 150                     # batchFull: all 30% of the 500 points in one batch
+    assert settings["features"] == ("x", "y")                # a hidden input is left out, as the page does
+    assert parse_url("https://deepinsider.github.io/playground/")[0]["init"] == "xavier"   # Glorot, biases 0
 
 
 def test_a_full_url_resolves_every_setting():
@@ -116,7 +153,9 @@ def test_a_full_url_resolves_every_setting():
     assert settings == {"rules": "playground", "dataset": "reg-gauss", "features": ("y", "x2", "xy", "sinx", "siny"),
                         "hidden": (), "activations": (), "batch_size": 7, "lr": 0.3, "regularization": "L1",
                         "regularization_rate": 0.003, "noise": 0.35, "train_ratio": 0.7, "init": "zero"}
-    assert len(notes) == 1 and "--seed" in notes[0]
+    assert len(notes) == 2 and "--seed" in notes[0]
+    assert notes[1] == ("showTestData, discretize, collectStats, hideText, stepButton_hide: the page's display, "
+                        "ignored (a hidden input is left out)")
 
 
 def test_missing_keys_take_playground_defaults():
