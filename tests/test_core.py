@@ -301,15 +301,15 @@ def test_backward_uses_the_last_forward_pass(rng):
         assert_close(p.grad, q.grad, np.float64, f"gradient of {name} for the second batch")
 
 
-class Softplus(manual.Module):
-    r"""The README's example of a new activation: ``a = log(1 + exp(z))``, ``da/dz = sigmoid(z)``."""
+class LeakyReLU(manual.Module):
+    r"""docs/article.md's example of a new activation: ``a = z`` where ``z > 0``, else ``0.01 z``."""
 
     def forward(self, z):
         self.z = z
-        return np.logaddexp(0, z)
+        return np.where(z > 0, z, 0.01 * z)
 
     def backward(self, da):
-        return da / (1 + np.exp(-self.z))
+        return da * np.where(self.z > 0, 1, 0.01)
 
 
 def test_an_activation_added_as_the_readme_says_works_in_every_tool(monkeypatch, capsys):
@@ -317,14 +317,14 @@ def test_an_activation_added_as_the_readme_says_works_in_every_tool(monkeypatch,
     from compare.gradcheck import main as gradcheck_main
     from compare.trace import main as trace_main
     from compare.walkthrough import main as walkthrough_main
-    monkeypatch.setitem(manual.ACTIVATIONS, "softplus", Softplus)
-    monkeypatch.setitem(torch_impl.ACTIVATIONS, "softplus", torch.nn.Softplus)
-    args = ["--activations", "softplus,tanh", "--dtype", "float64"]
+    monkeypatch.setitem(manual.ACTIVATIONS, "leaky_relu", LeakyReLU)
+    monkeypatch.setitem(torch_impl.ACTIVATIONS, "leaky_relu", torch.nn.LeakyReLU)
+    args = ["--activations", "leaky_relu,tanh", "--dtype", "float64"]
     assert compare_main([*args, "--epochs", "2", "--quiet"]) == 0
     assert trace_main(args) == 0
     assert walkthrough_main(args) == 0
-    assert "dL/da1[0] * softplus'(z1[0])" in capsys.readouterr().out
-    assert gradcheck_main(["--activations", "softplus,tanh"]) == 0
+    assert "dL/da1[0] * leaky_relu'(z1[0])" in capsys.readouterr().out
+    assert gradcheck_main(["--activations", "leaky_relu,tanh"]) == 0
 
 
 def test_the_readme_s_python_example_runs(capsys):

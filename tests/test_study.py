@@ -168,6 +168,7 @@ except SystemExit as exit_:
 def test_script_help_shows_defaults(package, capsys):
     status, out, _ = run_main(script_main(package), ["--help"], capsys)
     assert status == 0 and out.startswith(f"usage: python -m {package}")
+    out = " ".join(out.split())                        # argparse wraps its lines at the terminal's width
     for default in ("(default: 100)", "(default: 15)", "(default: 0.03)", "(default: circle)",
                     "(default: 3,3)", "(default: tanh,sigmoid)", "(default: float32)", "(default: 1)"):
         assert default in out
