@@ -59,8 +59,12 @@ def parse_url(url):
         elif key not in defaults:
             raise ValueError(f"unknown key {key!r} in the URL")
         state[key] = value
-    if ignored:
-        notes.append(f"{', '.join(ignored)}: the page's display, ignored (a hidden input is left out)")
+    hidden_inputs = [key for key in ignored if key.removesuffix("_hide") in INPUTS]
+    shown = [key for key in ignored if key not in hidden_inputs]
+    if shown:
+        notes.append(f"{', '.join(shown)}: the page's display, ignored")
+    if hidden_inputs:
+        notes.append(f"{', '.join(hidden_inputs)}: inputs the page hides, left out as it does")
     for key in ("cosX", "cosY"):
         if key in state and flag(state, key):
             raise ValueError(f"{key}=true: the input feature {key} is not supported; remove it")

@@ -130,7 +130,7 @@ def test_the_article_s_own_playground_link_runs_and_agrees(capsys):
     assert main(["--playground", ARTICLE_URL, "--epochs", "5"]) == 0
     out = capsys.readouterr().out
     assert "  --dataset gauss\n  --features x,y\n  --hidden \"\"\n" in out and "  --init xavier\n" in out
-    assert "xSquared_hide, ySquared_hide, xTimesY_hide, sinX_hide, sinY_hide: the page's display, ignored" in out
+    assert "(xSquared_hide, ySquared_hide, xTimesY_hide, sinX_hide, sinY_hide: inputs the page hides, left out" in out
     assert "\nAGREE: " in out
 
 
@@ -154,8 +154,7 @@ def test_a_full_url_resolves_every_setting():
                         "hidden": (), "activations": (), "batch_size": 7, "lr": 0.3, "regularization": "L1",
                         "regularization_rate": 0.003, "noise": 0.35, "train_ratio": 0.7, "init": "zero"}
     assert len(notes) == 2 and "--seed" in notes[0]
-    assert notes[1] == ("showTestData, discretize, collectStats, hideText, stepButton_hide: the page's display, "
-                        "ignored (a hidden input is left out)")
+    assert notes[1] == "showTestData, discretize, collectStats, hideText, stepButton_hide: the page's display, ignored"
 
 
 def test_missing_keys_take_playground_defaults():
