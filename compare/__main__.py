@@ -33,7 +33,7 @@ def seed_sweep(config, weights, n, out):
 
 def main(argv=None):
     parser = options.parser("python -m compare", DESCRIPTION,
-                            [*SETTINGS, "weights", "playground", "seeds", "quiet", "json", "plot", "save_weights"])
+                            [*SETTINGS, "weights", "playground", "exact", "seeds", "quiet", "json", "plot", "save_weights"])
     args = parser.parse_args(argv)
     config, weights = options.configure(parser, args)
     out = options.report_stream(args)

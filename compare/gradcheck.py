@@ -156,8 +156,8 @@ def sweep_figure(result, title):
 
 
 # every setting of the run that reaches step N, as compare.trace takes them; the dtype is float64
-OPTIONS = (*(name for name in SETTINGS if name not in ("dtype", "free_running")), "weights", "playground", "step",
-           "json", "plot")
+OPTIONS = (*(name for name in SETTINGS if name not in ("dtype", "free_running")), "weights", "playground", "exact",
+           "step", "json", "plot")
 
 
 def main(argv=None):

@@ -24,7 +24,7 @@ import manual
 import torch_impl
 
 from .data import REGRESSION
-from .pair import (DTYPES, TOLERANCES, batches, expected_settings, held_settings, make_criteria, make_optimizers,
+from .pair import (DTYPES, TOLERANCES, epoch_batches, expected_settings, held_settings, make_criteria, make_optimizers,
                    make_pair, read_only, run_data, start, tolerance_ratio, update_tolerance)
 from .rounding import is_rounding, rounding_cause
 from .trace import explain, first_difference, trace
@@ -85,7 +85,7 @@ def run(config, weights=None, on_epoch=None):
     if check_settings(sides, record) and check_discretize(sides, record):
         for epoch in range(1, config.epochs + 1):
             totals = []                                    # per step: both losses, both counts, batch size
-            for step, idx, before, outcomes in sides.epoch():
+            for step, idx, before, outcomes in sides.epoch(epoch):
                 with sides.clock("checks"):
                     check_step(sides, record, {"epoch": epoch, "step": step}, (before, idx), outcomes, totals)
                     if record.stop:
@@ -147,10 +147,10 @@ class Sides:
         self.state_before = []           # manual's optimizer state at the start of the step, per parameter
         self.offsets = np.cumsum([0] + [p.data.size for p in self.params[0]])[:-1]
 
-    def epoch(self):
-        r"""Draw the epoch's order; yield each step's number, batch indices, starting weights and the
+    def epoch(self, number):
+        r"""Draw epoch ``number``'s order; yield each step's number, batch indices, starting weights and the
         two sides' ``(loss, correct)`` (or the exception a side raised)."""
-        self.order[:] = batches(self.rng, len(self.manual_data[0]), self.config.batch_size)
+        self.order[:] = epoch_batches(self.config, self.rng, len(self.manual_data[0]), number)
         manual_batches, torch_batches = (iter(loader) for loader in self.loaders)
         for step, idx in enumerate(self.order, 1):
             before = self.models[0].state_dict()
@@ -166,12 +166,13 @@ class Sides:
                                     *next(torch_batches))
             yield step, idx, before, (manual_out, torch_out)
 
-    def validate(self):
-        r"""Both sides' ``valid_step`` on the validation set: ``(loss, correct)`` each, or an exception."""
+    def validate(self, split=slice(2, 4)):
+        r"""Both sides' ``valid_step`` on the validation set (or ``split=slice(0, 2)``, the training set):
+        ``(loss, correct)`` each, or an exception."""
         with self.clock("manual"):
-            manual_out = attempt(manual.valid_step, self.models[0], self.criteria[0], *self.manual_data[2:])
+            manual_out = attempt(manual.valid_step, self.models[0], self.criteria[0], *self.manual_data[split])
         with self.clock("torch"):
-            torch_out = attempt(torch_impl.valid_step, self.models[1], self.criteria[1], *self.torch_data[2:])
+            torch_out = attempt(torch_impl.valid_step, self.models[1], self.criteria[1], *self.torch_data[split])
         return manual_out, torch_out
 
     def values(self):
@@ -444,6 +445,11 @@ def check_epoch(sides, record, epoch, totals):
         (manual_valid, torch_valid), result = outcomes, record.result
         totals = np.array(totals, dtype=np.float64)
         train_loss = np.average(totals[:, :2], axis=0, weights=totals[:, 4])
+        if record.config.exact:               # Playground's getLoss: the training points after the epoch
+            after = sides.validate(slice(0, 2))
+            if record.broken(where, after):
+                return False
+            train_loss = np.array([after[0][0], after[1][0]])
         n_train, n_valid = len(result.data[0]), len(result.data[2])
         for side, loss, correct, (val_loss, val_correct) in zip(
                 SIDES, train_loss, totals[:, 2:4].sum(axis=0), outcomes):

@@ -59,6 +59,7 @@ class Config:
     activations: tuple = setting(("tanh", "sigmoid"), f"one activation per hidden layer, from "
                                  f"{', '.join(manual.ACTIVATIONS)}")
     output_activation: str = None      # not a flag: tanh, or linear for regression
+    exact: tuple = None                # not a flag: (host, seed, percTrainData) of --playground URL --exact
     dtype: str = setting("float32", "floating-point type of both sides", choices=tuple(DTYPES))
     seed: int = setting(1, "seed of the data, the initial weights and the batch order")
     init: str = setting("xavier", "initial weights: the article's xavier-uniform, nn.Linear's default, "
@@ -138,6 +139,8 @@ EXTRAS = {
     "save_weights": dict(metavar="PATH", help="write the trained weights as .npz"),
     "seeds": dict(type=int, metavar="N", help="run seeds --seed .. --seed+N-1 and print one line each"),
     "quiet": dict(action="store_true", help="print only the summary"),
+    "exact": dict(action="store_true", help="with --playground: the browser's own run, its points, initial "
+                  "weights and batches drawn from the URL's seed as Playground draws them, its epoch losses"),
     "step": dict(type=int, default=1, metavar="N", help="the N-th training step of the run, from 1 "
                  "(its weights and its batch)"),
 }
@@ -200,6 +203,13 @@ def configure(parser, args, **fixed):
     given = {name: value for name, value in vars(args).items() if name in Config.__dataclass_fields__}
     try:
         from_url, notes = parse_url(args.playground) if getattr(args, "playground", None) is not None else ({}, [])
+        exact = from_url.pop("exact", None)
+        if getattr(args, "exact", False):
+            if exact is None:
+                raise ValueError("--exact replays a Playground URL's own run: it needs --playground URL, "
+                                 "with the URL's seed=...")
+            fixed = {**fixed, "exact": exact}
+            notes = [note for note in notes if not note.startswith("seed:")]
         config = Config(**{**from_url, **given, **fixed})
         load_data(config.dataset, config.noise, config.train_ratio, config.seed)   # may leave a set empty
         weights = read_weights(config, args.weights) if getattr(args, "weights", None) else None

@@ -8,6 +8,7 @@ import manual.playground
 import torch_impl
 import torch_impl.playground
 
+from . import exact
 from .data import load_data
 
 DTYPES = {"float32": (np.float32, torch.float32), "float64": (np.float64, torch.float64)}
@@ -40,23 +41,35 @@ def read_only(array):
     return array
 
 
+def sizes(config):
+    return (len(config.features), *config.hidden, 1)
+
+
 def run_data(config):
-    r"""``X_train, y_train, X_valid, y_valid`` of the run, in its dtype."""
-    data = load_data(config.dataset, config.noise, config.train_ratio, config.seed, config.features)
+    r"""``X_train, y_train, X_valid, y_valid`` of the run, in its dtype: with ``config.exact``,
+    Playground's own points for the URL's seed."""
+    data = (exact.replay(config, sizes(config))[0] if config.exact else
+            load_data(config.dataset, config.noise, config.train_ratio, config.seed, config.features))
     return tuple(a.astype(DTYPES[config.dtype][0]) for a in data)
 
 
 def start(config, weights=None):
-    r"""The run's two models with its initial weights, and the generator that goes on to draw each
-    epoch's order (``batches``): the lockstep run and ``trace.step_start`` draw in this one order."""
+    r"""The run's two models with its initial weights (with ``config.exact``, Playground's own), and the
+    generator that goes on to draw each epoch's order (``epoch_batches``): the lockstep run and
+    ``trace.step_start`` draw in this one order."""
     rng = np.random.default_rng(config.seed)
+    if config.exact and weights is None:
+        weights = exact.replay(config, sizes(config))[1]
     return make_pair(config, rng, weights), rng
 
 
-def batches(rng, n, batch_size):
-    r"""One epoch's batches: index arrays into the ``n`` training points, in a fresh order from ``rng``."""
+def epoch_batches(config, rng, n, epoch):
+    r"""Epoch ``epoch``'s batches: index arrays into the ``n`` training points, in a fresh order from
+    ``rng``, or with ``config.exact`` in Playground's fixed order and its rule for a partial batch."""
+    if config.exact:
+        return exact.epoch_batches(config.exact[0], n, config.batch_size, epoch)
     order = rng.permutation(n)
-    return [order[start:start + batch_size] for start in range(0, n, batch_size)]
+    return [order[start:start + config.batch_size] for start in range(0, n, config.batch_size)]
 
 
 def to_torch(state_dict):

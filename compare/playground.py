@@ -7,7 +7,7 @@ initialisation. ``parse_url`` turns a URL into argparse destinations; a key that
 host's default.
 """
 import math
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from .data import REGRESSION, load_data
 
@@ -98,6 +98,9 @@ def parse_url(url):
     }
     if "batchFull" in state and flag(state, "batchFull"):     # the fork: one batch of every training point
         settings["batch_size"] = len(load_data(settings["dataset"], settings["noise"], settings["train_ratio"])[0])
+    if "seed" in state:                                       # what --exact needs to replay the page's run
+        settings["exact"] = ("fork" if host == "deepinsider.github.io" else "upstream", unquote(state["seed"]),
+                             number(state, "percTrainData", float, lambda v: True, ""))
     return settings, notes
 
 

@@ -11,6 +11,7 @@ backprop ninja's ``cmp`` table, for a whole network.
 ``python -m compare.trace`` prints it for any configuration ``python -m compare`` accepts;
 ``--step N`` traces the N-th step of that run.
 """
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +22,7 @@ import manual
 from . import options
 from .files import json_writer, save_outputs
 from .options import SETTINGS
-from .pair import batches, make_criteria, make_optimizers, make_pair, read_only, run_data, start, tolerance_ratio
+from .pair import epoch_batches, make_criteria, make_optimizers, make_pair, read_only, run_data, start, tolerance_ratio
 
 DIVERGED_HINT = "both sides overflowed to NaN or infinity: training diverged here, try a smaller --lr"
 # What a first difference at each kind of quantity most likely means.
@@ -153,14 +154,14 @@ def step_start(config, weights, step):
     manual alone, trained on the run's batches in the run's order, reaches them.
     """
     X_train, y_train, _, _ = run_data(config)
-    per_epoch = -(-len(X_train) // config.batch_size)
+    per_epoch = len(epoch_batches(config, np.random.default_rng(0), len(X_train), 1))   # the same every epoch
     if not 1 <= step <= per_epoch * config.epochs:
         raise ValueError(f"--step {step}: must be an integer in [1, {per_epoch * config.epochs}] "
                          f"({config.epochs} epoch{'s' * (config.epochs > 1)} of {per_epoch} steps)")
     models, rng = start(config, weights)
     optimizer, criterion = make_optimizers(config, *models)[0], make_criteria(config)[0]
-    while True:
-        for idx in batches(rng, len(X_train), config.batch_size):
+    for epoch in itertools.count(1):
+        for idx in epoch_batches(config, rng, len(X_train), epoch):
             step -= 1
             if step == 0:
                 return models[0].state_dict(), X_train[idx], y_train[idx]
@@ -171,7 +172,7 @@ def step_start(config, weights, step):
 def main(argv=None):
     names = [name for name in SETTINGS if name not in ("free_running",)]
     parser = options.parser("python -m compare.trace", __doc__.split("\n\n")[0],
-                            [*names, "weights", "playground", "step", "json"])
+                            [*names, "weights", "playground", "exact", "step", "json"])
     args = parser.parse_args(argv)
     config, weights = options.configure(parser, args)
     try:

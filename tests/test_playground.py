@@ -223,7 +223,7 @@ def dead_masks(sides):
 
 
 def train_epoch(sides):
-    for _, _, _, outcomes in sides.epoch():
+    for _, _, _, outcomes in sides.epoch(1):
         assert not any(isinstance(outcome, Exception) for outcome in outcomes)
         sides.synchronise()
 

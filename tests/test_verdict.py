@@ -151,8 +151,8 @@ def test_a_traced_step_starts_from_the_run_s_own_weights_and_batch(args):
     from compare.trace import step_start
     config = Config(epochs=2, dtype="float64", **args)
     sides, n = Sides(config, None), 0
-    for _ in range(config.epochs):
-        for _, idx, before, _ in sides.epoch():
+    for epoch in range(1, config.epochs + 1):
+        for _, idx, before, _ in sides.epoch(epoch):
             n += 1
             weights, X, y = step_start(config, None, n)
             assert weights.keys() == before.keys()
