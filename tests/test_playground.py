@@ -1,5 +1,7 @@
 r"""Playground's rules (1/2-MSE, weights-only regularisation after the step, L1 dead links), its
 features and regression data sets, and its URLs, through ``python -m compare``."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -7,8 +9,10 @@ import torch
 import manual
 import manual.playground
 import torch_impl.playground
+from compare import exact
 from compare.__main__ import main
 from compare.data import load_data
+from compare.exact import Stream
 from compare.lockstep import Sides, run
 from compare.options import Config
 from compare.playground import parse_url
@@ -152,7 +156,8 @@ def test_a_full_url_resolves_every_setting():
         "&hideText=true&regularization=L1&stepButton_hide=true")
     assert settings == {"rules": "playground", "dataset": "reg-gauss", "features": ("y", "x2", "xy", "sinx", "siny"),
                         "hidden": (), "activations": (), "batch_size": 7, "lr": 0.3, "regularization": "L1",
-                        "regularization_rate": 0.003, "noise": 0.35, "train_ratio": 0.7, "init": "zero"}
+                        "regularization_rate": 0.003, "noise": 0.35, "train_ratio": 0.7, "init": "zero",
+                        "exact": ("upstream", "0.5", 70.0)}          # what --exact would replay
     assert len(notes) == 2 and "--seed" in notes[0]
     assert notes[1] == "showTestData, discretize, collectStats, hideText, stepButton_hide: the page's display, ignored"
 
@@ -243,3 +248,48 @@ def test_dead_links_agree_and_stay_zero_in_a_run():
         np.testing.assert_array_equal(manual_dead, torch_dead)
         assert (later_manual >= manual_dead).all() and (later_torch >= torch_dead).all()   # dead for good
         assert (w_manual[manual_dead] == 0).all() and (w_torch[manual_dead] == 0).all()
+
+
+# Numbers from Playground's own code under node: seedrandom 3.0.5 (npm install seedrandom), and each
+# host's src/nn.ts and src/dataset.ts compiled with tsc, run as playground.ts's generateData, reset,
+# oneStep and getLoss do; docs/playground.md says how far the two were measured to agree.
+SEEDRANDOM_0_17900 = [0.27876471932445046, 0.2621566591991232, 0.28493405720168385]   # Math.random() x 3
+BROWSER = {
+    ARTICLE_URL: [[0.028452774746228565, 0.03833413582569591], [0.01500999906056092, 0.02235585473197549],
+                  [0.01029514077493882, 0.01629768974400936]],
+    "https://playground.tensorflow.org/#activation=relu&batchSize=7&dataset=xor&learningRate=0.03&regularization=L1"
+    "&regularizationRate=0.001&noise=10&networkShape=4&seed=0.54321&percTrainData=50":
+        [[0.3955815684867146, 0.41363822695889896], [0.33005116572601106, 0.35306956241831106],
+         [0.2636682993920778, 0.28883019807395777]],
+}
+
+
+def test_the_stream_is_seedrandom_s():
+    stream = Stream("0.17900")
+    assert [stream.random() for _ in range(3)] == SEEDRANDOM_0_17900
+
+
+@pytest.mark.parametrize("url", BROWSER, ids=["the article's fork URL", "upstream, batch 7, L1"])
+def test_exact_gives_the_browser_s_epoch_losses(url, tmp_path, capsys):
+    path = tmp_path / "r.json"
+    assert main(["--playground", url, "--exact", "--dtype", "float64", "--epochs", "3", "--quiet",
+                 "--json", str(path)]) == 0
+    history = json.loads(path.read_text())["history"]
+    for side in ("manual", "torch"):
+        ours = [[h["loss"], h["val_loss"]] for h in history[side]]
+        np.testing.assert_allclose(ours, BROWSER[url], rtol=1e-10, atol=0)
+
+
+def test_a_partial_batch_is_carried_upstream_and_updated_on_in_the_fork():
+    upstream = [exact.epoch_batches("upstream", 10, 4, epoch) for epoch in (1, 2)]
+    assert [b.tolist() for b in upstream[0]] == [[0, 1, 2, 3], [4, 5, 6, 7]]           # 8, 9 carried over
+    assert [b.tolist() for b in upstream[1]] == [[8, 9, 0, 1, 2, 3], [4, 5, 6, 7]]
+    fork = exact.epoch_batches("fork", 10, 4, 2)
+    assert [b.tolist() for b in fork] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+
+
+def test_exact_needs_a_url_with_its_seed(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--playground", "https://playground.tensorflow.org/#dataset=xor", "--exact", "--epochs", "1"])
+    assert exit_.value.code == 2 and capsys.readouterr().err == (
+        "error: --exact replays a Playground URL's own run: it needs --playground URL, with the URL's seed=...\n")
