@@ -3,9 +3,11 @@ r"""``python -m compare``: train both implementations in lockstep and report whe
 Exit status: 0 when they agree, 1 when they do not (DISAGREE) or training diverged (DIVERGED),
 2 for bad input.
 """
+import os
 from dataclasses import replace
 
 from . import options
+from .export import script
 from .files import json_writer, npz_writer, png_writer, save_outputs
 from .lockstep import run
 from .options import SETTINGS
@@ -33,10 +35,18 @@ def seed_sweep(config, weights, n, out):
 
 def main(argv=None):
     parser = options.parser("python -m compare", DESCRIPTION,
-                            [*SETTINGS, "weights", "playground", "exact", "seeds", "quiet", "json", "plot", "save_weights"])
+                            [*SETTINGS, "weights", "playground", "exact", "seeds", "quiet", "json", "plot", "save_weights",
+                             "export_torch"])
     args = parser.parse_args(argv)
     config, weights = options.configure(parser, args)
     out = options.report_stream(args)
+    if args.export_torch:
+        if args.playground is None:
+            parser.error("--export-torch writes a Playground URL's set-up: it needs --playground URL")
+        text = script(config, args.playground, os.path.basename(args.export_torch))
+        save_outputs(parser, [(args.export_torch, lambda file: file.write(text.encode()))])
+        print(f"wrote {args.export_torch}: python {args.export_torch} trains it", file=out)
+        return 0
     if args.seeds is not None:
         if not 1 <= args.seeds <= 1000 or config.seed + args.seeds > 2**32:
             parser.error(f"--seeds {args.seeds}: must be an integer in [1, 1000], with --seed + --seeds <= 2**32")

@@ -137,6 +137,8 @@ EXTRAS = {
                  "goes to standard error)"),
     "plot": dict(metavar="PATH", help="write the figure as PNG"),
     "save_weights": dict(metavar="PATH", help="write the trained weights as .npz"),
+    "export_torch": dict(metavar="PATH", help="with --playground: write the URL's set-up as a standalone PyTorch "
+                         "script (python PATH trains it) instead of running"),
     "seeds": dict(type=int, metavar="N", help="run seeds --seed .. --seed+N-1 and print one line each"),
     "quiet": dict(action="store_true", help="print only the summary"),
     "exact": dict(action="store_true", help="with --playground: the browser's own run, its points, initial "
@@ -177,7 +179,7 @@ def parser(prog, description, names):
     return result
 
 
-OUTPUTS = ("json", "plot", "save_weights")
+OUTPUTS = ("json", "plot", "save_weights", "export_torch")
 
 
 def report_stream(args):

@@ -1,6 +1,9 @@
 r"""Playground's rules (1/2-MSE, weights-only regularisation after the step, L1 dead links), its
 features and regression data sets, and its URLs, through ``python -m compare``."""
 import json
+import runpy
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -15,6 +18,7 @@ from compare.data import load_data
 from compare.exact import Stream
 from compare.lockstep import Sides, run
 from compare.options import Config
+from compare.pair import make_criteria, make_optimizers, make_pair
 from compare.playground import parse_url
 
 URL = ("https://playground.tensorflow.org/#activation=tanh&batchSize=250&dataset=circle&regDataset=reg-plane"
@@ -293,3 +297,39 @@ def test_exact_needs_a_url_with_its_seed(capsys):
         main(["--playground", "https://playground.tensorflow.org/#dataset=xor", "--exact", "--epochs", "1"])
     assert exit_.value.code == 2 and capsys.readouterr().err == (
         "error: --exact replays a Playground URL's own run: it needs --playground URL, with the URL's seed=...\n")
+
+
+@pytest.mark.parametrize("regularization", ["L1", "L2"])
+def test_an_exported_script_steps_as_the_torch_side_s_playground_step(regularization, tmp_path, capsys):
+    url = (f"https://playground.tensorflow.org/#activation=relu&networkShape=3,2&regularization={regularization}"
+           "&regularizationRate=0.3&learningRate=0.1&dataset=xor&x=true&y=true&xTimesY=true")
+    path = tmp_path / "exported.py"
+    assert main(["--playground", url, "--epochs", "2", "--export-torch", str(path)]) == 0
+    exported = runpy.run_path(str(path))                     # defines build_model, loss_fn, update, main
+    settings, _ = parse_url(url)
+    settings.pop("exact", None)
+    config = Config(**settings, dtype="float64")
+    rng = np.random.default_rng(3)
+    manual_model, torch_model = make_pair(config, rng)       # the given weights, with every sign
+    model = exported["build_model"]()
+    with torch.no_grad():
+        for p, q in zip(model.parameters(), torch_model.parameters()):
+            p.copy_(q)
+    X, y = torch.tensor(rng.uniform(-6, 6, (9, 3))), torch.tensor(rng.choice([-1.0, 1.0], (9, 1)))
+    optimizer, criterion, dead = make_optimizers(config, manual_model, torch_model)[1], make_criteria(config)[1], {}
+    for _ in range(3):                                       # three steps: L1's dead links come into play
+        model.zero_grad()
+        exported["loss_fn"](model(X), y).backward()
+        exported["update"](model, dead)
+        torch_impl.train_step(torch_model, optimizer, criterion, X, y)
+    for p, q in zip(model.parameters(), torch_model.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-12, atol=1e-15)
+
+
+def test_python_runs_an_exported_script_and_prints_the_article_s_lines(tmp_path, capsys):
+    path = tmp_path / "exported.py"
+    assert main(["--playground", ARTICLE_URL, "--epochs", "2", "--export-torch", str(path)]) == 0
+    result = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, check=True)
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2 and lines[1].startswith("[Epoch   2/  2] loss: ") and "val_acc: " in lines[1]
+    assert "import compare" not in path.read_text() and "import manual" not in path.read_text()

@@ -1,0 +1,144 @@
+r"""``python -m compare --playground URL --export-torch PATH``: the URL's set-up as a standalone PyTorch script.
+
+The script imports only torch, numpy and plygdata. It is written as a PyTorch user would write it,
+``nn.Sequential``, ``DataLoader`` and a training loop, with a comment at each place where
+Playground's rule differs from the torch idiom. ``python PATH`` trains it and prints the article's
+epoch lines.
+"""
+from .data import REGRESSION
+
+DATASETS = {"circle": "ClassifyCircleData", "xor": "ClassifyXORData", "gauss": "ClassifyTwoGaussData",
+            "spiral": "ClassifySpiralData", "reg-plane": "RegressPlane", "reg-gauss": "RegressGaussian"}
+MODULES = {"tanh": "nn.Tanh", "sigmoid": "nn.Sigmoid", "relu": "nn.ReLU", "linear": "nn.Identity", "elu": "nn.ELU",
+           "selu": "nn.SELU", "softplus": "nn.Softplus", "softsign": "nn.Softsign"}
+INITS = {
+    "playground": "Playground's: weights U(-0.5, 0.5), biases 0.1 (nn.Linear's own: U(+-1/sqrt(in)))",
+    "zero": "Playground's initZero: every weight and bias 0",
+    "xavier": "Deep Insider's Playground: Glorot-uniform weights, biases 0 (nn.Linear's own: U(+-1/sqrt(in)))",
+    "torch-default": "nn.Linear's own",
+}
+INIT_CODE = {
+    "playground": "nn.init.uniform_(layer.weight, -0.5, 0.5)\n            nn.init.constant_(layer.bias, 0.1)",
+    "zero": "nn.init.zeros_(layer.weight)\n            nn.init.zeros_(layer.bias)",
+    "xavier": "nn.init.xavier_uniform_(layer.weight)\n            nn.init.zeros_(layer.bias)",
+    "torch-default": "pass",
+}
+
+TEMPLATE = '''"""TensorFlow Playground's set-up as a PyTorch script: {summary}.
+
+Exported by python -m compare --export-torch from
+{url}
+Run it with python {name}; it trains the network and prints one line per epoch.
+"""
+import random
+
+import numpy as np
+import plygdata as pg
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+DATASET = pg.DatasetType.{dataset}
+NOISE = {noise!r}                                       # Playground's noise, / 100
+TRAINING_DATA_RATIO = {train_ratio!r}
+# Playground's inputs, in its order: x, y, x2 (x squared), y2, xy, sinx, siny
+FEATURES = {features!r}
+HIDDEN = {hidden!r}
+BATCH_SIZE = {batch_size!r}
+LEARNING_RATE = {lr!r}
+REGULARIZATION = {regularization!r}                     # "none", "L1" or "L2": on the weights only
+REGULARIZATION_RATE = {regularization_rate!r}
+EPOCHS = {epochs!r}
+SEED = {seed!r}
+INPUTS = {{"x": lambda x, y: x, "y": lambda x, y: y, "x2": lambda x, y: x * x, "y2": lambda x, y: y * y,
+          "xy": lambda x, y: x * y, "sinx": lambda x, y: np.sin(x), "siny": lambda x, y: np.sin(y)}}
+
+
+def features(X):
+    return np.column_stack([INPUTS[name](X[:, 0], X[:, 1]) for name in FEATURES])
+
+
+def build_model():
+    sizes = [len(FEATURES), *HIDDEN]
+    layers = []
+    for n_in, n_out in zip(sizes, sizes[1:]):
+        layers += [nn.Linear(n_in, n_out), {activation}()]
+    layers += [nn.Linear(sizes[-1], 1), {output_activation}()]   # Playground: tanh output, linear for regression
+    model = nn.Sequential(*layers).double()
+    for layer in model:
+        if isinstance(layer, nn.Linear):   # {init_comment}
+            {init_code}
+    return model
+
+
+def loss_fn(y_pred, y):
+    # Playground's square error is half of nn.MSELoss: 0.5 (output - target)^2, so its gradient has no 2
+    return 0.5 * nn.functional.mse_loss(y_pred, y)
+
+
+@torch.no_grad()
+def update(model, dead):
+    # Playground's update, not torch.optim.SGD(weight_decay=...): a plain gradient step, then the penalty
+    # on the weights only (never the biases), taken at the weight before the step; with L1, a weight that
+    # the penalty pushes across 0 is set to 0 for good ("dead"). weight_decay would add it to every
+    # parameter's gradient, biases included, before the step.
+    for name, p in model.named_parameters():
+        before = p.clone()
+        p -= LEARNING_RATE * p.grad
+        if not name.endswith("weight") or REGULARIZATION == "none":
+            continue
+        penalty = torch.sign(before) if REGULARIZATION == "L1" else before      # R'(w): sign(w), or w for L2
+        updated = p - LEARNING_RATE * REGULARIZATION_RATE * penalty
+        if REGULARIZATION == "L1":
+            dead[name] = dead.get(name, torch.zeros_like(p, dtype=torch.bool)) | (p * updated < 0)
+            updated = updated.masked_fill(dead[name], 0)
+        p.copy_(updated)
+
+
+def main():
+    random.seed(SEED)                        # plygdata draws from Python's and NumPy's generators
+    np.random.seed(SEED)
+    torch.manual_seed(SEED)
+    X_train, y_train, X_valid, y_valid = pg.split_data(pg.generate_data(DATASET, NOISE),
+                                                       training_size=TRAINING_DATA_RATIO)
+    train = TensorDataset(torch.from_numpy(features(X_train)), torch.from_numpy(y_train.astype(np.float64)))
+    valid = (torch.from_numpy(features(X_valid)), torch.from_numpy(y_valid.astype(np.float64)))
+    loader = DataLoader(train, batch_size=BATCH_SIZE, shuffle=True)
+    model, dead = build_model(), {{}}
+    for epoch in range(1, EPOCHS + 1):
+        model.train()
+        for X, y in loader:
+            model.zero_grad()
+            loss_fn(model(X), y).backward()
+            update(model, dead)
+        model.eval()
+        with torch.no_grad():
+            (train_loss, train_acc), (valid_loss, valid_acc) = (
+                (loss_fn(model(X), y).item(), accuracy(model(X), y)) for X, y in (train.tensors, valid))
+        print(f"[Epoch {{epoch:3d}}/{{EPOCHS:3d}}] loss: {{train_loss:.5f}}, acc: {{train_acc:.5f}} "
+              f"val_loss: {{valid_loss:.5f}}, val_acc: {{valid_acc:.5f}}")
+
+
+def accuracy(y_pred, y):
+    # Playground's classes are +1 and -1: y_pred >= 0 is +1 (for regression this counts nothing useful)
+    return (torch.where(y_pred >= 0, 1.0, -1.0) == y).double().mean().item()
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def script(config, url, name):
+    r"""The text of the standalone script for ``config`` (read from the Playground ``url``), saved as ``name``."""
+    sizes = "-".join(map(str, (len(config.features), *config.hidden, 1)))
+    summary = (f"a {sizes} network of {config.activations[0] if config.hidden else 'no hidden layer'} on the "
+               f"{config.dataset} data, batch {config.batch_size}, learning rate {config.lr}")
+    return TEMPLATE.format(
+        summary=summary, url=url, name=name, dataset=DATASETS[config.dataset], noise=config.noise,
+        train_ratio=config.train_ratio, features=list(config.features), hidden=list(config.hidden),
+        batch_size=config.batch_size, lr=config.lr, regularization=config.regularization,
+        regularization_rate=config.regularization_rate, epochs=config.epochs, seed=config.seed,
+        activation=MODULES[config.activations[0]] if config.hidden else "nn.Identity",
+        output_activation="nn.Identity" if config.dataset in REGRESSION else "nn.Tanh",
+        init_comment=INITS[config.init], init_code=INIT_CODE[config.init])
