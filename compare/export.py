@@ -24,6 +24,13 @@ INIT_CODE = {
     "torch-default": "pass",
 }
 
+LOSS_CODE = {
+    "mse": "# Playground's square error is half of nn.MSELoss: 0.5 (output - target)^2, so its gradient has no 2\n"
+           "    return 0.5 * nn.functional.mse_loss(y_pred, y)",
+    "l1": "# Deep Insider's mae: |output - target|; torch's gradient is 0 where they are equal (Playground's 0/0)\n"
+          "    return nn.functional.l1_loss(y_pred, y)",
+}
+
 TEMPLATE = '''"""TensorFlow Playground's set-up as a PyTorch script: {summary}.
 
 Exported by python -m compare --export-torch from
@@ -72,8 +79,7 @@ def build_model():
 
 
 def loss_fn(y_pred, y):
-    # Playground's square error is half of nn.MSELoss: 0.5 (output - target)^2, so its gradient has no 2
-    return 0.5 * nn.functional.mse_loss(y_pred, y)
+    {loss_code}
 
 
 @torch.no_grad()
@@ -141,4 +147,4 @@ def script(config, url, name):
         regularization_rate=config.regularization_rate, epochs=config.epochs, seed=config.seed,
         activation=MODULES[config.activations[0]] if config.hidden else "nn.Identity",
         output_activation="nn.Identity" if config.dataset in REGRESSION else "nn.Tanh",
-        init_comment=INITS[config.init], init_code=INIT_CODE[config.init])
+        init_comment=INITS[config.init], init_code=INIT_CODE[config.init], loss_code=LOSS_CODE[config.loss])

@@ -137,11 +137,11 @@ class Sides:
         self.optimizers = make_optimizers(config, *self.models)
         # the hyper-parameters torch's optimizer itself lists that are settings of the run
         self.names = [name for name in self.optimizers[1].param_groups[0] if name in config.__dataclass_fields__]
-        self.result.settings = {side: held_settings(model, optimizer, activations, self.names)
-                                for side, model, optimizer,
-                                activations in zip(SIDES, self.models, self.optimizers,
-                                                   (manual.ACTIVATIONS, torch_impl.nn.ACTIVATIONS))}
         self.criteria = make_criteria(config)
+        self.result.settings = {side: held_settings(model, optimizer, criterion, activations, self.names)
+                                for side, model, optimizer, criterion,
+                                activations in zip(SIDES, self.models, self.optimizers, self.criteria,
+                                                   (manual.ACTIVATIONS, torch_impl.nn.ACTIVATIONS))}
         self.params = tuple(list(model.parameters()) for model in self.models)
         self.shapes = [p.data.shape for p in self.params[0]]
         self.state_before = []           # manual's optimizer state at the start of the step, per parameter

@@ -72,6 +72,8 @@ class Config:
                            "two numbers in [0, 1), e.g. 0.9,0.999")
     eps: float = setting(1e-8, "Adam(W): term added to the denominator", finite_at_least(0), "a finite number >= 0")
     amsgrad: bool = setting(False, "Adam(W): the AMSGrad variant")
+    loss: str = setting("mse", "mse, the article's (under --rules playground half of it, as Playground's), or l1, "
+                        "the mean absolute error (Playground's mae)", choices=("mse", "l1"))
     rules: str = setting("torch", "torch: MSELoss and torch.optim; playground: Playground's 1/2-MSE and update, "
                          "no weight decay, --regularization on the weights only", choices=RULES)
     regularization: str = setting("none", "--rules playground: penalty on the weights", choices=tuple(manual.playground.REGULARIZATIONS))

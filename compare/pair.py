@@ -165,12 +165,13 @@ def expected_settings(config, names):
     sizes = (len(config.features), *config.hidden, 1)
     return {"layers": [[n_in, n_out, activation] for n_in, n_out, activation
                        in zip(sizes, sizes[1:], (*config.activations, config.output_activation))],
-            "dtype": config.dtype, **{name: getattr(config, name) for name in names}}
+            "dtype": config.dtype, "loss": "L1Loss" if config.loss == "l1" else
+            "HalfMSELoss" if config.rules == "playground" else "MSELoss", **{name: getattr(config, name) for name in names}}
 
 
-def held_settings(model, optimizer, activations, names):
+def held_settings(model, optimizer, criterion, activations, names):
     r"""What a model and its optimizer hold, read back from the objects themselves, never from the
-    configuration: each layer as ``[in, out, activation]``, the weights' dtype, the optimizer's class
+    configuration: each layer as ``[in, out, activation]``, the weights' dtype, the loss's and the optimizer's class
     and its hyper-parameters ``names`` (torch's ``param_groups[0]``, else the optimizer's attributes)."""
     children = [module for _, module in model.named_children()]
     kind = {cls: name for name, cls in activations.items()}
@@ -178,12 +179,15 @@ def held_settings(model, optimizer, activations, names):
               for layer, activation in zip(children[0::2], children[1::2])]
     group = getattr(optimizer, "param_groups", [{}])[0]
     return {"layers": layers, "dtype": str(children[0].weight.data.dtype).removeprefix("torch."),
-            "optimizer": type(optimizer).__name__,
+            "loss": type(criterion).__name__, "optimizer": type(optimizer).__name__,
             **{name: group[name] if name in group else getattr(optimizer, name) for name in names}}
 
 
 def make_criteria(config):
-    r"""The loss on both sides: ``MSELoss``, or Playground's half of it under ``rules="playground"``."""
+    r"""The loss on both sides: ``MSELoss``, or Playground's half of it under ``rules="playground"``, or
+    ``L1Loss``."""
+    if config.loss == "l1":
+        return manual.L1Loss(), torch.nn.L1Loss()
     if config.rules == "playground":
         return manual.playground.HalfMSELoss(), torch_impl.playground.HalfMSELoss()
     return manual.MSELoss(), torch.nn.MSELoss()

@@ -68,8 +68,8 @@ def parse_url(url):
     for key in ("cosX", "cosY"):
         if key in state and flag(state, key):
             raise ValueError(f"{key}=true: the input feature {key} is not supported; remove it")
-    if "loss" in state and choice(state, "loss", ("mse", "mae")) == "mae":
-        raise ValueError("loss=mae: the mean absolute error is not supported yet; use loss=mse")
+    if "loss" in state:
+        choice(state, "loss", ("mse", "mae"))
     hidden = network_shape(state["networkShape"])
     problem = choice(state, "problem", ("classification", "regression"))
     features = tuple(feature for key, feature in INPUTS.items()
@@ -93,6 +93,7 @@ def parse_url(url):
                               "a percentage strictly between 0 and 100") / 100,
         # upstream: U(-0.5, 0.5) and biases 0.1, or initZero; the fork: Glorot-uniform and biases 0 (the
         # article's xavier), or with initOrigin upstream's
+        "loss": "l1" if state.get("loss") == "mae" else "mse",        # the fork's Errors.ABSOLUTE: L1Loss
         "init": (("zero" if flag(state, "initZero") else "playground") if "initZero" in state
                  else "playground" if flag(state, "initOrigin") else "xavier"),
     }

@@ -30,14 +30,17 @@ def describe_optimizer(held):
     if held["optimizer"] == "PlaygroundSGD":
         penalty = (f", {held['regularization']} rate {held['regularization_rate']} on the weights"
                    if held["regularization"] != "none" else "")
-        return f"Playground rules: 1/2-MSE, SGD lr {held['lr']}{penalty}"
+        loss = "mean absolute error" if held["loss"] == "L1Loss" else "1/2-MSE"
+        return f"Playground rules: {loss}, SGD lr {held['lr']}{penalty}"
     if held["optimizer"] == "SGD":
         momentum = (f", {'Nesterov ' if held['nesterov'] else ''}momentum {held['momentum']}"
                     if held["momentum"] else "")
-        return f"SGD lr {held['lr']}{momentum}, weight decay {held['weight_decay']}"
+        loss = ", L1Loss" if held["loss"] == "L1Loss" else ""
+        return f"SGD lr {held['lr']}{momentum}, weight decay {held['weight_decay']}{loss}"
     amsgrad = ", amsgrad" if held["amsgrad"] else ""
+    loss = ", L1Loss" if held["loss"] == "L1Loss" else ""
     return (f"{held['optimizer']} lr {held['lr']}, betas {tuple(held['betas'])}, eps {held['eps']:g}, "
-            f"weight decay {held['weight_decay']}{amsgrad}")
+            f"weight decay {held['weight_decay']}{amsgrad}{loss}")
 
 
 def summary(result):

@@ -348,3 +348,17 @@ def test_deep_insider_s_activations_equal_torch_s_at_their_edges(name):
     t_a.backward(torch.ones_like(t_a))
     assert_close(module(z), t_a, np.float64, f"{name}(z)")
     assert_close(module.backward(np.ones_like(z)), t_z.grad, np.float64, f"{name}'(z)")
+
+
+def test_l1_loss_and_its_gradient_equal_torch_s_with_ties(rng):
+    y = rng.choice([-1.0, 1.0], (12, 1))
+    y_pred = np.where(rng.random((12, 1)) < 0.25, y, rng.normal(size=(12, 1)))   # some exactly equal
+    criterion, t_pred = manual.L1Loss(), torch.tensor(y_pred, requires_grad=True)
+    t_loss = torch.nn.L1Loss()(t_pred, torch.tensor(y))
+    t_loss.backward()
+    assert_close(criterion(y_pred, y), t_loss, np.float64, "L1 loss")
+    gradient = criterion.backward()
+    assert_close(gradient, t_pred.grad, np.float64, "dL/dy_pred")
+    assert (gradient[y_pred == y] == 0).all()            # where Playground's (o - t) / |o - t| is 0/0
+    with pytest.raises(ValueError):
+        criterion(y_pred, y[:, 0])

@@ -113,8 +113,8 @@ def test_options_after_the_url_override_it(capsys):
      "a Playground URL is on playground.tensorflow.org or deepinsider.github.io\n"),
     ("#", "error: '#' holds no settings: copy the whole address from Playground, with the part after '#' "
      "(activation=...&batchSize=...)\n"),
-    ("https://deepinsider.github.io/playground/#loss=mae", "error: loss=mae: the mean absolute error is not "
-     "supported yet; use loss=mse\n"),
+    ("https://deepinsider.github.io/playground/#loss=hinge", "error: loss=hinge: choose from mse, mae\n"),
+    ("https://playground.tensorflow.org/#loss=mae", "error: unknown key 'loss' in the URL\n"),
     ("https://deepinsider.github.io/playground/#initZero=true", "error: unknown key 'initZero' in the URL\n"),
     ("https://playground.tensorflow.org/#activation=elu", "error: activation=elu: choose from relu, tanh, sigmoid, "
      "linear\n"),
@@ -160,7 +160,7 @@ def test_a_full_url_resolves_every_setting():
         "&hideText=true&regularization=L1&stepButton_hide=true")
     assert settings == {"rules": "playground", "dataset": "reg-gauss", "features": ("y", "x2", "xy", "sinx", "siny"),
                         "hidden": (), "activations": (), "batch_size": 7, "lr": 0.3, "regularization": "L1",
-                        "regularization_rate": 0.003, "noise": 0.35, "train_ratio": 0.7, "init": "zero",
+                        "regularization_rate": 0.003, "noise": 0.35, "train_ratio": 0.7, "init": "zero", "loss": "mse",
                         "exact": ("upstream", "0.5", 70.0)}          # what --exact would replay
     assert len(notes) == 2 and "--seed" in notes[0]
     assert notes[1] == "showTestData, discretize, collectStats, hideText, stepButton_hide: the page's display, ignored"
@@ -265,6 +265,10 @@ BROWSER = {
     "&regularizationRate=0.001&noise=10&networkShape=4&seed=0.54321&percTrainData=50":
         [[0.3955815684867146, 0.41363822695889896], [0.33005116572601106, 0.35306956241831106],
          [0.2636682993920778, 0.28883019807395777]],
+    "https://deepinsider.github.io/playground/#activation=tanh&loss=mae&batchSize=10&problem=regression"
+    "&regDataset=reg-plane&learningRate=0.03&networkShape=3&seed=0.31416&percTrainData=50":
+        [[0.13694266690928888, 0.14268862817398653], [0.11466785559384, 0.12012856919029387],
+         [0.10457850662099479, 0.10791688964485881]],
 }
 
 
@@ -273,7 +277,7 @@ def test_the_stream_is_seedrandom_s():
     assert [stream.random() for _ in range(3)] == SEEDRANDOM_0_17900
 
 
-@pytest.mark.parametrize("url", BROWSER, ids=["the article's fork URL", "upstream, batch 7, L1"])
+@pytest.mark.parametrize("url", BROWSER, ids=["the article's fork URL", "upstream, batch 7, L1", "the fork's mae"])
 def test_exact_gives_the_browser_s_epoch_losses(url, tmp_path, capsys):
     path = tmp_path / "r.json"
     assert main(["--playground", url, "--exact", "--dtype", "float64", "--epochs", "3", "--quiet",
