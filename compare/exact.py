@@ -73,6 +73,16 @@ class Stream:
         return (n + x) / d
 
 
+def check(config):
+    r"""Refuse a replay that never trains: upstream updates only at every ``batchSize``-th point of an epoch."""
+    host, _, percent = config.exact
+    points = math.floor(SAMPLES["regression" if config.dataset.startswith("reg-") else "classification"]
+                        * percent / 100)
+    if host == "upstream" and config.batch_size > points:
+        raise ValueError(f"--exact: batchSize={config.batch_size} is more than the {points} training points, and "
+                         "upstream Playground then never updates the weights")
+
+
 def replay(config, sizes):
     r"""Playground's points and initial weights for ``config`` (with ``config.exact = (host, seed)``).
 

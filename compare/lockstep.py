@@ -444,12 +444,13 @@ def check_epoch(sides, record, epoch, totals):
             return False
         (manual_valid, torch_valid), result = outcomes, record.result
         totals = np.array(totals, dtype=np.float64)
-        train_loss = np.average(totals[:, :2], axis=0, weights=totals[:, 4])
         if record.config.exact:               # Playground's getLoss: the training points after the epoch
             after = sides.validate(slice(0, 2))
             if record.broken(where, after):
                 return False
             train_loss = np.array([after[0][0], after[1][0]])
+        else:
+            train_loss = np.average(totals[:, :2], axis=0, weights=totals[:, 4])
         n_train, n_valid = len(result.data[0]), len(result.data[2])
         for side, loss, correct, (val_loss, val_correct) in zip(
                 SIDES, train_loss, totals[:, 2:4].sum(axis=0), outcomes):

@@ -19,6 +19,7 @@ import manual
 import manual.playground
 from manual.train import LIMITS, check_representable, check_settings, listed, typed
 
+from . import exact
 from .data import DATASETS, FEATURES, REGRESSION, load_data
 from .files import check_outputs, load_weights
 from .pair import DTYPES, INITS, OPTIMIZERS, check_weights
@@ -99,6 +100,8 @@ class Config:
         for name in ("momentum", "eps", "regularization_rate"):       # lr and weight_decay: check_settings
             check_representable(name, getattr(self, name), self.dtype)
         self.check_optimizer(defaults)
+        if self.exact:
+            exact.check(self)
 
     def check_optimizer(self, defaults):
         r"""An option that does not apply to the chosen optimizer or rules is an error, not ignored."""

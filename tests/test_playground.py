@@ -337,3 +337,11 @@ def test_python_runs_an_exported_script_and_prints_the_article_s_lines(tmp_path,
     lines = result.stdout.splitlines()
     assert len(lines) == 2 and lines[1].startswith("[Epoch   2/  2] loss: ") and "val_acc: " in lines[1]
     assert "import compare" not in path.read_text() and "import manual" not in path.read_text()
+
+
+def test_exact_refuses_an_upstream_run_that_would_never_update(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--playground", "https://playground.tensorflow.org/#batchSize=300&seed=0.5", "--exact", "--epochs", "1"])
+    assert exit_.value.code == 2 and capsys.readouterr().err == (
+        "error: --exact: batchSize=300 is more than the 250 training points, and upstream Playground then never "
+        "updates the weights\n")
