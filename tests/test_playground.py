@@ -2,8 +2,6 @@ r"""Playground's rules (1/2-MSE, weights-only regularisation after the step, L1 
 features and regression data sets, and its URLs, through ``python -m compare``."""
 import json
 import runpy
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -330,11 +328,12 @@ def test_an_exported_script_steps_as_the_torch_side_s_playground_step(regulariza
         torch.testing.assert_close(p, q, rtol=1e-12, atol=1e-15)
 
 
-def test_python_runs_an_exported_script_and_prints_the_article_s_lines(tmp_path, capsys):
+def test_an_exported_script_runs_as_a_program_and_prints_the_article_s_lines(tmp_path, capsys):
     path = tmp_path / "exported.py"
     assert main(["--playground", ARTICLE_URL, "--epochs", "2", "--export-torch", str(path)]) == 0
-    result = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, check=True)
-    lines = result.stdout.splitlines()
+    capsys.readouterr()
+    runpy.run_path(str(path), run_name="__main__")            # what python exported.py runs
+    lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and lines[1].startswith("[Epoch   2/  2] loss: ") and "val_acc: " in lines[1]
     assert "import compare" not in path.read_text() and "import manual" not in path.read_text()
 
