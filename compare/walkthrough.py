@@ -31,7 +31,7 @@ MAX_PRINTED = 2000   # values; a larger network gets a count per section instead
 # Each activation's formulas, a = f(z) and dL/dz = dL/da f'(z), filled in with names and then numbers.
 FORMULAS = {"tanh": ("tanh({z})", "{da} * (1 - {a}^2)"), "sigmoid": ("1 / (1 + exp(-({z})))", "{da} * {a} * (1 - {a})"),
             "relu": ("max({z}, 0)", "{da} * [{z} > 0]"), "linear": ("{z}", "{da}"),
-            "elu": ("{z} if {z} > 0 else exp({z}) - 1", "{da} * (1 if {z} > 0 else {a} + 1)"),
+            "elu": ("{z} if {z} > 0 else exp({z}) - 1", "{da} * (1 if {z} > 0 else exp({z}))"),
             "selu": ("1.0507 ({z} if {z} > 0 else 1.6733 (exp({z}) - 1))", "{da} * 1.0507 (1 if {z} > 0 else 1.6733 exp({z}))"),
             "softplus": ("log(1 + exp({z}))", "{da} / (1 + exp(-({z})))"),
             "softsign": ("{z} / (1 + |{z}|)", "{da} / (1 + |{z}|)^2")}

@@ -93,16 +93,20 @@ class Identity(Module):
 
 
 class ELU(Module):
-    r"""``a = z`` where ``z > 0``, else ``exp(z) - 1``; ``da/dz = 1``, else ``exp(z) = a + 1``."""
+    r"""``a = z`` where ``z > 0``, else ``exp(z) - 1``; ``da/dz = 1``, else ``exp(z)``.
+
+    ``exp(z)`` equals ``a + 1``, but not in floating point: where ``a`` is near -1, ``a + 1`` cancels
+    to a few digits (float32 loses them all by ``z = -17``), so the derivative is computed from ``z``,
+    as torch does."""
 
     def forward(self, z):
-        self.z = z                                  # backward needs z and a
+        self.z = z                                  # backward needs z
         with np.errstate(over="ignore"):            # exp of a large z is inf, and not the branch taken
-            self.a = np.where(z > 0, z, np.expm1(z))
-        return self.a
+            return np.where(z > 0, z, np.expm1(z))
 
     def backward(self, da):
-        return da * np.where(self.z > 0, 1, self.a + 1)   # dL/dz = dL/da (1, or exp(z)) : (B, n)
+        with np.errstate(over="ignore"):            # exp of a large z is inf, and not the branch taken
+            return da * np.where(self.z > 0, 1, np.exp(self.z))   # dL/dz = dL/da (1, or exp(z)) : (B, n)
 
 
 class SELU(Module):
