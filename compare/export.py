@@ -109,6 +109,10 @@ def main():
                                                        training_size=TRAINING_DATA_RATIO)
     train = TensorDataset(torch.from_numpy(features(X_train)), torch.from_numpy(y_train.astype(np.float64)))
     valid = (torch.from_numpy(features(X_valid)), torch.from_numpy(y_valid.astype(np.float64)))
+    # The torch idiom, not Playground's: a new order every epoch and a last, partial batch of its own.
+    # Playground keeps one order and (upstream) carries a partial batch into the next epoch. SEED seeds
+    # plygdata's points and torch's generator, not the URL's seed, so the numbers are this script's own
+    # (python -m compare --playground URL --exact replays the page's).
     loader = DataLoader(train, batch_size=BATCH_SIZE, shuffle=True)
     model, dead = build_model(), {{}}
     for epoch in range(1, EPOCHS + 1):

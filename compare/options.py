@@ -212,9 +212,12 @@ def configure(parser, args, **fixed):
         from_url, notes = parse_url(args.playground) if getattr(args, "playground", None) is not None else ({}, [])
         exact = from_url.pop("exact", None)
         if getattr(args, "exact", False):
+            if getattr(args, "playground", None) is None:
+                raise ValueError("--exact replays a Playground URL's own run: it needs --playground URL")
             if exact is None:
-                raise ValueError("--exact replays a Playground URL's own run: it needs --playground URL, "
-                                 "with the URL's seed=...")
+                raise ValueError("--exact replays a Playground URL's own run from its seed=...: this URL has none")
+            if "seed" in given:
+                raise ValueError("--seed does not apply to --exact: the URL's seed draws the points and weights")
             fixed = {**fixed, "exact": exact}
             notes = [note for note in notes if not note.startswith("seed:")]
         config = Config(**{**from_url, **given, **fixed})

@@ -112,8 +112,11 @@ def test_options_after_the_url_override_it(capsys):
     ("#", "error: '#' holds no settings: copy the whole address from Playground, with the part after '#' "
      "(activation=...&batchSize=...)\n"),
     ("https://deepinsider.github.io/playground/#loss=hinge", "error: loss=hinge: choose from mse, mae\n"),
-    ("https://playground.tensorflow.org/#loss=mae", "error: unknown key 'loss' in the URL\n"),
-    ("https://deepinsider.github.io/playground/#initZero=true", "error: unknown key 'initZero' in the URL\n"),
+    ("https://playground.tensorflow.org/#loss=mae", "error: unknown key 'loss' in the URL: it is "
+     "deepinsider.github.io's, not playground.tensorflow.org's\n"),
+    ("#activaton=tanh", "error: unknown key 'activaton' in the URL\n"),
+    ("https://deepinsider.github.io/playground/#initZero=true", "error: unknown key 'initZero' in the URL: it is "
+     "playground.tensorflow.org's, not deepinsider.github.io's\n"),
     ("https://playground.tensorflow.org/#activation=elu", "error: activation=elu: choose from relu, tanh, sigmoid, "
      "linear\n"),
 ])
@@ -294,11 +297,17 @@ def test_a_partial_batch_is_carried_upstream_and_updated_on_in_the_fork():
     assert [b.tolist() for b in fork] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
 
 
-def test_exact_needs_a_url_with_its_seed(capsys):
+@pytest.mark.parametrize("args, error", [
+    (["--exact"], "--exact replays a Playground URL's own run: it needs --playground URL"),
+    (["--exact", "--playground", "https://playground.tensorflow.org/#dataset=xor"],
+     "--exact replays a Playground URL's own run from its seed=...: this URL has none"),
+    (["--exact", "--playground", "#seed=0.1", "--seed", "5"],
+     "--seed does not apply to --exact: the URL's seed draws the points and weights"),
+])
+def test_exact_needs_a_url_with_its_seed_and_no_other(args, error, capsys):
     with pytest.raises(SystemExit) as exit_:
-        main(["--playground", "https://playground.tensorflow.org/#dataset=xor", "--exact", "--epochs", "1"])
-    assert exit_.value.code == 2 and capsys.readouterr().err == (
-        "error: --exact replays a Playground URL's own run: it needs --playground URL, with the URL's seed=...\n")
+        main([*args, "--epochs", "1"])
+    assert exit_.value.code == 2 and capsys.readouterr().err == f"error: {error}\n"
 
 
 @pytest.mark.parametrize("regularization", ["L1", "L2"])
