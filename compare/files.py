@@ -30,6 +30,8 @@ def load_weights(path):
     r"""A state dict of arrays from ``.npz`` or a ``torch.save``-d state dict; ``ValueError`` (one line)
     for a file that is unreadable, too large, or holds anything but named dense float arrays."""
     try:
+        if os.path.exists(path) and not os.path.isfile(path):
+            raise ValueError(f"{path}: not a regular file")   # /dev/zero, a FIFO: never read from
         members = zip_members(path)
         size = max(os.path.getsize(path), sum(info.file_size for info in members))
         if size > MAX_WEIGHTS_BYTES:
@@ -161,6 +163,8 @@ def current_umask():
 def json_text(value):
     r"""Strict JSON: a non-finite float is ``null``, never ``NaN`` or ``Infinity``, which strict parsers reject."""
     def finite(v):
+        if isinstance(v, np.generic):                # a side may hand back NumPy scalars
+            v = v.item()
         if isinstance(v, float) and not math.isfinite(v):
             return None
         if isinstance(v, dict):

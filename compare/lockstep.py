@@ -26,7 +26,7 @@ import torch_impl
 from .data import REGRESSION
 from .pair import (DTYPES, TOLERANCES, epoch_batches, expected_settings, held_settings, make_criteria, make_optimizers,
                    make_pair, read_only, run_data, start, tolerance_ratio, update_tolerance)
-from .rounding import is_rounding, rounding_cause
+from .rounding import explained_rounding
 from .trace import explain, first_difference, trace
 
 TIE = 1e-4     # float32: outputs this close to the threshold 0 may discretize differently (a tie)
@@ -157,13 +157,9 @@ class Sides:
             self.state_before = [{key: np.copy(value) for key, value in self.optimizers[0].state.get(p, {}).items()}
                                  for p in self.params[0]]
             with self.clock("manual"):
-                X, y = next(manual_batches)
-                for array in (X, y):                        # the loader's copies are read-only too
-                    array.setflags(write=False)
-                manual_out = attempt(manual.train_step, self.models[0], self.optimizers[0], self.criteria[0], X, y)
+                manual_out = attempt(manual_step, self, next(manual_batches, None))
             with self.clock("torch"):
-                torch_out = attempt(torch_impl.train_step, self.models[1], self.optimizers[1], self.criteria[1],
-                                    *next(torch_batches))
+                torch_out = attempt(torch_step, self, next(torch_batches, None))
             yield step, idx, before, (manual_out, torch_out)
 
     def validate(self, split=slice(2, 4)):
@@ -228,10 +224,25 @@ class Sides:
         r"""Copy manual's weights and optimizer state into torch's: the next step starts from identical values."""
         with torch.no_grad():
             for p, q in zip(*self.params):
-                q.copy_(torch.from_numpy(p.data))
+                q.copy_(torch.as_tensor(np.asarray(p.data)))
             for manual_value, torch_value in self.state_pairs():
-                torch_value.copy_(torch.from_numpy(manual_value))
+                torch_value.copy_(torch.as_tensor(np.asarray(manual_value)))
 
+
+
+def manual_step(sides, batch):
+    r"""Manual's ``train_step`` on the batch its loader gave, which it may not write into."""
+    if batch is None:
+        raise RuntimeError(f"manual's loader gave fewer batches than the {len(sides.order)} of the epoch")
+    for array in batch:
+        array.setflags(write=False)
+    return manual.train_step(sides.models[0], sides.optimizers[0], sides.criteria[0], *batch)
+
+
+def torch_step(sides, batch):
+    if batch is None:
+        raise RuntimeError(f"torch's loader gave fewer batches than the {len(sides.order)} of the epoch")
+    return torch_impl.train_step(sides.models[1], sides.optimizers[1], sides.criteria[1], *batch)
 
 
 def outputs(models, X):
@@ -302,10 +313,11 @@ class Record:
             parameter = (self.result.parameter_names[np.searchsorted(self.sides.offsets, worst, side="right") - 1]
                          if name in ("gradients", "weights after the update") else None)
             detail = f"manual {a[worst]:.9g}, torch {b[worst]:.9g}"
-            if self.config.dtype == "float32" and is_rounding(self.config, self.result.data, replay,
-                                                              self.sides.state_before):
+            cause = self.config.dtype == "float32" and attempt(explained_rounding, self.config, self.result.data,
+                                                               replay, self.sides.state_before)
+            if isinstance(cause, str):
                 self.result.rounding.append({**where, "check": name, "parameter": parameter, "detail": detail,
-                                             "cause": rounding_cause(self.config, self.result.data, replay)})
+                                             "cause": cause})
             else:
                 self.fail(where, name, detail, replay, parameter)
         return abs_diff
@@ -423,8 +435,9 @@ def check_step(sides, record, where, replay, outcomes, totals):
     if record.config.dataset not in REGRESSION and manual_correct != torch_correct:
         ties = 0
         if record.config.dtype == "float32":       # the outputs the counts were made with, before the update
-            models = make_pair(record.config, np.random.default_rng(0), replay[0])
-            ties = int(tied(*outputs(models, sides.result.data[0][replay[1]])).sum())
+            counted = attempt(lambda: int(tied(*outputs(make_pair(record.config, np.random.default_rng(0), replay[0]),
+                                                        sides.result.data[0][replay[1]])).sum()))
+            ties = counted if isinstance(counted, int) else 0
         record.counts["correct counts"]["ties"] += ties
         if abs(manual_correct - torch_correct) > ties:
             record.fail(where, "correct counts", f"manual {manual_correct}, torch {torch_correct} correct "

@@ -246,6 +246,9 @@ def run(main):
     ``interrupted by SIGINT`` (or ``SIGTERM``) and status 128 + the signal's number, a reader that goes
     away (``| head``) quietly with 141 (128 + SIGPIPE, as the shell reports a program the pipe ended),
     a full or closed stdout with one line and 2; no traceback, no temporary file."""
+    if sys.stdout is None:                      # started with standard output closed (>&-)
+        print("error: standard output is closed", file=sys.stderr)
+        sys.exit(2)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, stop)
     try:

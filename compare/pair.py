@@ -96,7 +96,11 @@ def make_pair(config, rng, weights=None):
     if weights is not None:
         manual_model.load_state_dict(weights)
     torch_model = torch_impl.NeuralNetwork(*architecture, dtype=torch_dtype, in_features=in_features)
-    torch_model.load_state_dict(to_torch(manual_model.state_dict()))
+    # from the given weights themselves, so that a manual load_state_dict that loads nothing shows
+    source = manual_model.state_dict() if weights is None else weights
+    with torch.no_grad():
+        for name, q in torch_model.named_parameters():
+            q.copy_(torch.as_tensor(np.asarray(source[name])))
     return manual_model, torch_model
 
 

@@ -314,3 +314,14 @@ def test_ctrl_c_is_one_line_exit_130(capsys):
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
     assert exit_.value.code == 130 and capsys.readouterr().err == "interrupted by SIGINT\n"
+
+
+def test_weights_from_a_device_are_refused_unread(capsys, tmp_path):
+    assert refused(["--weights", "/dev/zero"], capsys, tmp_path) == "--weights /dev/zero: not a regular file"
+
+
+def test_a_closed_standard_output_is_one_line(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdout", None)
+    with pytest.raises(SystemExit) as exit_:
+        options.run(lambda: 0)
+    assert exit_.value.code == 2 and capsys.readouterr().err == "error: standard output is closed\n"

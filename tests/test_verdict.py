@@ -244,3 +244,46 @@ def test_a_planted_fault_at_playground_s_rate_stays_a_disagree(fault, monkeypatc
     monkeypatch.setattr(owner, name, replace(getattr(owner, name)))
     status, result, _ = run_json(["--epochs", "1", "--lr", "10"], tmp_path, capsys)
     assert status == 1 and result["verdict"] == "DISAGREE" and result["first_failure"]["check"] == expected["check"]
+
+
+def test_a_bug_only_in_float32_code_is_not_passed_off_as_rounding(monkeypatch, tmp_path, capsys):
+    # float64 agrees (the float16 cast is exact there only in appearance: it is the float32 path's bug),
+    # but no saturated unit or cancelling sum explains the float32 difference
+    monkeypatch.setattr(manual.Tanh, "backward", lambda self, da: da * (1 - self.a**2).astype(
+        np.float16 if self.a.dtype == np.float32 else self.a.dtype).astype(self.a.dtype))
+    status, result, _ = run_json(["--epochs", "3"], tmp_path, capsys)
+    assert status == 1 and result["verdict"] == "DISAGREE" and result["rounding"] == []
+
+
+def test_a_load_state_dict_that_loads_nothing_shows_at_the_first_step(monkeypatch, tmp_path, capsys):
+    path = tmp_path / "w.npz"
+    np.savez(path, **manual.NeuralNetwork(rng=np.random.default_rng(7)).state_dict())
+    monkeypatch.setattr(manual.Module, "load_state_dict", lambda self, state_dict: None)
+    status, result, _ = run_json(["--epochs", "1", "--weights", str(path)], tmp_path, capsys)
+    assert status == 1 and result["first_failure"]["step"] == 1        # torch holds the file's weights
+
+
+def test_numpy_scalars_from_a_side_still_give_the_json(monkeypatch, tmp_path, capsys):
+    valid_step = manual.valid_step
+    monkeypatch.setattr(manual, "valid_step", lambda *args: (np.float32(valid_step(*args)[0]), valid_step(*args)[1]))
+    status, result, _ = run_json(["--epochs", "1"], tmp_path, capsys)
+    assert status in (0, 1) and result["history"]["manual"]
+
+
+def test_optimizer_state_kept_as_a_list_is_a_verdict_not_a_crash(monkeypatch, tmp_path, capsys):
+    step = manual.SGD.step
+    def listed_step(self):
+        step(self)
+        for state in self.state.values():
+            state["momentum_buffer"] = state["momentum_buffer"].tolist()
+    monkeypatch.setattr(manual.SGD, "step", listed_step)
+    status, result, _ = run_json(["--epochs", "1", "--momentum", "0.9"], tmp_path, capsys)
+    assert status in (0, 1) and result["verdict"] in ("AGREE", "DISAGREE")
+
+
+def test_a_loader_one_batch_short_is_a_disagree_at_the_missing_step(monkeypatch, tmp_path, capsys):
+    batches = manual.DataLoader.__iter__
+    monkeypatch.setattr(manual.DataLoader, "__iter__", lambda self: iter(list(batches(self))[:-1]))
+    status, result, _ = run_json(["--epochs", "1"], tmp_path, capsys)
+    assert status == 1 and result["first_failure"]["step"] == 17 and result["first_failure"]["detail"] == (
+        "manual raised RuntimeError: manual's loader gave fewer batches than the 17 of the epoch")

@@ -16,6 +16,7 @@ Exit status: 0, or 2 for bad input (one line ``error: ...``).
 import argparse
 import os
 import random
+import sys
 import tempfile
 
 import numpy as np
@@ -150,4 +151,11 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        status = main()
+        sys.stdout.flush()
+    except OSError as exc:                   # standard output full or closed: one line, not a traceback
+        print(f"error: standard output: {exc.strerror}", file=sys.stderr)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # so that the exit's flush cannot fail
+        status = 2
+    raise SystemExit(status)
