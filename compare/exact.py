@@ -15,13 +15,13 @@ import types
 import numpy as np
 import plygdata.dataset as pg_dataset
 
-from .data import FEATURES
+from .data import FEATURES, REGRESSION
 
 WIDTH, CHUNKS = 256, 6                                          # seedrandom's constants
 START, SIGNIFICANCE, OVERFLOW = float(WIDTH**CHUNKS), float(2**52), float(2**53)
 GENERATORS = {"circle": "classify_circle", "xor": "classify_xor", "gauss": "classify_two_gauss",
               "spiral": "classify_spiral", "reg-plane": "regress_plane", "reg-gauss": "regress_gaussian"}
-SAMPLES = {"classification": 500, "regression": 1200}           # NUM_SAMPLES_CLASSIFY, NUM_SAMPLES_REGRESS
+
 
 
 class Stream:
@@ -73,12 +73,20 @@ class Stream:
         return (n + x) / d
 
 
+def samples(config):
+    r"""Playground's ``numSamples``, which plygdata keeps too: 500 points to classify, 1200 for regression."""
+    return pg_dataset.NUM_SAMPLES_REGRESS if config.dataset in REGRESSION else pg_dataset.NUM_SAMPLES_CLASSIFY
+
+
+def split_at(config):
+    r"""How many of the points are for training: ``Math.floor(numSamples * percTrainData / 100)``."""
+    return math.floor(samples(config) * config.exact[2] / 100)
+
+
 def check(config):
     r"""Refuse a replay that never trains: upstream updates only at every ``batchSize``-th point of an epoch."""
-    host, _, percent = config.exact
-    points = math.floor(SAMPLES["regression" if config.dataset.startswith("reg-") else "classification"]
-                        * percent / 100)
-    if host == "upstream" and config.batch_size > points:
+    points = split_at(config)
+    if config.exact[0] == "upstream" and config.batch_size > points:
         raise ValueError(f"--exact: batchSize={config.batch_size} is more than the {points} training points, and "
                          "upstream Playground then never updates the weights")
 
@@ -89,17 +97,15 @@ def replay(config, sizes):
     Returns ``(X_train, y_train, X_test, y_test)`` as float64 arrays of the network's inputs, and the
     initial weights as a state dict for the layer ``sizes``.
     """
-    host, seed, percent = config.exact
-    stream = Stream(seed)
-    problem = "regression" if config.dataset.startswith("reg-") else "classification"
+    stream = Stream(config.exact[1])
     saved = pg_dataset.random
     pg_dataset.random = types.SimpleNamespace(random=stream.random)    # plygdata's Math.random
     try:
-        points = getattr(pg_dataset.DataGenerator, GENERATORS[config.dataset])(SAMPLES[problem], config.noise)
+        points = getattr(pg_dataset.DataGenerator, GENERATORS[config.dataset])(samples(config), config.noise)
         pg_dataset.shuffle(points)
     finally:
         pg_dataset.random = saved
-    split = math.floor(len(points) * percent / 100)
+    split = split_at(config)
     points = np.array(points, dtype=np.float64)
     X = np.column_stack([FEATURES[name](points[:, 0], points[:, 1]) for name in config.features])
     y = points[:, 2:3]

@@ -5,23 +5,20 @@ The script imports only torch, numpy and plygdata. It is written as a PyTorch us
 Playground's rule differs from the torch idiom. ``python PATH`` trains it and prints the article's
 epoch lines.
 """
+import torch_impl
+
 from .data import REGRESSION
 
 DATASETS = {"circle": "ClassifyCircleData", "xor": "ClassifyXORData", "gauss": "ClassifyTwoGaussData",
             "spiral": "ClassifySpiralData", "reg-plane": "RegressPlane", "reg-gauss": "RegressGaussian"}
-MODULES = {"tanh": "nn.Tanh", "sigmoid": "nn.Sigmoid", "relu": "nn.ReLU", "linear": "nn.Identity", "elu": "nn.ELU",
-           "selu": "nn.SELU", "softplus": "nn.Softplus", "softsign": "nn.Softsign"}
-INITS = {
-    "playground": "Playground's: weights U(-0.5, 0.5), biases 0.1 (nn.Linear's own: U(+-1/sqrt(in)))",
-    "zero": "Playground's initZero: every weight and bias 0",
-    "xavier": "Deep Insider's Playground: Glorot-uniform weights, biases 0 (nn.Linear's own: U(+-1/sqrt(in)))",
-    "torch-default": "nn.Linear's own",
-}
-INIT_CODE = {
-    "playground": "nn.init.uniform_(layer.weight, -0.5, 0.5)\n            nn.init.constant_(layer.bias, 0.1)",
-    "zero": "nn.init.zeros_(layer.weight)\n            nn.init.zeros_(layer.bias)",
-    "xavier": "nn.init.xavier_uniform_(layer.weight)\n            nn.init.zeros_(layer.bias)",
-    "torch-default": "pass",
+INITS = {   # each initialisation: the comment, and the two lines that set a layer's weight and bias
+    "playground": ("Playground's: weights U(-0.5, 0.5), biases 0.1 (nn.Linear's own: U(+-1/sqrt(in)))",
+                   "nn.init.uniform_(layer.weight, -0.5, 0.5)", "nn.init.constant_(layer.bias, 0.1)"),
+    "zero": ("Playground's initZero: every weight and bias 0", "nn.init.zeros_(layer.weight)",
+             "nn.init.zeros_(layer.bias)"),
+    "xavier": ("Deep Insider's Playground: Glorot-uniform weights, biases 0 (nn.Linear's own: U(+-1/sqrt(in)))",
+               "nn.init.xavier_uniform_(layer.weight)", "nn.init.zeros_(layer.bias)"),
+    "torch-default": ("nn.Linear's own", "pass", "pass"),
 }
 
 LOSS_CODE = {
@@ -73,8 +70,9 @@ def build_model():
     layers += [nn.Linear(sizes[-1], 1), {output_activation}()]   # Playground: tanh output, linear for regression
     model = nn.Sequential(*layers).double()
     for layer in model:
-        if isinstance(layer, nn.Linear):   # {init_comment}
-            {init_code}
+        if isinstance(layer, nn.Linear):   # {init[0]}
+            {init[1]}
+            {init[2]}
     return model
 
 
@@ -149,6 +147,6 @@ def script(config, url, name):
         train_ratio=config.train_ratio, features=list(config.features), hidden=list(config.hidden),
         batch_size=config.batch_size, lr=config.lr, regularization=config.regularization,
         regularization_rate=config.regularization_rate, epochs=config.epochs, seed=config.seed,
-        activation=MODULES[config.activations[0]] if config.hidden else "nn.Identity",
+        activation=f"nn.{torch_impl.ACTIVATIONS[config.activations[0] if config.hidden else 'linear'].__name__}",
         output_activation="nn.Identity" if config.dataset in REGRESSION else "nn.Tanh",
-        init_comment=INITS[config.init], init_code=INIT_CODE[config.init], loss_code=LOSS_CODE[config.loss])
+        init=INITS[config.init], loss_code=LOSS_CODE[config.loss])

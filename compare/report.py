@@ -32,13 +32,12 @@ def describe_optimizer(held):
                    if held["regularization"] != "none" else "")
         loss = "mean absolute error" if held["loss"] == "L1Loss" else "1/2-MSE"
         return f"Playground rules: {loss}, SGD lr {held['lr']}{penalty}"
+    loss = ", L1Loss" if held["loss"] == "L1Loss" else ""         # MSELoss, the article's, goes unsaid
     if held["optimizer"] == "SGD":
         momentum = (f", {'Nesterov ' if held['nesterov'] else ''}momentum {held['momentum']}"
                     if held["momentum"] else "")
-        loss = ", L1Loss" if held["loss"] == "L1Loss" else ""
         return f"SGD lr {held['lr']}{momentum}, weight decay {held['weight_decay']}{loss}"
     amsgrad = ", amsgrad" if held["amsgrad"] else ""
-    loss = ", L1Loss" if held["loss"] == "L1Loss" else ""
     return (f"{held['optimizer']} lr {held['lr']}, betas {tuple(held['betas'])}, eps {held['eps']:g}, "
             f"weight decay {held['weight_decay']}{amsgrad}{loss}")
 

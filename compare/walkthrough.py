@@ -297,21 +297,23 @@ def render(sections, config, example=None):
     lines += ["Each line: manual's value with its formula and the numbers put in (4 significant digits), then",
               "autograd's value of the same quantity and whether the two are the same (exact), within",
               f"|manual - autograd| <= {tol['atol']:g} + {tol['rtol']:g} |autograd| (close), or not (DIFFERENT)."]
-    if len(values(sections)) > MAX_PRINTED:
-        lines += ["", f"{len(values(sections))} values: too many to read, so each section is summed up (a network "
+    every = values(sections)
+    summed = len(every) > MAX_PRINTED
+    if summed:
+        lines += ["", f"{len(every)} values: too many to read, so each section is summed up (a network "
                       "of up to about 8 neurons a layer is printed in full)."]
     for heading, section in sections:
         lines += ["", heading]
         statuses = [line.status(config.dtype) for line in section if isinstance(line, Value)]
-        if len(values(sections)) > MAX_PRINTED and (statuses or sum(map(len, section)) > 100 * MAX_POINTS):
+        if summed and (statuses or sum(map(len, section)) > 100 * MAX_POINTS):
             lines.append("  " + (", ".join(f"{statuses.count(s)} {s}" for s in ("exact", "close", "DIFFERENT"))
                                  if statuses else f"({len(section)} long lines left out)"))
             continue
         width = max((len(line.text()) for line in section if isinstance(line, Value)), default=0)
         lines += [f"  {line.text():{width}}   autograd {line.autograd!s:>23}  {line.status(config.dtype)}"
                   if isinstance(line, Value) else f"  {line}" for line in section]
-    statuses = [value.status(config.dtype) for value in values(sections)]
-    different = [value.name for value, status in zip(values(sections), statuses) if status == "DIFFERENT"]
+    statuses = [value.status(config.dtype) for value in every]
+    different = [value.name for value, status in zip(every, statuses) if status == "DIFFERENT"]
     lines += ["", f"{len(different)} of {len(statuses)} values differ from autograd; the first: {different[0]}"
               if different else f"All {len(statuses)} values agree with autograd: {statuses.count('exact')} exact, "
               f"{statuses.count('close')} within the tolerance."]
