@@ -13,8 +13,6 @@ import signal
 import sys
 from dataclasses import asdict, dataclass, field, fields
 
-import numpy as np
-
 import manual
 import manual.playground
 from manual.train import LIMITS, check_representable, check_settings, listed, typed

@@ -10,7 +10,6 @@ import dataclasses
 import math
 
 import numpy as np
-import pytest
 import torch
 from hypothesis import given, strategies as st
 
