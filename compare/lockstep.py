@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import manual
 import torch_impl
+from manual.train import score
 
 from .data import REGRESSION
 from .pair import (DTYPES, TOLERANCES, epoch_batches, expected_settings, held_settings, make_criteria, make_optimizers,
@@ -322,16 +323,19 @@ class Record:
                 self.fail(where, name, detail, replay, parameter)
         return abs_diff
 
-    def finite(self, where, compared):
-        r"""Record DIVERGED at the first non-finite number on either side; return whether all are finite."""
+    def finite(self, where, compared, replay):
+        r"""At the first non-finite number: DIVERGED where both sides have one, else DISAGREE, traced from
+        ``replay`` (a NaN or an infinity on one side only is a bug there); return whether all are finite."""
         for name, pair in compared.items():
             sides = [side for side, values in zip(SIDES, pair) if not np.isfinite(values).all()]
+            if len(sides) == 2:
+                hint = "training diverged: try a smaller --lr"
+                self.result.diverged = {**where, "quantity": name, "side": "both", "hint": hint}
+                self.fail(where, "non-finite", f"{name} on both", quantity=name, hint=hint)
+            elif sides:
+                self.fail(where, "non-finite", f"{name} on {sides[0]} only", replay,
+                          hint=f"only {sides[0]} produced a non-finite value: a bug on that side, not a divergence")
             if sides:
-                side = "both" if len(sides) == 2 else sides[0]
-                hint = ("training diverged: try a smaller --lr" if side == "both" else
-                        f"only {side} produced a non-finite value: a bug on that side, not a divergence")
-                self.result.diverged = {**where, "quantity": name, "side": side, "hint": hint}
-                self.fail(where, "non-finite", f"{name} on {side}", quantity=name, hint=hint)
                 return False
         return True
 
@@ -374,7 +378,7 @@ class Record:
         except Exception as exc:                    # the planted bug may break the trace too
             return {**failure, "hint": f"tracing the step raised {type(exc).__name__}: {exc}"}
         if first:
-            return {**failure, "quantity": first.name, "hint": explain(first, self.config.dtype)}
+            return {**failure, "quantity": first.name, "hint": explain(first, self.config)}
         if self.config.free_running:
             return {**failure, "hint": "free-running: the models had drifted apart before this step (rounding "
                     "amplified by training); without --free-running each step starts from identical weights"}
@@ -426,7 +430,7 @@ def check_step(sides, record, where, replay, outcomes, totals):
     (manual_loss, manual_correct), (torch_loss, torch_correct) = outcomes
     totals.append((manual_loss, torch_loss, manual_correct, torch_correct, len(replay[1])))
     compared = {"loss": (np.array(manual_loss), np.array(torch_loss)), **sides.values()}
-    if not record.finite(where, compared):
+    if not record.finite(where, compared, replay):
         return
     extra = {"weights after the update": update_tolerance(record.config, flat(replay[0].values()),
                                                           compared["weights after the update"][1])}
@@ -435,8 +439,9 @@ def check_step(sides, record, where, replay, outcomes, totals):
     if record.config.dataset not in REGRESSION and manual_correct != torch_correct:
         ties = 0
         if record.config.dtype == "float32":       # the outputs the counts were made with, before the update
-            counted = attempt(lambda: int(tied(*outputs(make_pair(record.config, np.random.default_rng(0), replay[0]),
-                                                        sides.result.data[0][replay[1]])).sum()))
+            counted = attempt(lambda: int(tied(record.config, *outputs(make_pair(record.config, np.random.default_rng(0),
+                                                                                 replay[0]),
+                                                                       sides.result.data[0][replay[1]])).sum()))
             ties = counted if isinstance(counted, int) else 0
         record.counts["correct counts"]["ties"] += ties
         if abs(manual_correct - torch_correct) > ties:
@@ -444,8 +449,9 @@ def check_step(sides, record, where, replay, outcomes, totals):
                         "in the batch", replay)
 
 
-def tied(manual_pred, torch_pred):
-    return (np.abs(manual_pred) < TIE) & (np.abs(torch_pred) < TIE)
+def tied(config, manual_pred, torch_pred):
+    r"""Per point: both outputs within ``TIE`` of the threshold between the classes, by ``manual.train.score``."""
+    return ((np.abs(score(manual_pred, config.loss)) < TIE) & (np.abs(score(torch_pred, config.loss)) < TIE))[:, 0]
 
 
 def check_epoch(sides, record, epoch, totals):
@@ -472,7 +478,7 @@ def check_epoch(sides, record, epoch, totals):
         replay = (sides.models[0].state_dict(), "validation")
         epoch_losses = {"epoch losses": (np.array([train_loss[0], manual_valid[0]]),
                                          np.array([train_loss[1], torch_valid[0]]))}
-        if not record.finite(where, epoch_losses):
+        if not record.finite(where, epoch_losses, replay):
             return False
         record.compare(where, "epoch losses", *epoch_losses["epoch losses"], replay)
         if record.config.dataset not in REGRESSION:
@@ -486,10 +492,11 @@ def check_epoch(sides, record, epoch, totals):
 
 
 def check_predictions(sides, record, where, replay, manual_correct, torch_correct):
-    r"""Classification: the +1/-1 predictions on every point and the validation correct counts."""
+    r"""Classification: each side's predicted class of every point (``predict``) and the validation correct counts."""
     predicted = outputs(sides.models, sides.X_all)
-    differ = manual.discretize(predicted[0]) != torch_impl.discretize(torch.from_numpy(predicted[1])).numpy()
-    ties = differ & tied(*predicted) if record.config.dtype == "float32" else np.zeros_like(differ)
+    differ = (manual.predict(predicted[0], sides.criteria[0]) !=
+              torch_impl.predict(torch.from_numpy(predicted[1]), sides.criteria[1]).numpy()).reshape(-1)
+    ties = differ & tied(record.config, *predicted) if record.config.dtype == "float32" else np.zeros_like(differ)
     counts = record.counts["predictions"]
     counts["compared"] += differ.size
     counts["ties"] += int(ties.sum())

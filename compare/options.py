@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 import manual
 import manual.playground
-from manual.train import LIMITS, check_representable, check_settings, listed, typed
+from manual.train import LIMITS, LOSSES, check_representable, check_settings, listed, typed
 
 from . import exact
 from .data import DATASETS, FEATURES, REGRESSION, load_data
@@ -57,7 +57,7 @@ class Config:
     hidden: tuple = setting((3, 3), 'neurons per hidden layer; "" for none')
     activations: tuple = setting(("tanh", "sigmoid"), f"one activation per hidden layer, from "
                                  f"{', '.join(manual.ACTIVATIONS)}")
-    output_activation: str = None      # not a flag: tanh, or linear for regression
+    output_activation: str = None      # not a flag: the loss's (manual.train.LOSSES), linear for regression
     exact: tuple = None                # not a flag: (host, seed, percTrainData) of --playground URL --exact
     dtype: str = setting("float32", "floating-point type of both sides", choices=tuple(DTYPES))
     seed: int = setting(1, "seed of the data, the initial weights and the batch order")
@@ -71,8 +71,11 @@ class Config:
                            "two numbers in [0, 1), e.g. 0.9,0.999")
     eps: float = setting(1e-8, "Adam(W): term added to the denominator", finite_at_least(0), "a finite number >= 0")
     amsgrad: bool = setting(False, "Adam(W): the AMSGrad variant")
-    loss: str = setting("mse", "mse, the article's (under --rules playground half of it, as Playground's), or l1, "
-                        "the mean absolute error (Playground's mae)", choices=("mse", "l1"))
+    loss: str = setting("mse", "the loss; the output layer and labels follow it: mse, the article's (half of it "
+                        "under --rules playground, as Playground's), or l1, the mean absolute error (Playground's "
+                        "mae), a tanh output and +1/-1 labels; bce, a sigmoid output and 0/1 labels; bce-logits, a "
+                        "linear output (a logit) and 0/1 labels; cross-entropy, two linear outputs (logits) and "
+                        "class indices 0/1", choices=tuple(LOSSES))
     rules: str = setting("torch", "torch: MSELoss and torch.optim; playground: Playground's 1/2-MSE and update, "
                          "no weight decay, --regularization on the weights only", choices=RULES)
     regularization: str = setting("none", "--rules playground: penalty on the weights", choices=tuple(manual.playground.REGULARIZATIONS))
@@ -84,7 +87,7 @@ class Config:
     def __post_init__(self):
         defaults = {f.name: f.default for f in fields(self)}
         defaults.update(weight_decay=manual.REGULAR if self.rules == "torch" else 0.0,
-                        output_activation="linear" if self.dataset in REGRESSION else "tanh")
+                        output_activation="linear" if self.dataset in REGRESSION else LOSSES[self.loss][1])
         for name in ("weight_decay", "output_activation"):          # the defaults that depend on another field
             if getattr(self, name) is None:
                 object.__setattr__(self, name, defaults[name])
@@ -98,6 +101,9 @@ class Config:
         for name in ("momentum", "eps", "regularization_rate"):       # lr and weight_decay: check_settings
             check_representable(name, getattr(self, name), self.dtype)
         self.check_optimizer(defaults)
+        if self.loss not in ("mse", "l1") and (self.dataset in REGRESSION or self.rules == "playground"):
+            where = f"--dataset {self.dataset} (regression)" if self.dataset in REGRESSION else "--rules playground"
+            raise ValueError(f"--loss {self.loss} classifies: it does not apply to {where}; mse and l1 do")
         if self.exact:
             exact.check(self)
 

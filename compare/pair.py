@@ -5,8 +5,10 @@ import torch
 
 import manual
 import manual.playground
+import manual.train
 import torch_impl
 import torch_impl.playground
+import torch_impl.train
 
 from . import exact
 from .data import load_data
@@ -42,15 +44,20 @@ def read_only(array):
 
 
 def sizes(config):
-    return (len(config.features), *config.hidden, 1)
+    return (len(config.features), *config.hidden, out_features(config))
+
+
+def out_features(config):
+    return manual.train.LOSSES[config.loss][2]
 
 
 def run_data(config):
-    r"""``X_train, y_train, X_valid, y_valid`` of the run, in its dtype: with ``config.exact``,
-    Playground's own points for the URL's seed."""
+    r"""``X_train, y_train, X_valid, y_valid`` of the run, in its dtype, the labels as ``config.loss``
+    takes them (``manual.train.labels``): with ``config.exact``, Playground's own points for the URL's seed."""
     data = (exact.replay(config, sizes(config))[0] if config.exact else
             load_data(config.dataset, config.noise, config.train_ratio, config.seed, config.features))
-    return tuple(a.astype(DTYPES[config.dtype][0]) for a in data)
+    X_train, y_train, X_valid, y_valid = (a.astype(DTYPES[config.dtype][0]) for a in data)
+    return X_train, manual.train.labels(y_train, config.loss), X_valid, manual.train.labels(y_valid, config.loss)
 
 
 def start(config, weights=None):
@@ -87,15 +94,15 @@ def make_pair(config, rng, weights=None):
     """
     np_dtype, torch_dtype = DTYPES[config.dtype]
     architecture = (config.hidden, config.activations, config.output_activation)
-    in_features = len(config.features)
-    manual_model = manual.NeuralNetwork(*architecture, dtype=np_dtype, rng=rng, in_features=in_features)
+    shape = dict(in_features=len(config.features), out_features=out_features(config))
+    manual_model = manual.NeuralNetwork(*architecture, dtype=np_dtype, rng=rng, **shape)
     if config.init == "xavier":
         manual.init_parameters(manual_model, rng)
     elif config.init in ("playground", "zero"):
         manual.playground.init_parameters(manual_model, rng, zero=config.init == "zero")
     if weights is not None:
         manual_model.load_state_dict(weights)
-    torch_model = torch_impl.NeuralNetwork(*architecture, dtype=torch_dtype, in_features=in_features)
+    torch_model = torch_impl.NeuralNetwork(*architecture, dtype=torch_dtype, **shape)
     # from the given weights themselves, so that a manual load_state_dict that loads nothing shows
     source = manual_model.state_dict() if weights is None else weights
     with torch.no_grad():
@@ -112,7 +119,7 @@ def check_weights(config, weights, source):
     """
     np_dtype = DTYPES[config.dtype][0]
     model = manual.NeuralNetwork(config.hidden, config.activations, config.output_activation, dtype=np_dtype,
-                                 in_features=len(config.features))
+                                 in_features=len(config.features), out_features=out_features(config))
     for name, value in weights.items():
         if np.asarray(value).dtype.kind not in "fiu":
             raise ValueError(f"{source}: {name} has dtype {np.asarray(value).dtype}, not a real number type")
@@ -166,11 +173,11 @@ def make_optimizers(config, manual_model, torch_model):
 def expected_settings(config, names):
     r"""What ``config`` asks each side's model and optimizer to hold (see ``held_settings``), for the
     hyper-parameters ``names``: those of torch's optimizer that are settings of the run."""
-    sizes = (len(config.features), *config.hidden, 1)
+    layers = sizes(config)
     return {"layers": [[n_in, n_out, activation] for n_in, n_out, activation
-                       in zip(sizes, sizes[1:], (*config.activations, config.output_activation))],
-            "dtype": config.dtype, "loss": "L1Loss" if config.loss == "l1" else
-            "HalfMSELoss" if config.rules == "playground" else "MSELoss", **{name: getattr(config, name) for name in names}}
+                       in zip(layers, layers[1:], (*config.activations, config.output_activation))],
+            "dtype": config.dtype, "loss": type(make_criteria(config)[0]).__name__,
+            **{name: getattr(config, name) for name in names}}
 
 
 def held_settings(model, optimizer, criterion, activations, names):
@@ -188,10 +195,8 @@ def held_settings(model, optimizer, criterion, activations, names):
 
 
 def make_criteria(config):
-    r"""The loss on both sides: ``MSELoss``, or Playground's half of it under ``rules="playground"``, or
-    ``L1Loss``."""
-    if config.loss == "l1":
-        return manual.L1Loss(), torch.nn.L1Loss()
-    if config.rules == "playground":
+    r"""The loss ``config.loss`` on both sides, ``manual``'s and torch's (``manual.train.LOSSES``), but
+    for ``mse`` under ``rules="playground"`` Playground's half of it."""
+    if config.loss == "mse" and config.rules == "playground":
         return manual.playground.HalfMSELoss(), torch_impl.playground.HalfMSELoss()
-    return manual.MSELoss(), torch.nn.MSELoss()
+    return manual.train.LOSSES[config.loss][0](), torch_impl.train.LOSSES[config.loss][0]()

@@ -9,6 +9,8 @@ from matplotlib.figure import Figure
 from matplotlib.colors import LogNorm
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
+from manual.train import score
+
 from .data import REGRESSION
 from .report import SIDES, describe
 
@@ -18,18 +20,21 @@ GRID = np.linspace(-6, 6, 121)          # the plane the Playground draws, 0.1 ap
 
 @np.errstate(over="ignore", invalid="ignore")      # a diverged model's outputs are NaN, drawn blank
 def outputs_on_the_plane(result):
-    r"""Both models' outputs on the grid of the plane: two arrays of shape (len(GRID), len(GRID)),
-    row 0 at the top (y = 6) as an image is drawn."""
+    r"""Both models' outputs on the grid of the plane, as ``manual.train.score`` maps them to [-1, 1]: two
+    arrays of shape (len(GRID), len(GRID)), row 0 at the top (y = 6) as an image is drawn."""
     xx, yy = np.meshgrid(GRID, GRID[::-1])
     points = np.column_stack([xx.ravel(), yy.ravel()]).astype(result.data[0].dtype)
     manual_model, torch_model = result.models
     with torch.no_grad():
         torch_out = torch_model(torch.from_numpy(points)).numpy()
-    return manual_model(points).reshape(xx.shape), torch_out.reshape(xx.shape)
+    loss = result.config.loss
+    return score(manual_model(points), loss).reshape(xx.shape), score(torch_out, loss).reshape(xx.shape)
 
 
-def draw_points(ax, X, y, edgecolor):
-    ax.scatter(X[:, 0], X[:, 1], s=16, c=[pg.DataColor.get_rgb(float(label)) for label in y[:, 0]],
+def draw_points(ax, X, y, loss, edgecolor):
+    r"""The points in Playground's colours: blue for +1 (or class 1), orange for -1 (or class 0)."""
+    signs = np.ravel(y) if loss in ("mse", "l1") else np.where(np.ravel(y) > 0, 1.0, -1.0)
+    ax.scatter(X[:, 0], X[:, 1], s=16, c=[pg.DataColor.get_rgb(float(label)) for label in signs],
                edgecolors=edgecolor, linewidths=0.7, alpha=0.9)
 
 
@@ -74,10 +79,11 @@ def make_figure(result):
     for ax, side, plane in zip((ax_manual, ax_torch), SIDES, planes):
         image = ax.imshow(plane, extent=(-6, 6, -6, 6), cmap=cmap, norm=norm, alpha=160 / 255,
                           interpolation="bicubic")
-        draw_points(ax, X_train, y_train, "white")
-        draw_points(ax, X_valid, y_valid, "#555555")
+        draw_points(ax, X_train, y_train, result.config.loss, "white")
+        draw_points(ax, X_valid, y_valid, result.config.loss, "#555555")
         ax.set(xlim=(-6, 6), ylim=(-6, 6), aspect="equal", title=f"{what}: {SIDES[side]}")
-        fig.colorbar(image, ax=ax, orientation="horizontal", shrink=0.8, label="y_pred", ticks=[-1, -0.5, 0, 0.5, 1])
+        fig.colorbar(image, ax=ax, orientation="horizontal", shrink=0.8, ticks=[-1, -0.5, 0, 0.5, 1],
+                     label="y_pred" if result.config.loss in ("mse", "l1") else "2 P(blue) - 1, from y_pred")
 
     difference = np.abs(planes[0].astype(np.float64) - planes[1])
     exact = difference == 0

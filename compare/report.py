@@ -4,6 +4,7 @@ from manual.train import epoch_line
 from .data import REGRESSION
 
 SIDES = {"manual": "manual (NumPy)", "torch": "torch_impl (autograd)"}
+LABELS = {"BCELoss": " on 0/1 labels", "BCEWithLogitsLoss": " on 0/1 labels", "CrossEntropyLoss": " on class indices 0/1"}
 
 
 def epoch_report(result):
@@ -27,12 +28,13 @@ def describe(result):
 
 
 def describe_optimizer(held):
+    r"""The optimizer, and the loss unless it is the article's MSELoss."""
     if held["optimizer"] == "PlaygroundSGD":
         penalty = (f", {held['regularization']} rate {held['regularization_rate']} on the weights"
                    if held["regularization"] != "none" else "")
         loss = "mean absolute error" if held["loss"] == "L1Loss" else "1/2-MSE"
         return f"Playground rules: {loss}, SGD lr {held['lr']}{penalty}"
-    loss = ", L1Loss" if held["loss"] == "L1Loss" else ""         # MSELoss, the article's, goes unsaid
+    loss = "" if held["loss"] == "MSELoss" else f", {held['loss']}{LABELS.get(held['loss'], '')}"   # the article's: unsaid
     if held["optimizer"] == "SGD":
         momentum = (f", {'Nesterov ' if held['nesterov'] else ''}momentum {held['momentum']}"
                     if held["momentum"] else "")

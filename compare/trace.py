@@ -30,13 +30,23 @@ HINTS = {
     "x": "the input of a layer differs although the previous activation agrees: check the forward loop",
     "z": "the linear layer's forward pass: z = x W^T + b",
     "a": "the activation's forward pass: a = f(z)",
-    "loss": "the loss: MSE is sum((y_pred - y)**2) / N, no 1/2, labels of shape (N, 1)",
-    "dL/dy_pred": "the loss gradient: dL/dy_pred = 2 (y_pred - y) / N (a 1/2-MSE, Playground's, gives half of it)",
     "dL/da": "the gradient passed back from the next layer: dL/da = dz_next W_next",
     "dL/dz": "the activation's derivative: dL/dz = dL/da f'(z), e.g. tanh' = 1 - a**2, sigmoid' = a (1 - a)",
     "dL/dW": "the weight gradient: dL/dW = dz^T x",
     "dL/db": "the bias gradient: dL/db = dz summed over the batch",
     "dL/dx": "the input gradient: dL/dx = dz W",
+}
+# The loss and its gradient, per --loss: what a first difference at "loss" or "dL/dy_pred" points to.
+LOSS_HINTS = {
+    "mse": ("MSE is sum((y_pred - y)**2) / N, no 1/2, labels of shape (N, 1)",
+            "dL/dy_pred = 2 (y_pred - y) / N (a 1/2-MSE, Playground's, gives half of it)"),
+    "l1": ("L1 is sum(|y_pred - y|) / N", "dL/dy_pred = sign(y_pred - y) / N, 0 where they are equal"),
+    "bce": ("BCE is -sum(y log p + (1 - y) log(1 - p)) / N, each log clamped at -100, labels 0/1",
+            "dL/dp = (p - y) / max(p (1 - p), 1e-12) / N"),
+    "bce-logits": ("BCE with logits is sum(max(z, 0) - z y + log(1 + exp(-|z|))) / N, labels 0/1",
+                   "dL/dz = (sigmoid(z) - y) / N, with a sigmoid that cannot overflow"),
+    "cross-entropy": ("cross-entropy is -sum_n log softmax(z_n)[y_n] / B, log-softmax shifted by the largest logit",
+                      "dL/dz = (softmax(z) - onehot(y)) / B, softmax shifted by the largest logit"),
 }
 
 
@@ -124,10 +134,13 @@ def first_difference(rows, dtype):
     return next((row for row in rows if row.status(dtype) in ("DIFFERENT", "non-finite")), None)
 
 
-def explain(row, dtype):
-    r"""What the first difference ``row`` most likely means."""
-    if row.status(dtype) == "non-finite":
+def explain(row, config):
+    r"""What the first difference ``row`` of a trace under ``config`` most likely means."""
+    if row.status(config.dtype) == "non-finite":
         return DIVERGED_HINT
+    if row.kind in ("loss", "dL/dy_pred"):
+        loss, gradient = LOSS_HINTS[config.loss]
+        return f"the loss: {loss}" if row.kind == "loss" else f"the loss gradient: {gradient}"
     return HINTS[row.kind]
 
 
@@ -188,7 +201,7 @@ def main(argv=None):
     if first and first.status(config.dtype) == "non-finite":
         print(f"DIVERGED at {first.name} ({first.where}): {DIVERGED_HINT}.", file=out)
     else:
-        print(f"First difference: {first.name} ({first.where}); likely cause: {HINTS[first.kind]}" if first
+        print(f"First difference: {first.name} ({first.where}); likely cause: {explain(first, config)}" if first
               else "Every quantity agrees.", file=out)
     save_outputs(parser, [(args.json, json_writer({"step": args.step, "rows": to_json(rows, config.dtype)}))])
     return 1 if first else 0

@@ -7,6 +7,7 @@ is in ``module.py``; what autograd provides is ``NeuralNetwork.backward`` and th
 import numpy as np
 
 from .layers import ACTIVATIONS, Linear
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss
 from .module import Module
 
 INPUT_FEATURES = 2        # input layer: the point's (x1, x2)
@@ -24,6 +25,21 @@ def discretize(proba):
     return discretized * 2 - 1                          # {0, 1} -> {-1, +1}
 
 
+def predict(y_pred, criterion):
+    r"""The class each output stands for, in the encoding of the labels ``criterion`` trains on: 0/1
+    where a probability is > 0.5 (``BCELoss``) or a logit > 0 (``BCEWithLogitsLoss``), the index of
+    the largest logit (``CrossEntropyLoss``), else the article's +1/-1 by ``discretize``.
+
+    Shapes: y_pred ``(B, 1)`` -> ``(B, 1)``; for cross-entropy ``(B, C)`` -> ``(B,)``.
+    """
+    if isinstance(criterion, CrossEntropyLoss):
+        return y_pred.argmax(axis=1)
+    if isinstance(criterion, (BCELoss, BCEWithLogitsLoss)):
+        threshold = 0.5 if isinstance(criterion, BCELoss) else 0.0
+        return (y_pred > threshold).astype(y_pred.dtype)
+    return discretize(y_pred)
+
+
 class Discretize(Module):
     r"""``discretize`` as a module, as in the article."""
 
@@ -32,7 +48,7 @@ class Discretize(Module):
 
 
 class NeuralNetwork(Module):
-    r"""Fully connected network ``in_features -> *hidden -> OUTPUT_RESULTS``.
+    r"""Fully connected network ``in_features -> *hidden -> out_features``.
 
     Parameters
     ----------
@@ -49,9 +65,11 @@ class NeuralNetwork(Module):
 
     in_features : int
         Inputs per point: 2, the point's (x1, x2), or more with Playground's features.
+    out_features : int
+        Outputs per point: 1, or one logit per class for ``CrossEntropyLoss``.
 
     Shapes:
-        X ``(B, in_features)`` -> y_pred ``(B, 1)``.
+        X ``(B, in_features)`` -> y_pred ``(B, out_features)``.
 
     The children are ``layer1, activation1, layer2, activation2, ..., layer_out, acti_out``, as in
     the article. Unlike autograd, which records a new graph on every call, each layer keeps the
@@ -60,10 +78,11 @@ class NeuralNetwork(Module):
     """
 
     def __init__(self, hidden=(LAYER1_NEURONS, LAYER2_NEURONS), activations=("tanh", "sigmoid"),
-                 output_activation="tanh", dtype=np.float32, rng=None, in_features=INPUT_FEATURES):
+                 output_activation="tanh", dtype=np.float32, rng=None, in_features=INPUT_FEATURES,
+                 out_features=OUTPUT_RESULTS):
         super().__init__()
         rng = np.random.default_rng() if rng is None else rng
-        sizes = (in_features, *hidden, OUTPUT_RESULTS)
+        sizes = (in_features, *hidden, out_features)
         activations = (*activations, output_activation)
         for i, (n_in, n_out, activation) in enumerate(zip(sizes[:-1], sizes[1:], activations, strict=True), 1):
             last = i == len(activations)
@@ -83,7 +102,7 @@ class NeuralNetwork(Module):
         The chain rule, layer by layer from the output: ``dz = da * f'(z)``, then
         ``dW = dz^T x``, ``db = sum_B dz`` and ``dx = dz W``, which is the previous layer's ``da``.
 
-        Shapes: dy_pred ``(B, 1)``; returns dL/dX ``(B, 2)``.
+        Shapes: dy_pred ``(B, out_features)``; returns dL/dX ``(B, in_features)``.
         """
         modules = list(self.children())
         layers, activations = modules[0::2], modules[1::2]

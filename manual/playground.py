@@ -42,7 +42,7 @@ class HalfMSELoss(MSELoss):
 
     def backward(self):
         r"""Return ``dL/dy_pred = (y_pred - y) / N`` : (B, 1)."""
-        return (self.y_pred - self.y) / self.y.size    # dL/dy_pred = (y_pred - y) / N
+        return (self.y_pred - self.y) / self.n       # dL/dy_pred = (y_pred - y) / N
 
 
 class PlaygroundSGD(Optimizer):

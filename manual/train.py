@@ -5,8 +5,11 @@ r"""Training and validation steps and the epoch loop, as the article writes them
 """
 import math
 
+import numpy as np
+
 from .layers import ACTIVATIONS
-from .nn import discretize
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss
+from .nn import predict
 
 EPOCHS = 100        # epochs
 BATCH_SIZE = 15     # mini-batch size
@@ -25,6 +28,32 @@ LIMITS = {
     "hidden": (lambda v: all(n >= 1 for n in v), "neuron counts >= 1"),
     "activations": (lambda v: set(v) <= set(ACTIVATIONS), f"names from {', '.join(ACTIVATIONS)}"),
 }
+
+
+# Each loss by its option name, and the output layer it takes: (loss, output activation, outputs).
+# docs/losses.md derives each gradient and says why the logit forms are the stable ones.
+LOSSES = {"mse": (MSELoss, "tanh", 1), "l1": (L1Loss, "tanh", 1), "bce": (BCELoss, "sigmoid", 1),
+          "bce-logits": (BCEWithLogitsLoss, "linear", 1), "cross-entropy": (CrossEntropyLoss, "linear", 2)}
+
+
+def labels(y, loss):
+    r"""Playground's +1/-1 labels ``(N, 1)`` as ``loss`` takes them: as they are for mse and l1, 0/1 for
+    bce and bce-logits, class indices ``(N,)`` (integers) for cross-entropy."""
+    if loss == "cross-entropy":
+        return (y[:, 0] > 0).astype(np.int64)
+    return (y > 0).astype(y.dtype) if loss in ("bce", "bce-logits") else y
+
+
+def score(y_pred, loss):
+    r"""The output as a number in [-1, 1] whose sign is the class, as Playground colours the plane:
+    the tanh output itself for mse and l1, ``2p - 1`` for bce's probability, ``tanh(z / 2)``
+    (= ``2 sigmoid(z) - 1``) for a logit, and for two logits the same of their difference.
+    Shapes: ``(N, 1)``, or ``(N, 2)`` for cross-entropy -> ``(N, 1)``."""
+    if loss == "cross-entropy":
+        y_pred = y_pred[:, 1:] - y_pred[:, :1]
+    if loss == "bce":
+        return 2 * y_pred - 1
+    return np.tanh(y_pred / 2) if loss in ("bce-logits", "cross-entropy") else y_pred
 
 
 MAX_PARAMETERS = 10_000_000     # the largest network a command trains (80 MB of float64 weights)
@@ -78,14 +107,14 @@ def listed(convert):
 def train_step(model, optimizer, criterion, X, y):
     r"""One SGD step on a batch; return ``(loss, correct)`` as Python numbers.
 
-    Shapes: X ``(B, 2)``, y ``(B, 1)`` with labels +1/-1.
+    Shapes: X ``(B, 2)``, y ``(B, 1)`` with labels +1/-1 (or as ``labels`` encodes them for the loss).
     """
     y_pred = model(X)                                   # forward pass
     optimizer.zero_grad()                               # gradients accumulate: clear them
     loss = criterion(y_pred, y)
     model.backward(criterion.backward())                # backward pass: fills every p.grad
     optimizer.step()                                    # update the parameters
-    correct = (discretize(y_pred) == y).sum()           # predictions made before the update
+    correct = (predict(y_pred, criterion) == y).sum()  # predictions made before the update
     return loss, int(correct)
 
 
@@ -93,7 +122,7 @@ def valid_step(model, criterion, X, y):
     r"""Evaluate a batch without training; return ``(loss, correct)`` as Python numbers."""
     y_pred = model(X)
     loss = criterion(y_pred, y)
-    correct = (discretize(y_pred) == y).sum()
+    correct = (predict(y_pred, criterion) == y).sum()
     return loss, int(correct)
 
 

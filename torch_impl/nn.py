@@ -25,6 +25,21 @@ def discretize(proba):
     return discretized * 2 - 1                          # {0, 1} -> {-1, +1}
 
 
+def predict(y_pred, criterion):
+    r"""The class each output stands for, in the encoding of the labels ``criterion`` trains on: 0/1
+    where a probability is > 0.5 (``BCELoss``) or a logit > 0 (``BCEWithLogitsLoss``), the index of
+    the largest logit (``CrossEntropyLoss``), else the article's +1/-1 by ``discretize``.
+
+    Shapes: y_pred ``(B, 1)`` -> ``(B, 1)``; for cross-entropy ``(B, C)`` -> ``(B,)``.
+    """
+    if isinstance(criterion, nn.CrossEntropyLoss):
+        return y_pred.argmax(dim=1)
+    if isinstance(criterion, (nn.BCELoss, nn.BCEWithLogitsLoss)):
+        threshold = 0.5 if isinstance(criterion, nn.BCELoss) else 0.0
+        return (y_pred > threshold).to(y_pred.dtype)
+    return discretize(y_pred)
+
+
 class Discretize(nn.Module):
     r"""``discretize`` as a module, as in the article."""
 
@@ -33,7 +48,7 @@ class Discretize(nn.Module):
 
 
 class NeuralNetwork(nn.Module):
-    r"""Fully connected network ``in_features -> *hidden -> OUTPUT_RESULTS``.
+    r"""Fully connected network ``in_features -> *hidden -> out_features``.
 
     Parameters
     ----------
@@ -48,18 +63,21 @@ class NeuralNetwork(nn.Module):
 
     in_features : int
         Inputs per point: 2, the point's (x1, x2), or more with Playground's features.
+    out_features : int
+        Outputs per point: 1, or one logit per class for ``CrossEntropyLoss``.
 
     Shapes:
-        X ``(B, in_features)`` -> y_pred ``(B, 1)``.
+        X ``(B, in_features)`` -> y_pred ``(B, out_features)``.
 
     The children are ``layer1, activation1, layer2, activation2, ..., layer_out, acti_out``, as in
     the article.
     """
 
     def __init__(self, hidden=(LAYER1_NEURONS, LAYER2_NEURONS), activations=("tanh", "sigmoid"),
-                 output_activation="tanh", dtype=torch.float32, in_features=INPUT_FEATURES):
+                 output_activation="tanh", dtype=torch.float32, in_features=INPUT_FEATURES,
+                 out_features=OUTPUT_RESULTS):
         super().__init__()
-        sizes = (in_features, *hidden, OUTPUT_RESULTS)
+        sizes = (in_features, *hidden, out_features)
         activations = (*activations, output_activation)
         for i, (n_in, n_out, activation) in enumerate(zip(sizes[:-1], sizes[1:], activations, strict=True), 1):
             last = i == len(activations)
