@@ -7,7 +7,7 @@ import os
 from dataclasses import replace
 
 from . import options
-from .export import script
+from .export import LOSS_CODE, script
 from .files import json_writer, npz_writer, png_writer, save_outputs
 from .lockstep import run
 from .options import SETTINGS
@@ -43,6 +43,8 @@ def main(argv=None):
     if args.export_torch:
         if args.playground is None:
             parser.error("--export-torch writes a Playground URL's set-up: it needs --playground URL")
+        if config.loss not in LOSS_CODE:
+            parser.error(f"--export-torch writes a Playground URL's set-up, whose losses are mse and l1: not --loss {config.loss}")
         text = script(config, args.playground, os.path.basename(args.export_torch))
         save_outputs(parser, [(args.export_torch, lambda file: file.write(text.encode()))])
         print(f"wrote {args.export_torch}: python {args.export_torch} trains it", file=out)

@@ -333,7 +333,7 @@ class Record:
                 self.result.diverged = {**where, "quantity": name, "side": "both", "hint": hint}
                 self.fail(where, "non-finite", f"{name} on both", quantity=name, hint=hint)
             elif sides:
-                self.fail(where, "non-finite", f"{name} on {sides[0]} only", replay,
+                self.fail(where, "non-finite", f"{name} on {sides[0]} only", replay, quantity=name,
                           hint=f"only {sides[0]} produced a non-finite value: a bug on that side, not a divergence")
             if sides:
                 return False

@@ -19,10 +19,11 @@ import numpy as np
 import torch
 
 import manual
+from manual.train import labels
 
 from . import options
 from .data import load_data
-from .pair import DTYPES, TOLERANCES, make_criteria, make_optimizers, start
+from .pair import DTYPES, TOLERANCES, make_criteria, make_optimizers, sizes as layer_sizes, start
 from .trace import Row, layer_pairs, trace
 
 MAX_POINTS = 4    # every dL/dW is a sum over the batch: beyond a few samples the formulas stop being readable
@@ -39,6 +40,13 @@ FORMULAS = {"tanh": ("tanh({z})", "{da} * (1 - {a}^2)"), "sigmoid": ("1 / (1 + e
 # What each node of autograd's graph does, and the manual method doing the same job.
 GRAD_FNS = {
     "MseLossBackward0": ("manual.MSELoss.backward", "dL/dy_pred = 2 (y_pred - y) / N"),
+    "MeanBackward0": ("manual.L1Loss.backward", "the mean's 1 / N"),
+    "AbsBackward0": ("manual.L1Loss.backward", "the derivative of |d|: sign(d), 0 at 0"),
+    "SubBackward0": ("manual.L1Loss.backward", "d = y_pred - y: passed on to y_pred unchanged"),
+    "BinaryCrossEntropyBackward0": ("manual.BCELoss.backward", "dL/dp = (p - y) / max(p (1 - p), 1e-12) / N"),
+    "BinaryCrossEntropyWithLogitsBackward0": ("manual.BCEWithLogitsLoss.backward", "dL/dz = (sigmoid(z) - y) / N"),
+    "NllLossBackward0": ("manual.CrossEntropyLoss.backward", "-log_softmax[y] / N: -1 / N at the target's class"),
+    "LogSoftmaxBackward0": ("manual.CrossEntropyLoss.backward", "with the above: dL/dz = (softmax(z) - onehot(y)) / N"),
     "TanhBackward0": ("manual.layers.Tanh.backward", "dL/dz = dL/da * (1 - a^2)"),
     "SigmoidBackward0": ("manual.layers.Sigmoid.backward", "dL/dz = dL/da * a * (1 - a)"),
     "ReluBackward0": ("manual.layers.ReLU.backward", "dL/dz = dL/da * [z > 0]"),
@@ -122,21 +130,48 @@ def forward_section(layers, autograd, walked, before, X):
     return ("Forward", lines), x
 
 
+# Per loss: one example's term of the summed loss, and an element of dL/dy_pred, in {p} (y_pred) and {y}.
+LOSS_TERMS = {
+    "mse": ("({p} - {y})^2", "2 ({p} - {y}) / N"),
+    "l1": ("|{p} - {y}|", "sign({p} - {y}) / N"),
+    "bce": ("-({y} log {p} + (1 - {y}) log(1 - {p}))", "({p} - {y}) / ({p} (1 - {p})) / N"),
+    "bce-logits": ("max({p}, 0) - {p} {y} + log(1 + exp(-|{p}|))", "(sigmoid({p}) - {y}) / N"),
+}
+LOSS_NOTES = {"bce": "y_pred is a probability p, the sigmoid output; ",
+              "bce-logits": "y_pred is a logit z (a linear output): the loss applies the sigmoid itself; ",
+              "cross-entropy": "y_pred holds two logits per example, y a class index; "}
+
+
 def loss_section(config, layers, autograd, y_pred, y):
     r"""The loss and ``dL/dy_pred`` by ``manual``'s criterion; returns the section and ``dL/dy_pred``."""
     last, name, batch = layers[-1][0], layers[-1][1], len(y)
     criterion = make_criteria(config)[0]
     value = criterion(y_pred, y)
     gradient = criterion.backward()
-    terms = " + ".join(f"(y_pred{index(batch, n, 0)} - y{index(batch, n, 0)})^2" for n in range(batch))
-    numbers = " + ".join(f"(({short(y_pred[n, 0])}) - ({short(y[n, 0])}))^2" for n in range(batch))
-    labels = array_text(y[0, 0] if batch == 1 else y[:, 0])
-    lines = [f"y_pred = a{last} (the output of layer {last}, {name}), y = {labels} the label, N = {y.size} elements",
-             Value("L", f"({terms}) / N", f"({numbers}) / {y.size}", value, autograd["loss"])]
-    for n in range(batch):
-        i = index(batch, n, 0)
-        lines.append(Value(f"dL/dy_pred{i}", f"2 (y_pred{i} - y{i}) / N",
-                           f"2 (({short(y_pred[n, 0])}) - ({short(y[n, 0])})) / {y.size}",
+    labels = array_text(y.reshape(-1)[0] if batch == 1 else y.reshape(-1))
+    lines = [f"y_pred = a{last} (the output of layer {last}, {name}), y = {labels} the label; {LOSS_NOTES.get(config.loss, '')}"
+             f"N = {y.size} {'examples' if y.ndim == 1 else 'elements'}"]
+    if config.loss == "cross-entropy":
+        shifted = y_pred - y_pred.max(axis=1, keepdims=True)
+        softmax = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)   # as manual's backward has it
+        rows = ["" if batch == 1 else f"[{n}]" for n in range(batch)]
+        terms = " + ".join(f"log softmax(y_pred{r})[y{r}]" for r in rows)
+        numbers = " + ".join(f"log({short(softmax[n, y[n]])})" for n in range(batch))
+        lines.append(Value("L", f"-({terms}) / N", f"-({numbers}) / {y.size}", value, autograd["loss"]))
+        for n, j in np.ndindex(gradient.shape):
+            i = f"[{n},{j}]"
+            lines.append(Value(f"dL/dy_pred{i}", f"(softmax(y_pred[{n}])[{j}] - [{j} == y[{n}]]) / N",
+                               f"(({short(softmax[n, j])}) - {int(j == y[n])}) / {y.size}",
+                               gradient[n, j], autograd["dL/dy_pred"][n, j]))
+        return ("Loss", lines), gradient
+    term, derivative = LOSS_TERMS[config.loss]
+    rows = [(index(batch, n, 0), y_pred[n, 0], y[n, 0]) for n in range(batch)]
+    lines.append(Value("L", f"({' + '.join(term.format(p=f'y_pred{i}', y=f'y{i}') for i, _, _ in rows)}) / N",
+                       f"({' + '.join(term.format(p=f'({short(p)})', y=f'({short(t)})') for _, p, t in rows)}) / {y.size}",
+                       value, autograd["loss"]))
+    for n, (i, p, t) in enumerate(rows):
+        lines.append(Value(f"dL/dy_pred{i}", derivative.format(p=f"y_pred{i}", y=f"y{i}"),
+                           derivative.format(p=f"({short(p)})", y=f"({short(t)})").replace("/ N", f"/ {y.size}"),
                            gradient[n, 0], autograd["dL/dy_pred"][n, 0]))
     return ("Loss", lines), gradient
 
@@ -246,11 +281,11 @@ def compute(config, X, y, weights=None):
     r"""One SGD step on both sides from identical weights; return the ``(heading, lines)`` sections.
 
     ``X`` holds the points ``(B, 2)`` and ``y`` their +1/-1 labels ``(B, 1)`` (one point and one
-    label will do). The weights are ``weights`` (a state dict) if given, else drawn as
+    label will do), encoded for ``config.loss`` by ``manual.train.labels``. The weights are ``weights`` (a state dict) if given, else drawn as
     ``python -m compare`` draws them.
     """
     np_dtype = DTYPES[config.dtype][0]
-    X, y = np.asarray(X, np_dtype).reshape(-1, 2), np.asarray(y, np_dtype).reshape(-1, 1)
+    X, y = np.asarray(X, np_dtype).reshape(-1, 2), labels(np.asarray(y, np_dtype).reshape(-1, 1), config.loss)
     (manual_model, torch_model), _ = start(config, weights)
     before = manual_model.state_dict()
     autograd = {row.name: row.torch for row in trace(config, before, X, y)}
@@ -289,7 +324,7 @@ def values(sections):
 def render(sections, config, example=None):
     r"""The walkthrough's text: a header, then each section with every value beside autograd's."""
     tol = TOLERANCES[config.dtype]
-    sizes = "-".join(map(str, (2, *config.hidden, 1)))
+    sizes = "-".join(map(str, layer_sizes(config)))
     lines = [f"One SGD step of the {sizes} network ({', '.join((*config.activations, config.output_activation))}) "
              f"in {config.dtype}, every number written out."]
     if example:
@@ -330,7 +365,7 @@ def main(argv=None):
         "Take one SGD step on one example (or a small batch) and print every number of it, forward and back, "
         "with its formula and the numbers put in, beside the value autograd computed. Exit status 0 when every "
         "value agrees with autograd, 1 otherwise, 2 for bad input."),
-        ("hidden", "activations", "dtype", "seed", "init", "lr", "weight_decay"))
+        ("hidden", "activations", "loss", "dtype", "seed", "init", "lr", "weight_decay"))
     parser.add_argument("--points", type=int, default=1, help=f"take the first N training points of the data, "
                         f"at most {MAX_POINTS} (default: 1)")
     args = parser.parse_args(argv)

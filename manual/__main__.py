@@ -25,8 +25,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from . import ACTIVATIONS, BATCH_SIZE, EPOCHS, LEARN_RATE, REGULAR, fit, init_parameters
-from .train import LIMITS, check_settings, listed
-from . import DataLoader, MSELoss, NeuralNetwork, SGD
+from .train import LIMITS, LOSSES, check_settings, labels, listed, score
+from . import DataLoader, NeuralNetwork, SGD
 
 DATASETS = {"circle": pg.DatasetType.ClassifyCircleData, "xor": pg.DatasetType.ClassifyXORData,
             "gauss": pg.DatasetType.ClassifyTwoGaussData, "spiral": pg.DatasetType.ClassifySpiralData}
@@ -53,6 +53,8 @@ def parse_args(argv):
     parser.add_argument("--hidden", type=listed(int), default="3,3", help='neurons per hidden layer; "" for none')
     parser.add_argument("--activations", type=listed(str), default="tanh,sigmoid",
                         help=f"one activation per hidden layer, from {', '.join(ACTIVATIONS)}")
+    parser.add_argument("--loss", choices=LOSSES, default="mse", help="the loss; the output layer and the labels "
+                        "follow it: docs/losses.md")
     parser.add_argument("--dtype", choices=DTYPES, default="float32", help="floating-point type of the network")
     parser.add_argument("--seed", type=int, default=1, help="seed of the data, the initial weights and the batch order")
     parser.add_argument("--plot", metavar="PATH", help="write the loss curves and the decision boundary as PNG")
@@ -74,11 +76,11 @@ def parse_args(argv):
 class Predictor:
     r"""The Keras-style ``predict`` that ``plygdata``'s ``draw_decision_boundary`` calls."""
 
-    def __init__(self, model, dtype):
-        self.model, self.dtype = model, dtype
+    def __init__(self, model, dtype, loss):
+        self.model, self.dtype, self.loss = model, dtype, loss
 
     def predict(self, x, batch_size=None, verbose=0):
-        return self.model(x.astype(self.dtype))
+        return score(self.model(x.astype(self.dtype)), self.loss)    # in [-1, 1], as Playground colours it
 
 
 def plot(path, history, predictor, X_train, y_train, X_valid, y_valid):
@@ -88,7 +90,7 @@ def plot(path, history, predictor, X_train, y_train, X_valid, y_valid):
     epochs = [h["epoch"] for h in history]
     ax_loss.plot(epochs, [h["loss"] for h in history], label="training loss")
     ax_loss.plot(epochs, [h["val_loss"] for h in history], label="validation loss")
-    ax_loss.set(xlabel="epoch", ylabel="MSE loss", title="Loss curves")
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="Loss curves")
     ax_loss.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_loss.legend()
     ax_loss.grid()
@@ -128,20 +130,21 @@ def main(argv=None):
     if len(X_train) == 0 or len(X_valid) == 0:
         parser.error(f"argument --train-ratio: {args.train_ratio} leaves no training or no validation point")
     dtype = DTYPES[args.dtype]
-    t_X_train, t_y_train = X_train.astype(dtype), y_train.astype(dtype)   # the article's tensors: arrays here
-    t_X_valid, t_y_valid = X_valid.astype(dtype), y_valid.astype(dtype)
+    t_X_train, t_y_train = X_train.astype(dtype), labels(y_train.astype(dtype), args.loss)   # the article's
+    t_X_valid, t_y_valid = X_valid.astype(dtype), labels(y_valid.astype(dtype), args.loss)   # tensors: arrays
 
     rng = np.random.default_rng(args.seed)              # the initial weights, then the batch order
-    model = NeuralNetwork(args.hidden, args.activations, dtype=dtype, rng=rng)
+    Loss, output_activation, outputs = LOSSES[args.loss]     # the output layer follows the loss
+    model = NeuralNetwork(args.hidden, args.activations, output_activation, dtype, rng, out_features=outputs)
     init_parameters(model, rng)
     loader_train = DataLoader(t_X_train, t_y_train, batch_size=args.batch_size, shuffle=True, rng=rng)
     loader_valid = DataLoader(t_X_valid, t_y_valid, batch_size=args.batch_size)
-    criterion = MSELoss()
+    criterion = Loss()
     optimizer = SGD(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     history = fit(model, optimizer, criterion, loader_train, loader_valid, args.epochs)
     if args.plot:
         try:
-            plot(args.plot, history, Predictor(model, dtype), X_train, y_train, X_valid, y_valid)
+            plot(args.plot, history, Predictor(model, dtype, args.loss), X_train, y_train, X_valid, y_valid)
         except OSError as exc:
             parser.error(f"--plot {args.plot}: {exc.strerror}")
     return 0

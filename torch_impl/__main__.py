@@ -27,7 +27,7 @@ from matplotlib.ticker import MaxNLocator
 from torch.utils.data import DataLoader, TensorDataset
 
 from . import ACTIVATIONS, BATCH_SIZE, EPOCHS, LEARN_RATE, REGULAR, fit, init_parameters
-from .train import LIMITS, check_settings, listed
+from .train import LIMITS, LOSSES, check_settings, labels, listed, score
 from . import NeuralNetwork
 
 DATASETS = {"circle": pg.DatasetType.ClassifyCircleData, "xor": pg.DatasetType.ClassifyXORData,
@@ -55,6 +55,8 @@ def parse_args(argv):
     parser.add_argument("--hidden", type=listed(int), default="3,3", help='neurons per hidden layer; "" for none')
     parser.add_argument("--activations", type=listed(str), default="tanh,sigmoid",
                         help=f"one activation per hidden layer, from {', '.join(ACTIVATIONS)}")
+    parser.add_argument("--loss", choices=LOSSES, default="mse", help="the loss; the output layer and the labels "
+                        "follow it: docs/losses.md")
     parser.add_argument("--dtype", choices=DTYPES, default="float32", help="floating-point type of the network")
     parser.add_argument("--seed", type=int, default=1, help="seed of the data, the initial weights and the batch order")
     parser.add_argument("--plot", metavar="PATH", help="write the loss curves and the decision boundary as PNG")
@@ -76,12 +78,12 @@ def parse_args(argv):
 class Predictor:
     r"""The Keras-style ``predict`` that ``plygdata``'s ``draw_decision_boundary`` calls."""
 
-    def __init__(self, model, dtype):
-        self.model, self.dtype = model, dtype
+    def __init__(self, model, dtype, loss):
+        self.model, self.dtype, self.loss = model, dtype, loss
 
     def predict(self, x, batch_size=None, verbose=0):
         with torch.no_grad():
-            return self.model(torch.as_tensor(x, dtype=self.dtype)).numpy()
+            return score(self.model(torch.as_tensor(x, dtype=self.dtype)), self.loss).numpy()
 
 
 def plot(path, history, predictor, X_train, y_train, X_valid, y_valid):
@@ -91,7 +93,7 @@ def plot(path, history, predictor, X_train, y_train, X_valid, y_valid):
     epochs = [h["epoch"] for h in history]
     ax_loss.plot(epochs, [h["loss"] for h in history], label="training loss")
     ax_loss.plot(epochs, [h["val_loss"] for h in history], label="validation loss")
-    ax_loss.set(xlabel="epoch", ylabel="MSE loss", title="Loss curves")
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="Loss curves")
     ax_loss.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_loss.legend()
     ax_loss.grid()
@@ -131,20 +133,21 @@ def main(argv=None):
     if len(X_train) == 0 or len(X_valid) == 0:
         parser.error(f"argument --train-ratio: {args.train_ratio} leaves no training or no validation point")
     dtype = DTYPES[args.dtype]
-    t_X_train, t_y_train = torch.from_numpy(X_train).to(dtype), torch.from_numpy(y_train).to(dtype)
-    t_X_valid, t_y_valid = torch.from_numpy(X_valid).to(dtype), torch.from_numpy(y_valid).to(dtype)
+    t_X_train, t_y_train = torch.from_numpy(X_train).to(dtype), labels(torch.from_numpy(y_train).to(dtype), args.loss)
+    t_X_valid, t_y_valid = torch.from_numpy(X_valid).to(dtype), labels(torch.from_numpy(y_valid).to(dtype), args.loss)
 
     torch.manual_seed(args.seed)                        # the initial weights, then the batch order
-    model = NeuralNetwork(args.hidden, args.activations, dtype=dtype)
+    Loss, output_activation, outputs = LOSSES[args.loss]     # the output layer follows the loss
+    model = NeuralNetwork(args.hidden, args.activations, output_activation, dtype, out_features=outputs)
     model.apply(init_parameters)
     loader_train = DataLoader(TensorDataset(t_X_train, t_y_train), batch_size=args.batch_size, shuffle=True)
     loader_valid = DataLoader(TensorDataset(t_X_valid, t_y_valid), batch_size=args.batch_size)
-    criterion = torch.nn.MSELoss()
+    criterion = Loss()
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     history = fit(model, optimizer, criterion, loader_train, loader_valid, args.epochs)
     if args.plot:
         try:
-            plot(args.plot, history, Predictor(model, dtype), X_train, y_train, X_valid, y_valid)
+            plot(args.plot, history, Predictor(model, dtype, args.loss), X_train, y_train, X_valid, y_valid)
         except OSError as exc:
             parser.error(f"--plot {args.plot}: {exc.strerror}")
     return 0
