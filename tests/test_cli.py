@@ -190,7 +190,7 @@ def test_each_optimizer_agrees_step_by_step_with_its_state_compared(args, tmp_pa
 
 # Every command answers the same mistake with the same line (compare.options, manual.train.LIMITS).
 MISTAKES = [["--hidden", "3"], ["--activations", "tanh,cosh"], ["--dtype", "float16"], ["--seed", "-1"],
-            ["--epochs", "0"], ["--lr", "nan"], ["--batch-size", "0"]]
+            ["--epochs", "0"], ["--lr", "nan"], ["--batch-size", "0"], ["--loss", "hinge"]]
 COMMANDS = ["compare.__main__", "compare.trace", "compare.gradcheck", "compare.walkthrough", "manual.__main__",
             "torch_impl.__main__"]
 

@@ -14,10 +14,13 @@ from hypothesis import given, strategies as st
 from hypothesis.extra.numpy import arrays
 
 import manual
+import manual.__main__
+import torch_impl.__main__
 from manual.loss import sigmoid
 from compare.lockstep import run
 from compare.options import Config
 from compare.pair import make_pair
+from conftest import refused
 
 LOSSES = {"mse": "MSELoss", "l1": "L1Loss", "bce": "BCELoss", "bce-logits": "BCEWithLogitsLoss",
           "cross-entropy": "CrossEntropyLoss"}
@@ -206,3 +209,22 @@ def test_labels_and_predictions_follow_the_loss():
     assert manual.predict(np.array([[0.0], [0.01]]), manual.BCEWithLogitsLoss()).tolist() == [[0.0], [1.0]]
     assert manual.predict(np.array([[1.0, 1.0], [0.0, 2.0]]), manual.CrossEntropyLoss()).tolist() == [0, 1]
     assert manual.predict(np.array([[0.0], [-0.01]]), manual.MSELoss()).tolist() == [[1.0], [-1.0]]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--loss", "bce", "--dataset", "reg-plane"], "--loss bce classifies: it does not apply to --dataset reg-plane"),
+    (["--loss", "cross-entropy", "--rules", "playground"], "--loss cross-entropy classifies: it does not apply to "
+                                                          "--rules playground"),
+    (["--loss", "bce-logits", "--playground", "#dataset=circle", "--rules", "torch", "--export-torch", "out.py"],
+     "--export-torch writes a Playground URL's set-up, whose losses are mse and l1"),
+])
+def test_a_loss_that_does_not_apply_is_one_error_line(args, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert refused(["--quiet", *args], capsys, tmp_path).startswith(message)
+
+
+@pytest.mark.parametrize("script", [manual.__main__, torch_impl.__main__], ids=["manual", "torch_impl"])
+def test_the_scripts_train_with_each_loss(script, capsys):
+    for loss in LOSSES:
+        assert script.main(["--loss", loss, "--epochs", "1"]) == 0
+        assert capsys.readouterr().out.startswith("[Epoch   1/  1] loss: ")

@@ -19,6 +19,7 @@ CONFIGS = {
     "relu,tanh batch 2": (Config(dtype="float64", hidden=(4, 2), activations=("relu", "tanh")), 2),
     "linear batch 3": (Config(dtype="float64", hidden=(2,), activations=("linear",), lr=0.5), 3),
     "no hidden layer, float32 batch 4": (Config(dtype="float32", hidden=(), activations=()), 4),
+    **{f"{loss} batch 3": (Config(dtype="float64", loss=loss), 3) for loss in ("l1", "bce", "bce-logits", "cross-entropy")},
 }
 PRINTED = re.compile(r"^  (\S+) (=|<-) .* = (\S+) +autograd +(\S+)  (exact|close|DIFFERENT)$")
 
@@ -213,3 +214,11 @@ def test_a_network_too_large_to_read_gets_a_summary_per_section(capsys):
     assert status == 0 and len(out) < 5000
     assert "values: too many to read, so each section is summed up" in out
     assert "\nBackward: layer 2 (layer2, tanh)\n  " in out and out.rstrip().endswith("within the tolerance.")
+
+
+@pytest.mark.parametrize("loss, formula", [("bce-logits", "(sigmoid(y_pred[1,0]) - y[1,0]) / N"),
+                                           ("cross-entropy", "(softmax(y_pred[1])[0] - [0 == y[1]]) / N")])
+def test_the_loss_gradient_is_printed_with_its_numbers(loss, formula, capsys):
+    status, out, _ = run(["--loss", loss, "--points", "2"], capsys)
+    line = next(line for line in out.splitlines() if line.startswith(f"  dL/dy_pred[1,"))
+    assert status == 0 and formula in line and PRINTED.match(line), line
