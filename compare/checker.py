@@ -1,0 +1,388 @@
+r"""Check a backprop you wrote yourself: ``python -m compare.check FILE.py:NAME`` (or ``MODULE:NAME``).
+
+``NAME()`` builds your model, in either of two common shapes:
+
+- module style, as ``manual/``: ``forward(X) -> y_pred``, ``backward(dy_pred)`` that fills the
+  gradients, and ``named_parameters()`` giving objects with ``.data`` and ``.grad``;
+- cs231n style: a dict ``params`` (``W1, b1, W2, b2, ...``) and ``loss(X, y) -> (loss, grads)`` with
+  ``grads`` keyed as ``params`` (and, as cs231n has it, ``loss(X)`` giving the outputs).
+
+The layer sizes come from the parameters' shapes, in order, as weight and bias pairs; weights may be
+``(out, in)`` (torch's, ``x @ W.T + b``) or ``(in, out)`` (``x @ W + b``). The activations and the
+loss are this project's options. A torch model gets identical weights, and on several batches (the
+article's data, random weights, saturated units) your outputs, loss and every gradient are compared
+with autograd's in float64. From the output layer back, the first wrong parameter gradient is
+named, with finite differences as a third opinion and the mistake it looks like.
+
+From Python: ``compare.check(model, activations=..., loss=...)`` returns the verdict; print it.
+Exit status: 0 when every gradient is right, 1 when one is wrong, 2 for a model that cannot be
+loaded or checked.
+"""
+import importlib
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+import manual
+import torch_impl
+from manual.train import LOSSES, labels, typed
+
+from . import options
+from .data import load_data
+from .files import json_writer, save_outputs
+from .pair import tolerance_ratio
+
+SEEDS = {"the article's data": 0, "random weights": 1, "saturated units": 2}
+
+
+def load(spec):
+    r"""``NAME()`` from ``FILE.py:NAME`` or ``MODULE:NAME``; ``ValueError`` (one line) if it cannot be had."""
+    where, _, name = spec.rpartition(":")
+    if not where or not name:
+        raise ValueError(f"{spec}: give FILE.py:NAME or MODULE:NAME")
+    try:
+        if where.endswith(".py") or os.sep in where:
+            module_spec = importlib.util.spec_from_file_location(f"checked_{os.path.basename(where)[:-3]}", where)
+            module = importlib.util.module_from_spec(module_spec)
+            sys.path.insert(0, os.path.dirname(os.path.abspath(where)))   # its own imports, as python FILE runs it
+            try:
+                module_spec.loader.exec_module(module)
+            finally:
+                sys.path.pop(0)
+        else:
+            module = importlib.import_module(where)
+    except OSError as exc:
+        raise ValueError(f"{where}: {exc.strerror}") from None
+    except Exception as exc:                       # a syntax error, or whatever the file raises
+        raise ValueError(f"{where}: {type(exc).__name__} while loading it: {exc}") from None
+    if not callable(getattr(module, name, None)):
+        raise ValueError(f"{where} defines no {name}() to build the model")
+    try:
+        return getattr(module, name)()
+    except Exception as exc:
+        raise ValueError(f"{spec}: {name}() raised {type(exc).__name__}: {exc}") from None
+
+
+class Learner:
+    r"""Your model behind one interface: its parameters in order, set them, and one forward-backward pass."""
+
+    def __init__(self, model):
+        self.model = model
+        if isinstance(getattr(model, "params", None), dict) and callable(getattr(model, "loss", None)):
+            self.style, self.names = "cs231n", list(model.params)
+        elif all(callable(getattr(model, method, None)) for method in ("forward", "backward", "named_parameters")):
+            self.style, self.names = "module", [name for name, _ in model.named_parameters()]
+        else:
+            raise ValueError(f"{type(model).__name__} is neither module style (forward, backward, named_parameters) "
+                             "nor cs231n style (a dict params and loss(X, y))")
+
+    def arrays(self):
+        if self.style == "cs231n":
+            return [np.asarray(self.model.params[name]) for name in self.names]
+        return [np.asarray(p.data) for _, p in self.model.named_parameters()]
+
+    def set(self, arrays):
+        r"""Your arrays take these values, in place where they are float64 already."""
+        if self.style == "cs231n":
+            for name, value in zip(self.names, arrays):
+                self.model.params[name] = value.copy()
+            return
+        for (_, p), value in zip(self.model.named_parameters(), arrays):
+            if isinstance(p.data, np.ndarray) and p.data.dtype == np.float64 and p.data.shape == value.shape:
+                p.data[...] = value
+            else:
+                p.data = value.copy()
+            p.grad = np.zeros_like(value)
+
+    def gradients(self, X, y, dy_pred):
+        r"""Your ``(y_pred or None, loss or None, [gradient per parameter])`` for the batch; the module style
+        is given autograd's ``dL/dy_pred``, the cs231n style computes its own loss."""
+        if self.style == "cs231n":
+            loss, grads = self.model.loss(X, y)
+            missing = [name for name in self.names if name not in grads]
+            if missing:
+                raise ValueError(f"loss(X, y) returned no gradient for {', '.join(missing)}")
+            try:
+                scores = np.asarray(self.model.loss(X))
+            except Exception:                      # loss(X) alone is optional
+                scores = None
+            return scores, float(loss), [np.asarray(grads[name]) for name in self.names]
+        y_pred = np.asarray(self.model.forward(X))
+        self.model.backward(dy_pred)
+        return y_pred, None, [np.asarray(p.grad) for _, p in self.model.named_parameters()]
+
+
+def layers_of(learner, in_features):
+    r"""``(sizes, transposed)`` of the chain of layers the parameters form, or ``ValueError`` saying why not.
+
+    ``transposed`` is True for ``(in, out)`` weights. Where both layouts chain (square weights), the
+    style's own is taken: ``(out, in)`` for module style, ``(in, out)`` for cs231n."""
+    arrays = learner.arrays()
+    if len(arrays) % 2 or any(np.ndim(w) != 2 or np.ndim(b) != 1 for w, b in zip(arrays[0::2], arrays[1::2])):
+        shapes = ", ".join(f"{name} {np.shape(a)}" for name, a in zip(learner.names, arrays))
+        raise ValueError(f"the parameters do not form a chain of layers: expected (weight, bias) pairs, 2-D then "
+                         f"1-D, in order, got {shapes}")
+    pairs = list(zip(arrays[0::2], arrays[1::2]))
+    fits = {}
+    for transposed in (False, True):
+        sizes = [in_features]
+        for W, b in pairs:
+            n_out, n_in = W.shape[::-1] if transposed else W.shape
+            if n_in != sizes[-1] or n_out != len(b):
+                break
+            sizes.append(n_out)
+        else:
+            fits[transposed] = sizes
+    if not fits:
+        raise ValueError(f"the parameters do not form a chain of layers from {in_features} inputs: "
+                         + ", ".join(f"{name} {np.shape(a)}" for name, a in zip(learner.names, arrays)))
+    transposed = (learner.style == "cs231n") if len(fits) == 2 else next(iter(fits))
+    return fits[transposed], transposed
+
+
+@dataclass
+class Verdict:
+    r"""What ``check`` found; ``print(verdict)`` shows the report, ``verdict.correct`` the answer."""
+    model: str
+    rows: list = field(default_factory=list)         # per batch: which of outputs, loss, gradients agree
+    first_wrong: dict = None                          # the first wrong quantity, from the output back
+
+    @property
+    def correct(self):
+        return self.first_wrong is None
+
+    def to_json(self):
+        return {"model": self.model, "correct": self.correct, "batches": self.rows, "first_wrong": self.first_wrong}
+
+    def __str__(self):
+        lines = [f"Checked {self.model}", "", f"  {'batch':22}{'outputs':>9}{'loss':>7}{'gradients':>11}"]
+        lines += [f"  {row['batch']:22}" + "".join(f"{row[key]:>{w}}" for key, w in
+                                                   (("outputs", 9), ("loss", 7), ("gradients", 11)))
+                  for row in self.rows]
+        if self.correct:
+            return "\n".join(lines + ["", "CORRECT: every output, loss and gradient equals autograd's."])
+        f = self.first_wrong
+        lines += ["", f"WRONG: {f['what']} on {f['batch']}"]
+        if f.get("yours") is not None:
+            lines.append(f"  element {f['element']}: yours {f['yours']:.9g}, autograd {f['autograd']:.9g}, "
+                         f"finite differences {f['fd']:.9g}")
+        lines.append(f"  likely mistake: {f['hint']}")
+        return "\n".join(lines)
+
+
+@dataclass
+class Network:
+    r"""What the checker inferred and was told about your model."""
+    sizes: list                # units per layer, the inputs first
+    transposed: bool           # True for (in, out) weights
+    activations: tuple         # per layer, the output's last
+    loss: str
+
+    def to_torch(self, arrays):
+        return [torch.tensor(a.T if self.transposed and a.ndim == 2 else a) for a in arrays]
+
+    def from_torch(self, tensors):
+        return [t.numpy().T if self.transposed and t.ndim == 2 else t.numpy() for t in tensors]
+
+
+def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=None, seed=1, batch_size=15):
+    r"""Check ``model``'s backprop against autograd (see the module's docstring); return a ``Verdict``.
+
+    Raises ``ValueError`` (one line) for a model that cannot be checked: parameters that do not chain,
+    activations that do not pair with the hidden layers, gradients of another shape.
+    """
+    learner = Learner(model)
+    sizes, transposed = layers_of(learner, in_features=2)
+    hidden = sizes[1:-1]
+    if len(activations) != len(hidden):
+        raise ValueError(f"the model has {len(hidden)} hidden layer(s) ({'-'.join(map(str, sizes))}) but --activations "
+                         f"{typed(activations)} names {len(activations)}: give one per hidden layer, e.g. "
+                         f"--activations {typed(('tanh',) * len(hidden))}")
+    if sizes[-1] != LOSSES[loss][2]:
+        raise ValueError(f"the model has {sizes[-1]} output(s); --loss {loss} takes {LOSSES[loss][2]}")
+    net = Network(sizes, transposed, (*activations, output_activation or LOSSES[loss][1]), loss)
+    verdict = Verdict(f"{learner.style}-style {type(model).__name__}: {'-'.join(map(str, sizes))}, "
+                      f"{', '.join(net.activations)} output, {LOSSES[loss][0].__name__}, weights "
+                      f"{'(in, out)' if transposed else '(out, in)'}")
+    twin = torch_impl.NeuralNetwork(hidden, activations, net.activations[-1], torch.float64, out_features=sizes[-1])
+    X_all, y_all, _, _ = load_data(seed=seed)
+    given = [np.array(a, np.float64) for a in learner.arrays()]
+    for batch, offset in SEEDS.items():
+        rng = np.random.default_rng(seed + offset)
+        weights = given if offset == 0 else [rng.uniform(-1, 1, a.shape) * (4 if offset == 2 else 1) for a in given]
+        idx = rng.choice(len(X_all), batch_size, replace=False)
+        row, first = compare_batch(learner, twin, net, weights, X_all[idx], labels(y_all[idx], loss), batch)
+        verdict.rows.append(row)
+        verdict.first_wrong = verdict.first_wrong or first
+    learner.set(given)
+    return verdict
+
+
+def autograd(twin, net, weights, X, y):
+    r"""The twin's outputs, loss, dL/dy_pred and parameter gradients (in your layout) from ``weights``."""
+    with torch.no_grad():
+        for q, w in zip(twin.parameters(), net.to_torch(weights)):
+            q.copy_(w)
+    twin.zero_grad()
+    y_pred = twin(torch.tensor(X))
+    y_pred.retain_grad()
+    value = torch_impl.train.LOSSES[net.loss][0]()(y_pred, torch.tensor(y))
+    value.backward()
+    return y_pred.detach().numpy(), value.item(), y_pred.grad.numpy(), net.from_torch(q.grad for q in twin.parameters())
+
+
+def agree(mine, theirs):
+    return np.shape(mine) == np.shape(theirs) and bool(np.all(tolerance_ratio(mine, theirs, "float64") <= 1))
+
+
+def ok(flag):
+    return "ok" if flag else "WRONG"
+
+
+def compare_batch(learner, twin, net, weights, X, y, batch):
+    r"""One batch, your model twice from the same weights and the twin once: the row of the table, and the
+    first wrong quantity (None if all agree)."""
+    y_pred, value, dy_pred, expected = autograd(twin, net, weights, X, y)
+    try:
+        calls = []
+        for _ in range(2):                         # a second call shows gradients that accumulate
+            learner.set(weights)
+            calls.append(learner.gradients(X, y, dy_pred.copy()))
+    except ValueError:
+        raise
+    except Exception as exc:                       # a bug in your code: its message says where
+        return ({"batch": batch, "outputs": "-", "loss": "-", "gradients": "raised"},
+                {"batch": batch, "what": f"your model raised {type(exc).__name__}: {exc}",
+                 "hint": "the message says where; a shape error is often a missing transpose"})
+    (mine_pred, mine_loss, mine), (_, _, again) = calls
+    for k, (name, g, e) in enumerate(zip(learner.names, mine, expected)):
+        # a classic mistake's shape: transposed, another layer's input, a bias gradient not summed
+        mistaken = ([(w, e.shape[1 - net.transposed]) if net.transposed else (e.shape[0], w) for w in net.sizes[:-1]]
+                    if k % 2 == 0 else [(len(X), *e.shape)])
+        if np.shape(g) not in (e.shape, e.shape[::-1], *mistaken):
+            raise ValueError(f"the gradient of {name} has shape {np.shape(g)}, not {e.shape} like {name}")
+    row = {"batch": batch, "outputs": "-" if mine_pred is None else ok(agree(mine_pred, y_pred)),
+           "loss": "-" if mine_loss is None else ok(agree(mine_loss, value))}
+    # from the output layer back, each layer's weight before its bias; the first call, then the second
+    order = sorted(range(len(mine)), key=lambda k: (-(k // 2), k % 2))
+    wrong = [(k, gradients) for gradients in (mine, again) for k in order if not agree(gradients[k], expected[k])]
+    row["gradients"] = ok(not wrong)
+    if row["outputs"] == "WRONG":
+        return row, {"batch": batch, "what": "the outputs (the forward pass)",
+                     "hint": "the forward pass differs before any gradient: check each layer's x W + b and activation "
+                             "(--activations names the hidden layers', --loss sets the output's)"}
+    if row["loss"] == "WRONG":
+        return row, {"batch": batch, "what": "the loss value", "hint": f"the loss: {LOSS_FORMULAS[net.loss]}"}
+    if not wrong:
+        return row, None
+    k, gradients = wrong[0]
+    g, e = gradients[k], expected[k]
+    element = (np.unravel_index(np.argmax(tolerance_ratio(g, e, "float64")), e.shape) if g.shape == e.shape
+               else (0,) * e.ndim)
+    return row, {"batch": batch, "parameter": learner.names[k],
+                 "what": f"the gradient of {learner.names[k]} (layer {k // 2 + 1} of {len(mine) // 2})",
+                 "element": list(map(int, element)), "yours": float(g[element]) if g.shape == e.shape else None,
+                 "autograd": float(e[element]), "fd": finite_difference(twin, net, weights, X, y, k, element),
+                 "hint": diagnose(net, weights, X, y, k, g, mine is not gradients)}
+
+
+LOSS_FORMULAS = {"mse": "sum((y_pred - y)**2) / N, no 1/2", "l1": "sum(|y_pred - y|) / N",
+                 "bce": "-sum(y log p + (1 - y) log(1 - p)) / N", "bce-logits": "sum(max(z, 0) - z y + log(1 + exp(-|z|))) / N",
+                 "cross-entropy": "-sum_n log softmax(z_n)[y_n] / B"}
+
+
+def finite_difference(twin, net, weights, X, y, k, element, h=1e-6):
+    r"""``dL/dtheta`` at one element of parameter ``k`` by central differences of the twin's loss."""
+    def loss(shift):
+        moved = [w.copy() for w in weights]
+        moved[k][element] += shift
+        return autograd(twin, net, moved, X, y)[1]
+    return (loss(h) - loss(-h)) / (2 * h)
+
+
+def reference(net, weights, X, y, mistake=None, layer=None):
+    r"""Every parameter gradient (in your layout) by manual's formulas, or as one classic ``mistake`` at
+    ``layer`` computes them: ``"at z"``, ``"at a"`` (an activation's derivative evaluated at the wrong
+    one of the two), ``"input"`` (dW from another layer's input, ``layer`` being ``(k, j)``)."""
+    Ws = [w.T if net.transposed else w for w in weights[0::2]]       # (out, in), as z = x W^T + b
+    xs, zs, activations = [], [], []
+    a = X
+    for W, b, name in zip(Ws, weights[1::2], net.activations):
+        activation = manual.ACTIVATIONS[name]()
+        xs.append(a)
+        zs.append(a @ W.T + b)
+        a = activation(zs[-1])
+        activations.append(activation)
+    criterion = LOSSES[net.loss][0]()
+    criterion(a, y)
+    da, grads = criterion.backward(), [None] * len(weights)
+    for k in reversed(range(len(Ws))):
+        activation = activations[k]
+        if layer == k and mistake in ("at z", "at a"):
+            wrong = type(activation)()
+            if mistake == "at a":
+                wrong(activation.a if hasattr(activation, "a") else activation(zs[k]))   # f' at a = f(z)
+            else:
+                wrong(zs[k])
+                wrong.a = zs[k]                               # a formula in a, given z
+            activation = wrong
+        dz = activation.backward(da)
+        x = xs[layer[1]] if mistake == "input" and layer[0] == k else xs[k]
+        grads[2 * k] = (dz.T @ x).T if net.transposed else dz.T @ x
+        grads[2 * k + 1] = dz.sum(axis=0)
+        da = dz @ Ws[k]
+    return grads
+
+
+def diagnose(net, weights, X, y, k, g, second_call):
+    r"""The classic mistake that gives the wrong gradient ``g`` of parameter ``k``, as a hint."""
+    e = reference(net, weights, X, y)[k]
+    layer, weight = k // 2, k % 2 == 0
+    if second_call:
+        return ("your gradients accumulate across calls: the first call is right, the second adds to it; "
+                "zero every gradient before a backward pass (a forgotten zero_grad, or += into a kept array)")
+    if weight and g.shape == e.T.shape and agree(g, e.T):
+        return "dW transposed: for (out, in) weights dL/dW = dz^T x, for (in, out) weights x^T dz"
+    if not weight and g.shape == (len(X), *e.shape):
+        return "the bias gradient is not summed over the batch: db = dz.sum(axis=0)"
+    for factor, hint in ((2, "twice autograd's: a factor 2 too many (the 2 of MSE applied twice?)"),
+                         (0.5, "half of autograd's: the 2 of (y_pred - y)^2 forgotten, as for a 1/2-MSE"),
+                         (len(X), "the batch size times autograd's: a sum where the loss takes the mean (the 1/N forgotten)"),
+                         (1 / len(X), "autograd's over the batch size: a mean where a sum is due (dW and db add up the batch)")):
+        if agree(g, factor * e):
+            return hint
+    candidates = [("at z", layer, "the activation's derivative taken at z, where its formula is in a: tanh' = 1 - a^2, "
+                                  "sigmoid' = a (1 - a)"),
+                  ("at a", layer, "the activation's derivative taken at a = f(z), where it is due at z: "
+                                  "tanh'(z) = 1 - tanh(z)^2 = 1 - a^2")]
+    candidates += [("input", (layer, j), f"dW from the input of layer {j + 1}, not of its own layer {layer + 1}: "
+                                          "dL/dW = dz^T x with this layer's x") for j in range(len(net.sizes) - 1) if j != layer]
+    for mistake, where, hint in candidates:
+        if agree(g, reference(net, weights, X, y, mistake, where)[k]):
+            return hint
+    return (f"none of the classic mistakes: check layer {layer + 1}'s dz = da * f'(z), dW = dz^T x and db = sum dz, "
+            "and the gradient passed back to it, da = dz_next W_next")
+
+
+def main(argv=None):
+    parser = options.parser("python -m compare.check", __doc__.split("\n\n")[0].replace("``", ""),
+                            ("activations", "loss", "seed", "batch_size", "json"))
+    parser.add_argument("model", metavar="FILE.py:NAME", help="NAME() builds your model (or MODULE:NAME)")
+    parser.add_argument("--output-activation", choices=tuple(manual.ACTIVATIONS),
+                        help="the output layer's activation (default: the loss's, tanh for mse and l1)")
+    args = parser.parse_args(argv)
+    # the hidden layers come from the model: as many as --activations names, for Config's checks
+    config, _ = options.configure(parser, args, hidden=(1,) * len(vars(args).get("activations", ("tanh", "sigmoid"))))
+    try:
+        verdict = check(load(args.model), config.activations, config.loss, args.output_activation, config.seed,
+                        config.batch_size)
+    except ValueError as exc:
+        parser.error(str(exc))
+    out = options.report_stream(args)
+    print(verdict, file=out)
+    save_outputs(parser, [(args.json, json_writer(verdict.to_json()))])
+    return 0 if verdict.correct else 1

@@ -1,0 +1,115 @@
+r"""Hand-written networks of the two shapes compare.check takes, written apart from manual/, each with
+a switch for every classic mistake the checker names. Not a test file: test_check.py builds them."""
+import numpy as np
+
+ACTIVATIONS = {                     # f(z), and f'(z) written as learners write it: in a where they can
+    "tanh": (np.tanh, lambda z, a: 1 - a ** 2),
+    "sigmoid": (lambda z: 1 / (1 + np.exp(-z)), lambda z, a: a * (1 - a)),
+    "relu": (lambda z: np.maximum(z, 0), lambda z, a: (z > 0).astype(z.dtype)),
+    "linear": (lambda z: z, lambda z, a: np.ones_like(z)),
+}
+MISTAKES = ("transposed", "half", "sum", "bias not summed", "at z", "at a", "accumulate", "input")
+
+
+def loss_and_gradient(loss, out, y, mistake):
+    r"""The loss of the outputs and dL/dout; ``half`` forgets MSE's 2, ``sum`` the mean's 1/N."""
+    n = 1 if mistake == "sum" else y.size if loss in ("mse", "bce-logits") else len(y)
+    if loss == "mse":
+        return np.mean((out - y) ** 2), (1 if mistake == "half" else 2) * (out - y) / n
+    if loss == "bce-logits":
+        p = 1 / (1 + np.exp(-out))
+        return np.mean(np.maximum(out, 0) - out * y + np.log1p(np.exp(-np.abs(out)))), (p - y) / n
+    shifted = np.exp(out - out.max(axis=1, keepdims=True))
+    softmax = shifted / shifted.sum(axis=1, keepdims=True)
+    return -np.mean(np.log(softmax[np.arange(len(y)), y])), (softmax - np.eye(out.shape[1])[y]) / n
+
+
+class Net:
+    r"""cs231n style: ``params`` W1, b1, ... of shapes (in, out), ``loss(X, y) -> (loss, grads)``; the
+    mistake ``mistake`` planted at layer ``at`` (from 1)."""
+
+    def __init__(self, sizes, activations, loss="mse", mistake=None, at=1, seed=0):
+        rng = np.random.default_rng(seed)
+        self.params = {}
+        for k, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]), 1):
+            self.params[f"W{k}"] = rng.normal(0, 1 / np.sqrt(n_in), (n_in, n_out))
+            self.params[f"b{k}"] = np.zeros(n_out)
+        self.activations, self.loss_name, self.mistake, self.at = activations, loss, mistake, at
+        self.kept = None
+
+    def loss(self, X, y=None):
+        xs, zs, a = [], [], X
+        for k, name in enumerate(self.activations, 1):
+            xs.append(a)
+            zs.append(a @ self.params[f"W{k}"] + self.params[f"b{k}"])
+            a = ACTIVATIONS[name][0](zs[-1])
+        if y is None:
+            return a
+        value, da = loss_and_gradient(self.loss_name, a, y, self.mistake)
+        grads = {}
+        for k in reversed(range(1, len(self.activations) + 1)):
+            f, f_prime = ACTIVATIONS[self.activations[k - 1]]
+            z, out = zs[k - 1], f(zs[k - 1])
+            here = k == self.at
+            if here and self.mistake == "at z":
+                dz = da * f_prime(z, z)
+            elif here and self.mistake == "at a":
+                dz = da * f_prime(out, f(out))
+            else:
+                dz = da * f_prime(z, out)
+            x = xs[k - 2] if here and self.mistake == "input" else xs[k - 1]
+            grads[f"W{k}"] = dz.T @ x if here and self.mistake == "transposed" else x.T @ dz
+            grads[f"b{k}"] = dz if here and self.mistake == "bias not summed" else dz.sum(axis=0)
+            da = dz @ self.params[f"W{k}"].T
+        if self.mistake == "accumulate":
+            self.kept = grads if self.kept is None else {key: self.kept[key] + g for key, g in grads.items()}
+            grads = self.kept
+        return value, grads
+
+
+class Parameter:
+    def __init__(self, data):
+        self.data, self.grad = data, np.zeros_like(data)
+
+
+class Layer:
+    r"""Module style: ``z = x W^T + b`` with W of shape (out, in), then the activation."""
+
+    def __init__(self, n_in, n_out, activation, rng):
+        self.weight = Parameter(rng.normal(0, 1 / np.sqrt(n_in), (n_out, n_in)))
+        self.bias = Parameter(np.zeros(n_out))
+        self.f, self.f_prime = ACTIVATIONS[activation]
+
+    def forward(self, x):
+        self.x = x
+        self.z = x @ self.weight.data.T + self.bias.data
+        self.a = self.f(self.z)
+        return self.a
+
+    def backward(self, da):
+        dz = da * self.f_prime(self.z, self.a)
+        self.weight.grad = dz.T @ self.x
+        self.bias.grad = dz.sum(axis=0)
+        return dz @ self.weight.data
+
+
+class ModuleNet:
+    r"""Module style: ``forward``, ``backward(dy_pred)`` and ``named_parameters()``."""
+
+    def __init__(self, sizes, activations, seed=0):
+        rng = np.random.default_rng(seed)
+        self.layers = [Layer(n_in, n_out, f, rng) for n_in, n_out, f in zip(sizes, sizes[1:], activations)]
+
+    def forward(self, X):
+        for layer in self.layers:
+            X = layer.forward(X)
+        return X
+
+    def backward(self, dy_pred):
+        for layer in reversed(self.layers):
+            dy_pred = layer.backward(dy_pred)
+
+    def named_parameters(self):
+        for k, layer in enumerate(self.layers, 1):
+            yield f"fc{k}.weight", layer.weight
+            yield f"fc{k}.bias", layer.bias

@@ -1,0 +1,137 @@
+r"""compare.check on networks written apart from this project (tests/learners.py), in both shapes:
+correct ones pass, each classic mistake is named at the right parameter with its hint, and a model
+that cannot be checked is one error line."""
+import json
+import textwrap
+
+import pytest
+from hypothesis import assume, given, strategies as st
+
+import compare
+from compare.checker import main
+from conftest import refused, run_main
+from learners import MISTAKES, ModuleNet, Net
+
+ARTICLE = ([2, 3, 3, 1], ("tanh", "sigmoid", "tanh"))
+HINTS = {"transposed": "dW transposed", "half": "the 2 of (y_pred - y)^2 forgotten",
+         "sum": "a sum where the loss takes the mean", "bias not summed": "not summed over the batch",
+         "at z": "derivative taken at z", "at a": "derivative taken at a = f(z)",
+         "accumulate": "accumulate across calls", "input": "dW from the input of layer"}
+def named(mistake, at, layers):
+    r"""The parameters that may be named first, from the output layer back: the weight of the layer of the
+    mistake, or of the output layer for those of the loss gradient and the accumulation, which every
+    parameter shows; or that layer's bias, where relu units below that are all off leave the weight's
+    gradient 0, right or wrong."""
+    layer = layers if mistake in ("half", "sum", "accumulate") else at
+    return {"bias not summed": (f"b{at}",), "transposed": (f"W{at}",),
+            "input": (f"W{at}",)}.get(mistake, (f"W{layer}", f"b{layer}"))
+
+
+@pytest.mark.parametrize("loss, outputs", [("mse", 1), ("bce-logits", 1), ("cross-entropy", 2)])
+@pytest.mark.parametrize("style", ["cs231n", "module"])
+def test_a_correct_network_is_correct(style, loss, outputs):
+    sizes, activations = [2, 4, 3, outputs], ("relu", "tanh", "tanh" if loss == "mse" else "linear")
+    model = Net(sizes, activations, loss) if style == "cs231n" else ModuleNet(sizes, activations)
+    verdict = compare.check(model, activations=activations[:-1], loss=loss)
+    assert verdict.correct, str(verdict)
+    assert [row["gradients"] for row in verdict.rows] == ["ok"] * 3
+    assert style in verdict.model and ("(in, out)" if style == "cs231n" else "(out, in)") in verdict.model
+
+
+@pytest.mark.parametrize("mistake", MISTAKES)
+def test_each_classic_mistake_is_named_in_the_article_s_network(mistake):
+    at = 3 if mistake == "input" else 2          # layer 2's input is 2 wide, layer 1's 3: no other fits
+    verdict = compare.check(Net(*ARTICLE, mistake=mistake, at=at))
+    assert not verdict.correct
+    assert verdict.first_wrong["parameter"] == named(mistake, at, 3)[0], verdict.first_wrong
+    assert HINTS[mistake] in verdict.first_wrong["hint"], verdict.first_wrong["hint"]
+
+
+@st.composite
+def planted(draw):
+    r"""A random architecture (0 to 3 hidden layers), a classic mistake that shows in it, and its layer."""
+    width = draw(st.integers(2, 4))
+    hidden = draw(st.lists(st.sampled_from([width, width + 1]), max_size=3))
+    activations = tuple(draw(st.lists(st.sampled_from(["tanh", "sigmoid", "relu"]), min_size=len(hidden),
+                                      max_size=len(hidden)))) + ("tanh",)
+    sizes = [2, *hidden, 1]
+    mistake = draw(st.sampled_from(MISTAKES))
+    at = draw(st.integers(1, len(sizes) - 1))
+    if mistake in ("at z", "at a"):
+        assume(activations[at - 1] != "relu")      # relu's derivative is the same at z and at a
+    if mistake == "input":
+        assume(at > 1 and sizes[at - 2] == sizes[at - 1])   # another layer's input of the same width
+    return sizes, activations, mistake, at, draw(st.integers(0, 100))
+
+
+@given(planted())
+def test_a_mistake_planted_in_a_random_architecture_is_named(case):
+    sizes, activations, mistake, at, seed = case
+    verdict = compare.check(Net(sizes, activations, mistake=mistake, at=at, seed=seed), activations=activations[:-1])
+    assert not verdict.correct
+    assert verdict.first_wrong["parameter"] in named(mistake, at, len(sizes) - 1), (case, verdict.first_wrong)
+    assert HINTS[mistake] in verdict.first_wrong["hint"], (case, verdict.first_wrong["hint"])
+
+
+@given(sizes=st.lists(st.integers(1, 4), max_size=3), seed=st.integers(0, 100),
+       activation=st.sampled_from(["tanh", "sigmoid", "relu"]))
+def test_any_correct_network_of_0_to_3_hidden_layers_is_correct(sizes, seed, activation):
+    activations = (activation,) * len(sizes)
+    for model in (Net([2, *sizes, 1], (*activations, "tanh"), seed=seed),
+                  ModuleNet([2, *sizes, 1], (*activations, "tanh"), seed=seed)):
+        assert compare.check(model, activations=activations).correct
+
+
+def test_the_command_checks_a_file_and_writes_json(tmp_path, capsys):
+    learner = tmp_path / "mine.py"
+    learner.write_text(textwrap.dedent("""
+        from learners import Net                  # tests/learners.py, on the path as pytest runs the tests
+
+        def correct():
+            return Net([2, 3, 3, 1], ("tanh", "sigmoid", "tanh"))
+
+        def forgot_the_2():
+            return Net([2, 3, 3, 1], ("tanh", "sigmoid", "tanh"), mistake="half")
+    """))
+    status, out, _ = run_main(main, [f"{learner}:correct"], capsys)
+    assert status == 0 and out.rstrip().endswith("CORRECT: every output, loss and gradient equals autograd's.")
+    status, out, _ = run_main(main, [f"{learner}:forgot_the_2", "--json", str(tmp_path / "v.json")], capsys)
+    first = json.loads((tmp_path / "v.json").read_text())["first_wrong"]
+    assert status == 1 and "WRONG: the gradient of W3" in out and first["parameter"] == "W3"
+    assert first["fd"] == pytest.approx(first["autograd"], rel=1e-6) and first["yours"] == pytest.approx(first["autograd"] / 2)
+
+
+BAD = '''
+import numpy as np
+class Raises:
+    def __init__(self):
+        raise RuntimeError("no weights yet")
+class Unchained:
+    def __init__(self):
+        self.params = {"W1": np.zeros((2, 3)), "b1": np.zeros(3), "W2": np.zeros((4, 1)), "b2": np.zeros(1)}
+    def loss(self, X, y=None):
+        return 0.0, {}
+class Shape:
+    def __init__(self):
+        self.params = {"W1": np.zeros((2, 1)), "b1": np.zeros(1)}
+    def loss(self, X, y=None):
+        return np.tanh(X @ self.params["W1"]) if y is None else (0.0, {"W1": np.zeros((5, 5)), "b1": np.zeros(1)})
+class Neither:
+    pass
+'''
+
+
+@pytest.mark.parametrize("spec, args, message", [
+    ("missing.py:Net", [], "missing.py: No such file or directory"),
+    ("bad.py:Missing", [], "bad.py defines no Missing() to build the model"),
+    ("bad.py:Raises", [], "bad.py:Raises: Raises() raised RuntimeError: no weights yet"),
+    ("bad.py:Unchained", [], "the parameters do not form a chain of layers from 2 inputs: W1 (2, 3), b1 (3,), W2 (4, 1)"),
+    ("bad.py:Shape", ["--activations", ""], "the gradient of W1 has shape (5, 5), not (2, 1) like W1"),
+    ("bad.py:Shape", [], "the model has 0 hidden layer(s) (2-1) but --activations tanh,sigmoid names 2"),
+    ("bad.py:Neither", [], "Neither is neither module style"),
+    ("bad.py", [], "bad.py: give FILE.py:NAME or MODULE:NAME"),
+])
+def test_a_model_that_cannot_be_checked_is_one_error_line(spec, args, message, tmp_path, capsys, monkeypatch):
+    (tmp_path / "bad.py").write_text(BAD)
+    monkeypatch.chdir(tmp_path)
+    assert refused([spec, *args], capsys, tmp_path, main).startswith(message)
