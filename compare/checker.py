@@ -70,8 +70,8 @@ def load(spec):
 class Learner:
     r"""Your model behind one interface: its parameters in order, set them, and one forward-backward pass."""
 
-    def __init__(self, model):
-        self.model = model
+    def __init__(self, model, criterion=None):
+        self.model, self.criterion = model, criterion
         if isinstance(getattr(model, "params", None), dict) and callable(getattr(model, "loss", None)):
             self.style, self.names = "cs231n", list(model.params)
         elif all(callable(getattr(model, method, None)) for method in ("forward", "backward", "named_parameters")):
@@ -79,6 +79,9 @@ class Learner:
         else:
             raise ValueError(f"{type(model).__name__} is neither module style (forward, backward, named_parameters) "
                              "nor cs231n style (a dict params and loss(X, y))")
+
+    def gradients_held(self):
+        return [np.array(p.grad, np.float64) for _, p in self.model.named_parameters()]
 
     def arrays(self):
         if self.style == "cs231n":
@@ -99,8 +102,9 @@ class Learner:
             p.grad = np.zeros_like(value)
 
     def gradients(self, X, y, dy_pred):
-        r"""Your ``(y_pred or None, loss or None, [gradient per parameter])`` for the batch; the module style
-        is given autograd's ``dL/dy_pred``, the cs231n style computes its own loss."""
+        r"""Your ``(y_pred or None, loss or None, [gradient per parameter], dL/dy_pred or None)`` for the batch:
+        the cs231n style computes its own loss; the module style is given autograd's ``dL/dy_pred``, or
+        takes its own from ``criterion`` (called as ``criterion(y_pred, y)``, then ``criterion.backward()``)."""
         if self.style == "cs231n":
             loss, grads = self.model.loss(X, y)
             missing = [name for name in self.names if name not in grads]
@@ -110,10 +114,14 @@ class Learner:
                 scores = np.asarray(self.model.loss(X))
             except Exception:                      # loss(X) alone is optional
                 scores = None
-            return scores, float(loss), [np.asarray(grads[name]) for name in self.names]
+            return scores, float(loss), [np.asarray(grads[name]) for name in self.names], None
         y_pred = np.asarray(self.model.forward(X))
+        loss = None
+        if self.criterion is not None:
+            loss = float(self.criterion(y_pred, y))
+            dy_pred = np.asarray(self.criterion.backward())
         self.model.backward(dy_pred)
-        return y_pred, None, [np.asarray(p.grad) for _, p in self.model.named_parameters()]
+        return y_pred, loss, [np.asarray(p.grad) for _, p in self.model.named_parameters()], dy_pred
 
 
 def layers_of(learner, in_features):
@@ -159,17 +167,19 @@ class Verdict:
         return {"model": self.model, "correct": self.correct, "batches": self.rows, "first_wrong": self.first_wrong}
 
     def __str__(self):
-        lines = [f"Checked {self.model}", "", f"  {'batch':22}{'outputs':>9}{'loss':>7}{'gradients':>11}"]
-        lines += [f"  {row['batch']:22}" + "".join(f"{row[key]:>{w}}" for key, w in
-                                                   (("outputs", 9), ("loss", 7), ("gradients", 11)))
+        columns = [("outputs", 9), ("loss", 7), ("gradients", 11), ("update", 8)]
+        columns = [(key, width) for key, width in columns if any(key in row for row in self.rows)]
+        lines = [f"Checked {self.model}", "", f"  {'batch':22}" + "".join(f"{key:>{w}}" for key, w in columns)]
+        lines += [f"  {row['batch']:22}" + "".join(f"{row.get(key, '-'):>{w}}" for key, w in columns)
                   for row in self.rows]
         if self.correct:
-            return "\n".join(lines + ["", "CORRECT: every output, loss and gradient equals autograd's."])
+            checked = "output, loss, gradient and update" if "update" in self.rows[0] else "output, loss and gradient"
+            return "\n".join(lines + ["", f"CORRECT: every {checked} equals autograd's."])
         f = self.first_wrong
         lines += ["", f"WRONG: {f['what']} on {f['batch']}"]
         if f.get("yours") is not None:
-            lines.append(f"  element {f['element']}: yours {f['yours']:.9g}, autograd {f['autograd']:.9g}, "
-                         f"finite differences {f['fd']:.9g}")
+            fd = f", finite differences {f['fd']:.9g}" if "fd" in f else ""
+            lines.append(f"  element {f['element']}: yours {f['yours']:.9g}, autograd {f['autograd']:.9g}{fd}")
         lines.append(f"  likely mistake: {f['hint']}")
         return "\n".join(lines)
 
@@ -189,13 +199,21 @@ class Network:
         return [t.numpy().T if self.transposed and t.ndim == 2 else t.numpy() for t in tensors]
 
 
-def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=None, seed=1, batch_size=15):
+def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=None, seed=1, batch_size=15,
+          criterion=None, optimizer=None):
     r"""Check ``model``'s backprop against autograd (see the module's docstring); return a ``Verdict``.
+
+    A module-style model may bring its own loss, ``criterion`` (``criterion(y_pred, y)``, then
+    ``criterion.backward()`` gives ``dL/dy_pred``), and its own optimizer, built on its parameters:
+    after the gradients, ``optimizer.step()`` is checked against ``torch.optim.SGD`` with the
+    optimizer's ``lr`` and ``weight_decay``.
 
     Raises ``ValueError`` (one line) for a model that cannot be checked: parameters that do not chain,
     activations that do not pair with the hidden layers, gradients of another shape.
     """
-    learner = Learner(model)
+    learner = Learner(model, criterion)
+    if optimizer is not None and learner.style == "cs231n":
+        raise ValueError("an optimizer is checked on a module-style model, whose parameters it updates")
     sizes, transposed = layers_of(learner, in_features=2)
     hidden = sizes[1:-1]
     if len(activations) != len(hidden):
@@ -215,7 +233,7 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
         rng = np.random.default_rng(seed + offset)
         weights = given if offset == 0 else [rng.uniform(-1, 1, a.shape) * (4 if offset == 2 else 1) for a in given]
         idx = rng.choice(len(X_all), batch_size, replace=False)
-        row, first = compare_batch(learner, twin, net, weights, X_all[idx], labels(y_all[idx], loss), batch)
+        row, first = compare_batch(learner, twin, net, weights, X_all[idx], labels(y_all[idx], loss), batch, optimizer)
         verdict.rows.append(row)
         verdict.first_wrong = verdict.first_wrong or first
     learner.set(given)
@@ -243,9 +261,9 @@ def ok(flag):
     return "ok" if flag else "WRONG"
 
 
-def compare_batch(learner, twin, net, weights, X, y, batch):
-    r"""One batch, your model twice from the same weights and the twin once: the row of the table, and the
-    first wrong quantity (None if all agree)."""
+def compare_batch(learner, twin, net, weights, X, y, batch, optimizer=None):
+    r"""One batch, your model twice from the same weights and the twin once (then, given ``optimizer``,
+    one step of each): the row of the table, and the first wrong quantity (None if all agree)."""
     y_pred, value, dy_pred, expected = autograd(twin, net, weights, X, y)
     try:
         calls = []
@@ -258,7 +276,7 @@ def compare_batch(learner, twin, net, weights, X, y, batch):
         return ({"batch": batch, "outputs": "-", "loss": "-", "gradients": "raised"},
                 {"batch": batch, "what": f"your model raised {type(exc).__name__}: {exc}",
                  "hint": "the message says where; a shape error is often a missing transpose"})
-    (mine_pred, mine_loss, mine), (_, _, again) = calls
+    (mine_pred, mine_loss, mine, mine_dy), (_, _, again, _) = calls
     for k, (name, g, e) in enumerate(zip(learner.names, mine, expected)):
         # a classic mistake's shape: transposed, another layer's input, a bias gradient not summed
         mistaken = ([(w, e.shape[1 - net.transposed]) if net.transposed else (e.shape[0], w) for w in net.sizes[:-1]]
@@ -270,29 +288,75 @@ def compare_batch(learner, twin, net, weights, X, y, batch):
     # from the output layer back, each layer's weight before its bias; the first call, then the second
     order = sorted(range(len(mine)), key=lambda k: (-(k // 2), k % 2))
     wrong = [(k, gradients) for gradients in (mine, again) for k in order if not agree(gradients[k], expected[k])]
-    row["gradients"] = ok(not wrong)
+    row["gradients"] = ok(not wrong and (mine_dy is None or agree(mine_dy, dy_pred)))
     if row["outputs"] == "WRONG":
         return row, {"batch": batch, "what": "the outputs (the forward pass)",
                      "hint": "the forward pass differs before any gradient: check each layer's x W + b and activation "
                              "(--activations names the hidden layers', --loss sets the output's)"}
     if row["loss"] == "WRONG":
         return row, {"batch": batch, "what": "the loss value", "hint": f"the loss: {LOSS_FORMULAS[net.loss]}"}
-    if not wrong:
+    if mine_dy is not None and not agree(mine_dy, dy_pred):
+        return row, {"batch": batch, "what": "dL/dy_pred, your loss's backward()",
+                     **worst(mine_dy, dy_pred), "hint": factor_hint(mine_dy, dy_pred, len(X)) or
+                     f"the loss gradient: {LOSS_GRADIENTS[net.loss]}"}
+    if wrong:
+        k, gradients = wrong[0]
+        g, e = gradients[k], expected[k]
+        found = worst(g, e)
+        return row, {"batch": batch, "parameter": learner.names[k],
+                     "what": f"the gradient of {learner.names[k]} (layer {k // 2 + 1} of {len(mine) // 2})", **found,
+                     "fd": finite_difference(twin, net, weights, X, y, k, tuple(found["element"])),
+                     "hint": diagnose(net, weights, X, y, k, g, mine is not gradients)}
+    if optimizer is None:
         return row, None
-    k, gradients = wrong[0]
-    g, e = gradients[k], expected[k]
-    element = (np.unravel_index(np.argmax(tolerance_ratio(g, e, "float64")), e.shape) if g.shape == e.shape
-               else (0,) * e.ndim)
-    return row, {"batch": batch, "parameter": learner.names[k],
-                 "what": f"the gradient of {learner.names[k]} (layer {k // 2 + 1} of {len(mine) // 2})",
-                 "element": list(map(int, element)), "yours": float(g[element]) if g.shape == e.shape else None,
-                 "autograd": float(e[element]), "fd": finite_difference(twin, net, weights, X, y, k, element),
-                 "hint": diagnose(net, weights, X, y, k, g, mine is not gradients)}
+    return row, check_step(learner, twin, net, weights, optimizer, row, batch)
+
+
+def worst(mine, expected):
+    r"""The element where ``mine`` is furthest from ``expected``: its index and both values."""
+    if np.shape(mine) != expected.shape:
+        return {"element": [0] * expected.ndim, "yours": None, "autograd": float(expected.flat[0])}
+    element = np.unravel_index(np.argmax(tolerance_ratio(mine, expected, "float64")), expected.shape)
+    return {"element": list(map(int, element)), "yours": float(mine[element]), "autograd": float(expected[element])}
+
+
+def check_step(learner, twin, net, weights, optimizer, row, batch):
+    r"""Your optimizer's ``step()`` from the gradients just checked, against ``torch.optim.SGD`` with its
+    ``lr`` and ``weight_decay``; the first parameter it updates wrongly, or None."""
+    lr, weight_decay = getattr(optimizer, "lr", None), getattr(optimizer, "weight_decay", 0.0)
+    if lr is None:
+        raise ValueError(f"the optimizer {type(optimizer).__name__} has no lr to compare torch.optim.SGD with")
+    before = [a.copy() for a in learner.arrays()]
+    grads = learner.gradients_held()
+    try:
+        optimizer.step()
+    except Exception as exc:
+        row["update"] = "raised"
+        return {"batch": batch, "what": f"your optimizer's step() raised {type(exc).__name__}: {exc}",
+                "hint": "the message says where"}
+    torch.optim.SGD(twin.parameters(), lr=lr, weight_decay=weight_decay).step()
+    expected, mine = net.from_torch(q.detach() for q in twin.parameters()), learner.arrays()
+    order = sorted(range(len(mine)), key=lambda k: (-(k // 2), k % 2))
+    wrong = [k for k in order if not agree(mine[k], expected[k])]
+    row["update"] = ok(not wrong)
+    if not wrong:
+        return None
+    k = wrong[0]
+    p, g = before[k], grads[k]
+    candidates = ((p - lr * g, "the weight decay is missing: SGD adds weight_decay * p to the gradient"),
+                  (p + lr * (g + weight_decay * p), "the step goes up the gradient: p.data -= lr * (...), not +="),
+                  (p - (g + weight_decay * p), "the learning rate is missing: p.data -= lr * (p.grad + weight_decay * p.data)"))
+    hint = next((hint for update, hint in candidates if agree(mine[k], update)),
+                "SGD with weight decay is p.data -= lr * (p.grad + weight_decay * p.data), for every parameter")
+    return {"batch": batch, "parameter": learner.names[k], "what": f"the update of {learner.names[k]} by your "
+            f"optimizer (lr {lr}, weight decay {weight_decay})", **worst(mine[k], expected[k]), "hint": hint}
 
 
 LOSS_FORMULAS = {"mse": "sum((y_pred - y)**2) / N, no 1/2", "l1": "sum(|y_pred - y|) / N",
                  "bce": "-sum(y log p + (1 - y) log(1 - p)) / N", "bce-logits": "sum(max(z, 0) - z y + log(1 + exp(-|z|))) / N",
                  "cross-entropy": "-sum_n log softmax(z_n)[y_n] / B"}
+LOSS_GRADIENTS = {"mse": "2 (y_pred - y) / N", "l1": "sign(y_pred - y) / N", "bce": "(p - y) / (p (1 - p)) / N",
+                  "bce-logits": "(sigmoid(z) - y) / N", "cross-entropy": "(softmax(z) - onehot(y)) / B"}
 
 
 def finite_difference(twin, net, weights, X, y, k, element, h=1e-6):
@@ -338,6 +402,17 @@ def reference(net, weights, X, y, mistake=None, layer=None):
     return grads
 
 
+def factor_hint(g, e, batch):
+    r"""The hint for a gradient ``g`` that is autograd's ``e`` times 2, 1/2, the batch size or its inverse."""
+    for factor, hint in ((2, "twice autograd's: a factor 2 too many (the 2 of MSE applied twice?)"),
+                         (0.5, "half of autograd's: the 2 of (y_pred - y)^2 forgotten, as for a 1/2-MSE"),
+                         (batch, "the batch size times autograd's: a sum where the loss takes the mean (the 1/N forgotten)"),
+                         (1 / batch, "autograd's over the batch size: a mean where a sum is due (dW and db add up the batch)")):
+        if agree(g, factor * e):
+            return hint
+    return None
+
+
 def diagnose(net, weights, X, y, k, g, second_call):
     r"""The classic mistake that gives the wrong gradient ``g`` of parameter ``k``, as a hint."""
     e = reference(net, weights, X, y)[k]
@@ -349,12 +424,9 @@ def diagnose(net, weights, X, y, k, g, second_call):
         return "dW transposed: for (out, in) weights dL/dW = dz^T x, for (in, out) weights x^T dz"
     if not weight and g.shape == (len(X), *e.shape):
         return "the bias gradient is not summed over the batch: db = dz.sum(axis=0)"
-    for factor, hint in ((2, "twice autograd's: a factor 2 too many (the 2 of MSE applied twice?)"),
-                         (0.5, "half of autograd's: the 2 of (y_pred - y)^2 forgotten, as for a 1/2-MSE"),
-                         (len(X), "the batch size times autograd's: a sum where the loss takes the mean (the 1/N forgotten)"),
-                         (1 / len(X), "autograd's over the batch size: a mean where a sum is due (dW and db add up the batch)")):
-        if agree(g, factor * e):
-            return hint
+    factor = factor_hint(g, e, len(X))
+    if factor:
+        return factor
     candidates = [("at z", layer, "the activation's derivative taken at z, where its formula is in a: tanh' = 1 - a^2, "
                                   "sigmoid' = a (1 - a)"),
                   ("at a", layer, "the activation's derivative taken at a = f(z), where it is due at z: "
