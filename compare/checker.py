@@ -173,11 +173,14 @@ class Verdict:
         lines += [f"  {row['batch']:22}" + "".join(f"{row.get(key, '-'):>{w}}" for key, w in columns)
                   for row in self.rows]
         if self.correct:
-            checked = "output, loss, gradient and update" if "update" in self.rows[0] else "output, loss and gradient"
-            return "\n".join(lines + ["", f"CORRECT: every {checked} equals autograd's."])
+            checked = [key for key, _ in columns if any(row.get(key, "-") != "-" for row in self.rows)]
+            listed = " and ".join([", ".join(checked[:-1]), checked[-1]] if len(checked) > 1 else checked)
+            return "\n".join(lines + ["", f"CORRECT: {listed} equal autograd's on all {len(self.rows)} batches."])
         f = self.first_wrong
         lines += ["", f"WRONG: {f['what']} on {f['batch']}"]
-        if f.get("yours") is not None:
+        if "shape" in f:
+            lines.append(f"  yours has shape {tuple(f['shape'])}, autograd's {tuple(f['expected_shape'])}")
+        elif f.get("yours") is not None:
             fd = f", finite differences {f['fd']:.9g}" if "fd" in f else ""
             lines.append(f"  element {f['element']}: yours {f['yours']:.9g}, autograd {f['autograd']:.9g}{fd}")
         lines.append(f"  likely mistake: {f['hint']}")
@@ -224,7 +227,8 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
         raise ValueError(f"the model has {sizes[-1]} output(s); --loss {loss} takes {LOSSES[loss][2]}")
     net = Network(sizes, transposed, (*activations, output_activation or LOSSES[loss][1]), loss)
     verdict = Verdict(f"{learner.style}-style {type(model).__name__}: {'-'.join(map(str, sizes))}, "
-                      f"{', '.join(net.activations)} output, {LOSSES[loss][0].__name__}, weights "
+                      f"{', '.join(net.activations[:-1]) or 'no hidden layer'}, {net.activations[-1]} output, "
+                      f"{LOSSES[loss][0].__name__}, weights "
                       f"{'(in, out)' if transposed else '(out, in)'}")
     twin = torch_impl.NeuralNetwork(hidden, activations, net.activations[-1], torch.float64, out_features=sizes[-1])
     X_all, y_all, _, _ = load_data(seed=seed)
@@ -305,7 +309,8 @@ def compare_batch(learner, twin, net, weights, X, y, batch, optimizer=None):
         found = worst(g, e)
         return row, {"batch": batch, "parameter": learner.names[k],
                      "what": f"the gradient of {learner.names[k]} (layer {k // 2 + 1} of {len(mine) // 2})", **found,
-                     "fd": finite_difference(twin, net, weights, X, y, k, tuple(found["element"])),
+                     **({"fd": finite_difference(twin, net, weights, X, y, k, tuple(found["element"]))}
+                        if "element" in found else {}),
                      "hint": diagnose(net, weights, X, y, k, g, mine is not gradients)}
     if optimizer is None:
         return row, None
@@ -315,7 +320,7 @@ def compare_batch(learner, twin, net, weights, X, y, batch, optimizer=None):
 def worst(mine, expected):
     r"""The element where ``mine`` is furthest from ``expected``: its index and both values."""
     if np.shape(mine) != expected.shape:
-        return {"element": [0] * expected.ndim, "yours": None, "autograd": float(expected.flat[0])}
+        return {"shape": list(np.shape(mine)), "expected_shape": list(expected.shape)}
     element = np.unravel_index(np.argmax(tolerance_ratio(mine, expected, "float64")), expected.shape)
     return {"element": list(map(int, element)), "yours": float(mine[element]), "autograd": float(expected[element])}
 

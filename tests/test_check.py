@@ -2,7 +2,9 @@ r"""compare.check on networks written apart from this project (tests/learners.py
 correct ones pass, each classic mistake is named at the right parameter with its hint, and a model
 that cannot be checked is one error line."""
 import json
+import re
 import textwrap
+from pathlib import Path
 
 import pytest
 from hypothesis import assume, given, strategies as st
@@ -94,7 +96,7 @@ def test_the_command_checks_a_file_and_writes_json(tmp_path, capsys):
             return Net([2, 3, 3, 1], ("tanh", "sigmoid", "tanh"), mistake="half")
     """))
     status, out, _ = run_main(main, [f"{learner}:correct"], capsys)
-    assert status == 0 and out.rstrip().endswith("CORRECT: every output, loss and gradient equals autograd's.")
+    assert status == 0 and out.rstrip().endswith("CORRECT: outputs, loss and gradients equal autograd's on all 3 batches.")
     status, out, _ = run_main(main, [f"{learner}:forgot_the_2", "--json", str(tmp_path / "v.json")], capsys)
     first = json.loads((tmp_path / "v.json").read_text())["first_wrong"]
     assert status == 1 and "WRONG: the gradient of W3" in out and first["parameter"] == "W3"
@@ -135,3 +137,14 @@ def test_a_model_that_cannot_be_checked_is_one_error_line(spec, args, message, t
     (tmp_path / "bad.py").write_text(BAD)
     monkeypatch.chdir(tmp_path)
     assert refused([spec, *args], capsys, tmp_path, main).startswith(message)
+
+
+def test_the_readme_s_example_prints_what_the_readme_shows(tmp_path, capsys, monkeypatch):
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("## Check your own backprop")[1]
+    (tmp_path / "mine.py").write_text(re.search(r"```python\n(.*?)```", section, re.S).group(1))
+    command, *shown = re.search(r"```\n\$ (.*?)```", section, re.S).group(1).strip().split("\n")
+    monkeypatch.chdir(tmp_path)
+    status, out, _ = run_main(main, command.split("#")[0].split()[3:], capsys)
+    assert status == 1 and "exit status 1" in command
+    assert out.rstrip().split("\n")[-len(shown) + 1:] == shown[1:]       # after the "..."

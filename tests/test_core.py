@@ -327,12 +327,12 @@ def test_an_activation_added_as_the_readme_says_works_in_every_tool(monkeypatch,
     assert gradcheck_main(["--activations", "leaky_relu,tanh"]) == 0
 
 
-def test_the_readme_s_python_example_runs(capsys):
+def test_the_python_example_of_docs_tools_runs(capsys):
     import pathlib
     import re
-    readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
-    code = re.search(r"## Use it from Python\n\n```python\n(.*?)```", readme, re.S).group(1)
-    exec(compile(code, "README.md", "exec"), {})
+    tools = (pathlib.Path(__file__).parent.parent / "docs" / "tools.md").read_text()
+    code = re.search(r"## Use it from Python\n\n```python\n(.*?)```", tools, re.S).group(1)
+    exec(compile(code, "docs/tools.md", "exec"), {})
     out = capsys.readouterr().out
     assert "AGREE None" in out and out.rstrip().endswith("None") and "dL/dW1" in out
 
