@@ -298,7 +298,11 @@ def compare_batch(learner, twin, net, weights, X, y, batch, optimizer=None):
                      "hint": "the forward pass differs before any gradient: check each layer's x W + b and activation "
                              "(--activations names the hidden layers', --loss sets the output's)"}
     if row["loss"] == "WRONG":
-        return row, {"batch": batch, "what": "the loss value", "hint": f"the loss: {LOSS_FORMULAS[net.loss]}"}
+        hint = (f"the loss: {LOSS_FORMULAS[net.loss]}" if np.isfinite(mine_loss) else
+                "yours is not finite where autograd's is: a log of 0 or an exp that overflowed; compute it as "
+                "docs/losses.md does (log-softmax shifted by the largest logit, BCE fused with its sigmoid)")
+        return row, {"batch": batch, "what": f"the loss value (yours {mine_loss:.9g}, autograd {value:.9g})",
+                     "hint": hint}
     if mine_dy is not None and not agree(mine_dy, dy_pred):
         return row, {"batch": batch, "what": "dL/dy_pred, your loss's backward()",
                      **worst(mine_dy, dy_pred), "hint": factor_hint(mine_dy, dy_pred, len(X)) or

@@ -19,9 +19,9 @@ def loss_and_gradient(loss, out, y, mistake):
     if loss == "bce-logits":
         p = 1 / (1 + np.exp(-out))
         return np.mean(np.maximum(out, 0) - out * y + np.log1p(np.exp(-np.abs(out)))), (p - y) / n
-    shifted = np.exp(out - out.max(axis=1, keepdims=True))
-    softmax = shifted / shifted.sum(axis=1, keepdims=True)
-    return -np.mean(np.log(softmax[np.arange(len(y)), y])), (softmax - np.eye(out.shape[1])[y]) / n
+    shifted = out - out.max(axis=1, keepdims=True)
+    log_softmax = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return -np.mean(log_softmax[np.arange(len(y)), y]), (np.exp(log_softmax) - np.eye(out.shape[1])[y]) / n
 
 
 class Net:

@@ -76,12 +76,12 @@ def test_a_mistake_planted_in_a_random_architecture_is_named(case):
 
 
 @given(sizes=st.lists(st.integers(1, 4), max_size=3), seed=st.integers(0, 100),
-       activation=st.sampled_from(["tanh", "sigmoid", "relu"]))
-def test_any_correct_network_of_0_to_3_hidden_layers_is_correct(sizes, seed, activation):
+       activation=st.sampled_from(["tanh", "sigmoid", "relu"]), loss=st.sampled_from(["mse", "bce-logits", "cross-entropy"]))
+def test_any_correct_network_of_0_to_3_hidden_layers_is_correct(sizes, seed, activation, loss):
     activations = (activation,) * len(sizes)
-    for model in (Net([2, *sizes, 1], (*activations, "tanh"), seed=seed),
-                  ModuleNet([2, *sizes, 1], (*activations, "tanh"), seed=seed)):
-        assert compare.check(model, activations=activations).correct
+    layers, output = [2, *sizes, 2 if loss == "cross-entropy" else 1], "tanh" if loss == "mse" else "linear"
+    assert compare.check(Net(layers, (*activations, output), loss, seed=seed), activations=activations, loss=loss).correct
+    assert compare.check(ModuleNet(layers, (*activations, output), seed=seed), activations=activations, loss=loss).correct
 
 
 def test_the_command_checks_a_file_and_writes_json(tmp_path, capsys):
