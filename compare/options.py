@@ -154,6 +154,10 @@ EXTRAS = {
                   "weights and batches drawn from the URL's seed as Playground draws them, its epoch losses"),
     "step": dict(type=int, default=1, metavar="N", help="the N-th training step of the run, from 1 "
                  "(its weights and its batch)"),
+    "row": dict(type=int, default=0, metavar="R", help="the row of the step's batch whose values are printed, "
+                "from 0 (default: 0)"),
+    "digits": dict(type=int, default=4, choices=range(1, 18), metavar="D", help="significant digits of the values "
+                   "printed, 1 to 17 (17: every digit of a float64; default: 4)"),
 }
 
 

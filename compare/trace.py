@@ -3,13 +3,16 @@ r"""One training step taken apart: every intermediate of manual beside autograd'
 From identical weights and one batch, both sides run layer by layer. For each layer ``k`` the trace
 records, on the way forward, its input ``x_k``, pre-activation ``z_k = x_k W_k^T + b_k`` and
 activation ``a_k = f(z_k)``; then the loss and ``dL/dy_pred``; then, on the way back from the output,
-``dL/da_k``, ``dL/dz_k``, ``dL/dW_k``, ``dL/db_k`` and ``dL/dx_k`` (torch's through ``retain_grad``).
+``dL/da_k``, ``dL/dz_k``, ``dL/dW_k``, ``dL/db_k`` and ``dL/dx_k`` (torch's through ``retain_grad``);
+then each parameter after the optimizer's step, ``new_W_k`` and ``new_b_k``.
 Each row says whether the two are bit for bit the same (``exact``), within the tolerance
 (``close``) or not (``DIFFERENT``). The first ``DIFFERENT`` row is where a bug shows first: the
 backprop ninja's ``cmp`` table, for a whole network.
 
 ``python -m compare.trace`` prints it for any configuration ``python -m compare`` accepts;
-``--step N`` traces the N-th step of that run.
+``--step N`` traces the N-th step of that run, from its weights and its shuffled batch. Below the
+table, both sides' values: batch row ``--row R`` of each per-example quantity, the whole of the rest,
+with ``--digits D`` significant digits (17 gives every bit of a float64); ``--json`` holds them all.
 """
 import itertools
 from dataclasses import dataclass
@@ -35,6 +38,8 @@ HINTS = {
     "dL/dW": "the weight gradient: dL/dW = dz^T x",
     "dL/db": "the bias gradient: dL/db = dz summed over the batch",
     "dL/dx": "the input gradient: dL/dx = dz W",
+    "new_W": "the optimizer's step on a weight: SGD is W - lr (dL/dW + weight_decay W); Adam as docs/optimizers.md",
+    "new_b": "the optimizer's step on a bias, weight decay included (torch's optimizers decay every parameter)",
 }
 # The loss and its gradient, per --loss: what a first difference at "loss" or "dL/dy_pred" points to.
 LOSS_HINTS = {
@@ -126,6 +131,11 @@ def trace(config, weights, X, y):
                  Row(f"dL/db{k}", f"{name}.bias", layer.bias.grad, t_layer.bias.grad.numpy()),
                  Row(f"dL/dx{k}", name, dx, t_x.grad.numpy())]
         da = dx
+    for optimizer in make_optimizers(config, manual_model, torch_model):     # the step's update, from a fresh state
+        optimizer.step()
+    for k, name, layer, activation, t_layer, *_ in forward:
+        rows += [Row(f"new_W{k}", f"{name}.weight", layer.weight.data, t_layer.weight.detach().numpy()),
+                 Row(f"new_b{k}", f"{name}.bias", layer.bias.data, t_layer.bias.detach().numpy())]
     return rows
 
 
@@ -154,9 +164,31 @@ def format_rows(rows, dtype):
     return "\n".join(lines)
 
 
+def values_text(value, digits):
+    r"""An array on one line, each number with ``digits`` significant digits: ``[[0.1234, -0.5], ...]``."""
+    if np.ndim(value) == 0:
+        return f"{float(value):.{digits}g}"
+    return "[" + ", ".join(values_text(part, digits) for part in value) + "]"
+
+
+def format_values(rows, row, digits):
+    r"""Each quantity's values on both sides: batch row ``row`` of a per-example quantity (x, z, a, dL/d...),
+    the whole of a parameter's gradient or update and of the loss."""
+    lines = [f"Values ({digits} significant digits, --digits; per-example quantities at batch row {row}, --row):"]
+    for r in rows:
+        per_example = r.manual.ndim == 2 and "." not in r.where          # not a parameter's
+        pick = (lambda a: a[row]) if per_example else (lambda a: a)
+        label = f"{r.name}[{row}]" if per_example else r.name
+        lines += [f"  {label:14}manual    {values_text(pick(r.manual), digits)}",
+                  f"  {'':14}autograd  {values_text(pick(r.torch), digits)}"]
+    return "\n".join(lines)
+
+
 def to_json(rows, dtype):
+    r"""Every row with its verdict and both sides' values, in full."""
     return [{"quantity": row.name, "where": row.where, "shape": list(row.manual.shape),
-             "max_abs_diff": row.max_abs_diff, "max_rel_diff": row.max_rel_diff, "status": row.status(dtype)}
+             "max_abs_diff": row.max_abs_diff, "max_rel_diff": row.max_rel_diff, "status": row.status(dtype),
+             "manual": np.asarray(row.manual, np.float64).tolist(), "autograd": np.asarray(row.torch, np.float64).tolist()}
             for row in rows]
 
 
@@ -185,11 +217,14 @@ def step_start(config, weights, step):
 def main(argv=None):
     names = [name for name in SETTINGS if name not in ("free_running",)]
     parser = options.parser("python -m compare.trace", __doc__.split("\n\n")[0],
-                            [*names, "weights", "playground", "exact", "step", "json"])
+                            [*names, "weights", "playground", "exact", "step", "row", "digits", "json"])
     args = parser.parse_args(argv)
     config, weights = options.configure(parser, args)
     try:
         state, X, y = step_start(config, weights, args.step)
+        if not 0 <= args.row < len(X):
+            raise ValueError(f"--row {args.row}: must be an integer in [0, {len(X) - 1}] (step {args.step}'s batch "
+                             f"of {len(X)})")
     except ValueError as exc:
         parser.error(str(exc))
     rows = trace(config, state, X, y)
@@ -197,6 +232,11 @@ def main(argv=None):
     out = options.report_stream(args)
     print(f"Step {args.step} (batch of {len(X)}), from identical weights:\n", file=out)
     print(format_rows(rows, config.dtype), file=out)
+    print(file=out)
+    if args.step > 1 and (config.optimizer != "sgd" or config.momentum):
+        print(f"(new_W, new_b: one step from a fresh {config.optimizer} state; the run's state at step {args.step} "
+              "is not replayed)\n", file=out)
+    print(format_values(rows, args.row, args.digits), file=out)
     print(file=out)
     if first and first.status(config.dtype) == "non-finite":
         print(f"DIVERGED at {first.name} ({first.where}): {DIVERGED_HINT}.", file=out)

@@ -13,7 +13,8 @@ From Python, e.g. in a notebook::
     from compare.walkthrough import walkthrough
     print(walkthrough(Config(dtype="float64"), [(0.5, -1.0)], [1]))
 """
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -24,7 +25,7 @@ from manual.train import labels
 from . import options
 from .data import load_data
 from .pair import DTYPES, TOLERANCES, make_criteria, make_optimizers, sizes as layer_sizes, start
-from .trace import Row, layer_pairs, trace
+from .trace import Row, layer_pairs, step_start, trace
 
 MAX_POINTS = 4    # every dL/dW is a sum over the batch: beyond a few samples the formulas stop being readable
 MAX_PRINTED = 2000   # values; a larger network gets a count per section instead of pages of numbers
@@ -321,15 +322,18 @@ def values(sections):
     return [line for _, lines in sections for line in lines if isinstance(line, Value)]
 
 
-def render(sections, config, example=None):
-    r"""The walkthrough's text: a header, then each section with every value beside autograd's."""
+def render(sections, config, example=None, digits=4):
+    r"""The walkthrough's text: a header, then each section with every value beside autograd's, manual's
+    to ``digits`` significant digits (the SGD update's to at least 6)."""
     tol = TOLERANCES[config.dtype]
     sizes = "-".join(map(str, layer_sizes(config)))
     lines = [f"One SGD step of the {sizes} network ({', '.join((*config.activations, config.output_activation))}) "
              f"in {config.dtype}, every number written out."]
     if example:
         lines.append(f"Example: {example}.")
-    lines += ["Each line: manual's value with its formula and the numbers put in (4 significant digits), then",
+    sections = [(heading, [replace(line, digits=max(digits, line.digits if line.assign == "<-" else 0))
+                           if isinstance(line, Value) else line for line in section]) for heading, section in sections]
+    lines += [f"Each line: manual's value with its formula and the numbers put in ({digits} significant digits), then",
               "autograd's value of the same quantity and whether the two are the same (exact), within",
               f"|manual - autograd| <= {tol['atol']:g} + {tol['rtol']:g} |autograd| (close), or not (DIFFERENT)."]
     every = values(sections)
@@ -360,24 +364,62 @@ def walkthrough(config, X, y, weights=None):
     return render(compute(config, X, y, weights), config)
 
 
+def one_row(sections, row):
+    r"""The sections with batch row ``row``'s values only, where a quantity has one per example; a sum over
+    the batch (the loss, dL/dW, dL/db) keeps its formula and value, its numbers counted, not listed."""
+    kept = []
+    for heading, lines in sections:
+        shown = []
+        for line in lines:
+            if isinstance(line, Value):
+                sample = re.search(r"\[(\d+),\d+\]$", line.name)              # z2[n,j]: one per example
+                if sample and int(sample.group(1)) != row:
+                    continue
+                if line.name == "L":
+                    line = replace(line, formula="sum_n (example n's term) / N", numbers="")
+                elif line.formula.startswith("sum_n"):
+                    line = replace(line, numbers=f"(a sum of {line.numbers.count(' + ') + 1} terms)")
+            shown.append(line)
+        kept.append((heading, shown))
+    return kept
+
+
 def main(argv=None):
     parser = options.parser("python -m compare.walkthrough", (
-        "Take one SGD step on one example (or a small batch) and print every number of it, forward and back, "
-        "with its formula and the numbers put in, beside the value autograd computed. Exit status 0 when every "
-        "value agrees with autograd, 1 otherwise, 2 for bad input."),
-        ("hidden", "activations", "loss", "dtype", "seed", "init", "lr", "weight_decay"))
-    parser.add_argument("--points", type=int, default=1, help=f"take the first N training points of the data, "
-                        f"at most {MAX_POINTS} (default: 1)")
+        "Take one SGD step on one example, a small batch or the batch of a step of the run, and print every "
+        "number of it, forward and back, with its formula and the numbers put in, beside the value autograd "
+        "computed. Exit status 0 when every value agrees with autograd, 1 otherwise, 2 for bad input."),
+        ("hidden", "activations", "loss", "dtype", "seed", "init", "lr", "weight_decay", "batch_size", "step",
+         "row", "digits"))
+    parser.add_argument("--points", type=int, help=f"take the first N training points of the data, at most "
+                        f"{MAX_POINTS} (default: 1; --step walks a step's batch instead)")
+    parser.set_defaults(step=None, row=None)
     args = parser.parse_args(argv)
+    if args.points is not None and args.step is not None:
+        parser.error("--points takes the first training points, --step a step's batch: give one of them")
+    args.points = 1 if args.points is None else args.points
     if not 1 <= args.points <= MAX_POINTS:
         parser.error(f"--points {args.points}: a walkthrough takes 1 to {MAX_POINTS} examples")
-    config, _ = options.configure(parser, args, batch_size=args.points)
-    X_train, y_train, _, _ = load_data(seed=config.seed)
-    X, y = X_train[:args.points], y_train[:args.points]
-    points = "training point" if args.points == 1 else f"{args.points} training points"
-    source = f"the first {points} of the circle data (seed {config.seed})"
-    sections = compute(config, X, y)
-    print(render(sections, config, source))
+    config, _ = options.configure(parser, args)
+    if args.step is None:
+        config = replace(config, batch_size=args.points)
+        X_train, y_train, _, _ = load_data(seed=config.seed)
+        (X, y), weights = (X_train[:args.points], y_train[:args.points]), None
+        points = "training point" if args.points == 1 else f"{args.points} training points"
+        source = f"the first {points} of the circle data (seed {config.seed})"
+    else:
+        try:
+            weights, X, y = step_start(config, None, args.step)
+        except ValueError as exc:
+            parser.error(str(exc))
+        source = f"step {args.step}'s batch of {len(X)} (seed {config.seed}), from the weights the run reached"
+    if args.row is not None and not 0 <= args.row < len(X):
+        parser.error(f"--row {args.row}: must be an integer in [0, {len(X) - 1}] (a batch of {len(X)})")
+    if args.row is None and len(X) > MAX_POINTS:
+        args.row = 0                               # a whole batch of 15 is too long to read
+    sections = compute(config, X, y, weights)
+    shown = sections if args.row is None else one_row(sections, args.row)
+    print(render(shown, config, source + ("" if args.row is None else f"; its row {args.row} (--row)"), args.digits))
     return 0 if all(v.status(config.dtype) in ("exact", "close") for v in values(sections)) else 1
 
 
