@@ -21,7 +21,7 @@ import torch
 from . import options
 from .options import SETTINGS
 from .files import json_writer, png_writer, save_outputs
-from .pair import TOLERANCES, make_criteria, make_pair, tolerance_ratio
+from .pair import TOLERANCES, make_criteria, make_pair, sizes as layer_sizes, tolerance_ratio
 from .trace import step_start
 
 EPS = 1e-5                                     # step of the finite differences: see --eps-sweep
@@ -100,14 +100,18 @@ def check(problem, eps):
     return {"eps": eps, "parameters": parameters, "failures": failures, "ok": not failures}
 
 
-def sweep(problem):
-    r"""For each eps in ``SWEEP``: the largest relative error of manual vs finite differences."""
+def sweep(problem, names):
+    r"""For each eps in ``SWEEP`` and each parameter of ``names``: the relative error of manual vs finite
+    differences; each parameter's best eps, and over all of them the largest error per eps."""
     manual_grads = problem.manual_gradients()
-    errors = []
+    errors = {name: [] for name in names}
     for eps in SWEEP:
         numeric = problem.numeric_gradients(eps)
-        errors.append(max(relative_error(manual_grads[n], numeric[n]) for n in manual_grads))
-    return {"eps": list(SWEEP), "max_rel": errors, "best_eps": SWEEP[int(np.argmin(errors))]}
+        for name in names:
+            errors[name].append(relative_error(manual_grads[name], numeric[name]))
+    largest = np.max(list(errors.values()), axis=0).tolist()
+    return {"eps": list(SWEEP), "max_rel": largest, "best_eps": SWEEP[int(np.argmin(largest))],
+            "parameters": {name: {"rel": rel, "best_eps": SWEEP[int(np.argmin(rel))]} for name, rel in errors.items()}}
 
 
 def format_check(result):
@@ -121,9 +125,13 @@ def format_check(result):
 
 
 def format_sweep(result):
-    lines = [f"{'eps':>8}  largest relative error, manual vs FD"]
-    for eps, error in zip(result["eps"], result["max_rel"]):
-        lines.append(f"{eps:8.0e}  {error:.2e}" + ("   <- best" if eps == result["best_eps"] else ""))
+    r"""One column per parameter: its relative error, manual vs FD, at each eps; ``*`` marks its best eps."""
+    names = list(result["parameters"])
+    lines = ["relative error, manual vs FD, per parameter (* its best eps)",
+             f"{'eps':>8}" + "".join(f"{name:>18}" for name in names)]
+    for i, eps in enumerate(result["eps"]):
+        cells = [f"{sweep['rel'][i]:.2e}{'*' if sweep['best_eps'] == eps else ' '}" for sweep in result["parameters"].values()]
+        lines.append(f"{eps:8.0e}" + "".join(f"{cell:>18}" for cell in cells))
     return "\n".join(lines)
 
 
@@ -139,18 +147,20 @@ def verdict(result):
 
 
 def sweep_figure(result, title):
-    r"""The sweep on log-log axes, with the best eps marked."""
+    r"""The sweep on log-log axes, one line per parameter, each one's best eps marked."""
     from matplotlib.figure import Figure             # imported only when a figure is asked for
 
-    fig = Figure(figsize=(7, 5), dpi=100, layout="constrained")
+    fig = Figure(figsize=(8, 5.5), dpi=100, layout="constrained")
     ax = fig.subplots()
-    ax.loglog(result["eps"], result["max_rel"], "o-", label="largest relative error, manual vs FD")
-    best = result["best_eps"]
-    ax.loglog([best], [result["max_rel"][result["eps"].index(best)]], "r*", markersize=15, label=f"best eps = {best:g}")
-    ax.set(xlabel="eps (finite-difference step)", ylabel="largest relative error",
+    for name, sweep in result["parameters"].items():
+        line, = ax.loglog(result["eps"], sweep["rel"], "o-", markersize=4, label=f"{name} (best eps {sweep['best_eps']:g})")
+        best = result["eps"].index(sweep["best_eps"])
+        ax.loglog([sweep["best_eps"]], [sweep["rel"][best]], "*", color=line.get_color(), markersize=16,
+                  markeredgecolor="black")
+    ax.set(xlabel="eps (finite-difference step)", ylabel="relative error, manual vs FD",
            title="Finite differences: round-off error (~1/eps) left, truncation error (~eps$^2$) right")
     fig.suptitle(title, fontsize=9)
-    ax.legend(loc="best")
+    ax.legend(loc="best", fontsize=8)
     ax.grid(which="major")
     return fig
 
@@ -167,8 +177,9 @@ def main(argv=None):
         "2 eps, which in float32 would keep only a few digits."), OPTIONS)
     parser.add_argument("--fd-eps", type=float, default=EPS, help=f"step of the central finite differences "
                         f"(default: {EPS:g})")
-    parser.add_argument("--eps-sweep", action="store_true", help="also the error for eps = 1e-1 ... 1e-12 (and "
-                        "--plot draws it)")
+    parser.add_argument("--eps-sweep", action="store_true", help="also each parameter's error for eps = 1e-1 ... "
+                        "1e-12 (and --plot draws it)")
+    parser.add_argument("--parameter", metavar="NAME", help="the sweep of this parameter only, e.g. layer1.weight")
     args = parser.parse_args(argv)
     if not 0 < args.fd_eps < math.inf:
         parser.error(f"--fd-eps {args.fd_eps}: must be a finite number > 0")
@@ -179,8 +190,14 @@ def main(argv=None):
         problem = Problem(config, weights, args.step)
     except ValueError as exc:
         parser.error(str(exc))
+    names = [name for name, _ in problem.manual_model.named_parameters()]
+    if args.parameter is not None and args.parameter not in names:
+        parser.error(f"--parameter {args.parameter}: the network's parameters are {', '.join(names)}")
+    if args.parameter is not None and not args.eps_sweep:
+        parser.error("--parameter picks the parameter of the eps sweep: add --eps-sweep")
+    names = names if args.parameter is None else [args.parameter]
     out = options.report_stream(args)
-    sizes = "-".join(map(str, (len(config.features), *config.hidden, 1)))
+    sizes = "-".join(map(str, layer_sizes(config)))
     activations = "/".join((*config.activations, config.output_activation))
     title = (f"{sizes} network ({activations}), float64, {config.init} weights (seed {config.seed}), "
              f"step {args.step}'s batch of {len(problem.X)} {config.dataset} points")
@@ -188,7 +205,7 @@ def main(argv=None):
     print(f"Gradient check: {title}, eps {args.fd_eps:g}\n", file=out)
     print(format_check(result), file=out)
     if args.eps_sweep:
-        result["sweep"] = sweep(problem)
+        result["sweep"] = sweep(problem, names)
         print(file=out)
         print(format_sweep(result["sweep"]), file=out)
     print(file=out)

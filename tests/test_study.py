@@ -93,9 +93,7 @@ def test_eps_sweep_falls_then_rises_with_the_best_eps_marked(tmp_path, capsys):
     assert errors[best] < 1e-8
     assert errors[:best + 1] == sorted(errors[:best + 1], reverse=True)         # truncation error falls ...
     assert errors[best:] == sorted(errors[best:])                               # ... round-off rises
-    rows = [line for line in out.splitlines() if re.match(r" +1e-\d\d  \d\.\d\de-\d\d", line)]
-    assert len(rows) == 12
-    assert [row for row in rows if row.endswith("<- best")] == [rows[best]]
+    assert len([line for line in out.splitlines() if re.match(r" +1e-\d\d ", line)]) == 12
     assert (tmp_path / "sweep.png").read_bytes().startswith(PNG)
 
 
@@ -187,3 +185,24 @@ def test_script_writes_its_figure_whole_or_not_at_all(package, tmp_path, capsys,
     status, _, err = run_main(script_main(package), ["--epochs", "1", "--plot", str(path)], capsys)
     assert status == 2 and err == f"error: --plot {path}: No space left on device\n"
     assert path.read_bytes() == b"the previous figure" and os.listdir(tmp_path) == ["run.png"]
+
+
+def test_the_eps_sweep_is_per_parameter_with_each_best_eps_marked(tmp_path, capsys):
+    from compare.gradcheck import main as gradcheck_main, sweep_figure
+    status, out, _ = run_main(gradcheck_main, ["--eps-sweep", "--json", str(tmp_path / "g.json")], capsys)
+    result = json.loads((tmp_path / "g.json").read_text())["sweep"]
+    names = ["layer1.weight", "layer1.bias", "layer2.weight", "layer2.bias", "layer_out.weight", "layer_out.bias"]
+    assert status == 0 and list(result["parameters"]) == names
+    header = next(line for line in out.splitlines() if line.lstrip().startswith("eps "))
+    assert header.split() == ["eps", *names]
+    for k, name in enumerate(names):                 # one * per column, at that parameter's smallest error
+        rel = result["parameters"][name]["rel"]
+        assert result["parameters"][name]["best_eps"] == result["eps"][rel.index(min(rel))]
+        starred = [line for line in out.splitlines() if line.startswith(" ") and line.split()[k + 1:k + 2] and
+                   line.split()[k + 1].endswith("*")]
+        assert len(starred) == 1 and float(starred[0].split()[0]) == result["parameters"][name]["best_eps"]
+    ax = sweep_figure(result, "title").axes[0]
+    assert [text.get_text().split(" (")[0] for text in ax.get_legend().get_texts()] == names
+    assert len(ax.get_lines()) == 2 * len(names)     # a line and a best-eps star per parameter
+    status, out, _ = run_main(gradcheck_main, ["--eps-sweep", "--parameter", "layer1.weight"], capsys)
+    assert status == 0 and "layer1.bias" not in out.split("per parameter")[1]
