@@ -35,7 +35,8 @@ def seed_sweep(config, weights, n, out):
 
 def main(argv=None):
     parser = options.parser("python -m compare", DESCRIPTION,
-                            [*SETTINGS, "weights", "playground", "exact", "seeds", "quiet", "json", "plot", "save_weights",
+                            [*SETTINGS, "weights", "playground", "exact", "seeds", "quiet", "json", "plot", "animate",
+                             "save_weights",
                              "export_torch"])
     args = parser.parse_args(argv)
     config, weights = options.configure(parser, args)
@@ -52,13 +53,24 @@ def main(argv=None):
     if args.seeds is not None:
         if not 1 <= args.seeds <= 1000 or config.seed + args.seeds > 2**32:
             parser.error(f"--seeds {args.seeds}: must be an integer in [1, 1000], with --seed + --seeds <= 2**32")
-        if args.save_weights or args.json or args.plot:
-            parser.error("--seeds prints a table only; drop --save-weights, --json and --plot")
+        if args.save_weights or args.json or args.plot or args.animate:
+            parser.error("--seeds prints a table only; drop --save-weights, --json, --plot and --animate")
         return seed_sweep(config, weights, args.seeds, out)
-    if args.plot and config.features != ("x", "y"):
-        parser.error("--plot draws the model over the (x, y) plane and needs --features x,y")
-    result = run(config, weights, on_epoch=None if args.quiet else lambda r: print(epoch_report(r), file=out,
-                                                                                   flush=True))
+    for name in ("plot", "animate"):
+        if getattr(args, name) and config.features != ("x", "y"):
+            parser.error(f"--{name} draws the model over the (x, y) plane and needs --features x,y")
+    recorder = None
+    if args.animate:
+        from .animate import Recorder, gif_writer    # matplotlib and Pillow: imported only when asked for
+        recorder = Recorder()
+
+    def on_epoch(result):
+        if recorder:
+            recorder(result)
+        if not args.quiet:
+            print(epoch_report(result), file=out, flush=True)
+
+    result = run(config, weights, on_epoch=on_epoch)
     if not args.quiet:
         print(file=out)
     print(summary(result), file=out)
@@ -66,6 +78,8 @@ def main(argv=None):
     if args.plot:
         from .plot import make_figure                # matplotlib: imported only when a figure is asked for
         outputs.append((args.plot, png_writer(make_figure(result))))
+    if recorder and recorder.planes:
+        outputs.append((args.animate, gif_writer(result, recorder.planes)))
     save_outputs(parser, outputs)
     return 0 if result.agree else 1
 

@@ -215,3 +215,40 @@ def test_a_diverged_run_still_draws_its_figure(tmp_path, capsys):
                                 "--quiet", "--plot", str(path)], capsys)
     assert status == 1 and err == "" and "DIVERGED: " in out
     assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_animate_writes_a_frame_per_epoch(tmp_path, capsys):
+    from PIL import Image
+    path = tmp_path / "run.gif"
+    status, out, err = run_cli(["--epochs", "3", "--quiet", "--animate", str(path)], capsys)
+    assert status == 0 and err == ""
+    with Image.open(path) as gif:
+        assert gif.format == "GIF" and gif.n_frames == 3 and gif.info["loop"] == 0
+        frames = []
+        for k in range(gif.n_frames):
+            gif.seek(k)
+            frames.append(np.asarray(gif.convert("RGB")))
+    assert not np.array_equal(frames[0], frames[-1])            # training moved the planes and the curves
+
+
+def test_the_animation_s_frames_show_each_epoch():
+    from matplotlib.figure import Figure
+    from compare.animate import Recorder, frames
+    from compare.lockstep import run
+    from compare.options import Config
+    recorder = Recorder()
+    result = run(Config(epochs=2), on_epoch=recorder)
+    assert len(recorder.planes) == 2 and recorder.planes[0][0].shape == (121, 121)
+    fig = Figure(figsize=(13, 3.6), dpi=72, layout="constrained")
+    drawing = frames(result, recorder.planes, fig)
+    first = next(drawing)
+    ax_loss, ax_manual, ax_torch, ax_diff = fig.axes[:4]
+    assert first.shape == (259, 936, 3) and first.dtype == np.uint8
+    assert [ax.get_title() for ax in (ax_manual, ax_torch)] == ["manual (NumPy)", "torch_impl (autograd)"]
+    assert [text.get_text() for text in ax_loss.texts] == ["epoch 1 of 2"]
+    assert [len(line.get_xdata()) for line in ax_loss.get_lines()] == [1] * 4      # both sides' two curves
+    np.testing.assert_array_equal(ax_manual.get_images()[0].get_array(), recorder.planes[0][0])
+    assert len(ax_manual.collections[0].get_offsets()) == len(result.data[0])      # every training point
+    next(drawing)
+    assert [text.get_text() for text in ax_loss.texts] == ["epoch 2 of 2"]
+    assert ax_diff.texts[0].get_text().endswith("% bit-identical")
