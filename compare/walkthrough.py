@@ -24,6 +24,7 @@ from manual.train import labels
 
 from . import options
 from .data import load_data
+from .files import png_writer, save_outputs
 from .pair import DTYPES, TOLERANCES, make_criteria, make_optimizers, sizes as layer_sizes, start
 from .trace import Row, layer_pairs, step_start, trace
 
@@ -278,16 +279,21 @@ def grad_fn_chain(loss, model=None):
                                       for node, method, job in table]
 
 
+def prepared(config, X, y, weights=None):
+    r"""The step's ``X``, its labels as ``config.loss`` takes them and both models with its weights."""
+    np_dtype = DTYPES[config.dtype][0]
+    X, y = np.asarray(X, np_dtype).reshape(-1, 2), labels(np.asarray(y, np_dtype).reshape(-1, 1), config.loss)
+    return X, y, start(config, weights)[0]
+
+
 def compute(config, X, y, weights=None):
     r"""One SGD step on both sides from identical weights; return the ``(heading, lines)`` sections.
 
     ``X`` holds the points ``(B, 2)`` and ``y`` their +1/-1 labels ``(B, 1)`` (one point and one
-    label will do), encoded for ``config.loss`` by ``manual.train.labels``. The weights are ``weights`` (a state dict) if given, else drawn as
-    ``python -m compare`` draws them.
+    label will do), encoded for ``config.loss`` by ``manual.train.labels``. The weights are
+    ``weights`` (a state dict) if given, else drawn as ``python -m compare`` draws them.
     """
-    np_dtype = DTYPES[config.dtype][0]
-    X, y = np.asarray(X, np_dtype).reshape(-1, 2), labels(np.asarray(y, np_dtype).reshape(-1, 1), config.loss)
-    (manual_model, torch_model), _ = start(config, weights)
+    X, y, (manual_model, torch_model) = prepared(config, X, y, weights)
     before = manual_model.state_dict()
     autograd = {row.name: row.torch for row in trace(config, before, X, y)}
     walked = {}                                  # the arrays this walkthrough computed, by name
@@ -390,7 +396,7 @@ def main(argv=None):
         "number of it, forward and back, with its formula and the numbers put in, beside the value autograd "
         "computed. Exit status 0 when every value agrees with autograd, 1 otherwise, 2 for bad input."),
         ("hidden", "activations", "loss", "dtype", "seed", "init", "lr", "weight_decay", "batch_size", "step",
-         "row", "digits"))
+         "row", "digits", "plot"))
     parser.add_argument("--points", type=int, help=f"take the first N training points of the data, at most "
                         f"{MAX_POINTS} (default: 1; --step walks a step's batch instead)")
     parser.set_defaults(step=None, row=None)
@@ -420,6 +426,13 @@ def main(argv=None):
     sections = compute(config, X, y, weights)
     shown = sections if args.row is None else one_row(sections, args.row)
     print(render(shown, config, source + ("" if args.row is None else f"; its row {args.row} (--row)"), args.digits))
+    if args.plot:
+        from .drawing import network_figure           # matplotlib: imported only when a figure is asked for
+        X, y, models = prepared(config, X, y, weights)
+        before = models[0].state_dict()
+        figure = network_figure(config, before, trace(config, before, X, y), f"{source}: row {args.row or 0}",
+                                args.row or 0)
+        save_outputs(parser, [(args.plot, png_writer(figure))])
     return 0 if all(v.status(config.dtype) in ("exact", "close") for v in values(sections)) else 1
 
 

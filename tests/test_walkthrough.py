@@ -222,3 +222,35 @@ def test_the_loss_gradient_is_printed_with_its_numbers(loss, formula, capsys):
     status, out, _ = run(["--loss", loss, "--points", "2"], capsys)
     line = next(line for line in out.splitlines() if line.startswith(f"  dL/dy_pred[1,"))
     assert status == 0 and formula in line and PRINTED.match(line), line
+
+
+@pytest.mark.parametrize("hidden, activations", [((3, 3), ("tanh", "sigmoid")), ((8, 8), ("relu", "tanh"))])
+def test_the_network_drawn_at_one_step_has_every_neuron_link_and_value(hidden, activations):
+    from matplotlib.patches import Circle
+    from compare.drawing import MAX_FAN_IN, network_figure
+    from compare.trace import step_start, trace
+    config = Config(dtype="float64", hidden=hidden, activations=activations)
+    weights, X, y = step_start(config, None, 1)
+    rows = trace(config, weights, X, y)
+    ax = network_figure(config, weights, rows, "step 1", row=2).axes[0]
+    sizes = [2, *hidden, 1]
+    assert len([p for p in ax.patches if isinstance(p, Circle)]) == sum(sizes)
+    assert len(ax.get_lines()) == sum(a * b for a, b in zip(sizes, sizes[1:]))          # one per weight
+    texts = "\n".join(text.get_text() for text in ax.texts[:-1])        # the last: the legend
+    by = {row.name: row for row in rows}
+    assert f"dL/dz {by['dL/dz2'].manual[2, 0]:.3g} ✓" in texts and f"z {by['z1'].manual[2, 0]:.3g} ✓" in texts
+    assert "✗" not in texts
+    first_layer_labelled = f"w1 {weights['layer1.weight'][0, 0]:.3g} → {by['new_W1'].manual[0, 0]:.3g} ✓" in texts
+    assert first_layer_labelled                          # fan-in 2: every neuron lists its links
+    second = f"dL/dw1 {by['dL/dW2'].manual[0, 0]:.3g} ✓" in texts
+    assert second == (hidden[0] <= MAX_FAN_IN)
+
+
+def test_a_wrong_value_is_marked_on_the_drawing(monkeypatch):
+    from compare.drawing import network_figure
+    from compare.trace import step_start, trace
+    monkeypatch.setattr(manual.Sigmoid, "backward", lambda self, da: da * self.a * (1 + self.a))
+    config = Config(dtype="float64")
+    weights, X, y = step_start(config, None, 1)
+    texts = [text.get_text() for text in network_figure(config, weights, trace(config, weights, X, y), "t").axes[0].texts]
+    assert any(text.startswith("dL/dz") and text.endswith("✗") for text in texts)
