@@ -75,3 +75,32 @@ def network_figure(config, weights, rows, title, row=0):
     ax.set_ylim(-gap * max(layers) / 2 - 0.8, gap * max(layers) / 2 + 0.9)
     ax.set_aspect("equal")
     return fig
+
+
+def graph_figure(nodes, passed, title):
+    r"""Autograd's graph of one step (``walkthrough.graph_nodes``), a box per node beside the manual method
+    that does its job; ``passed[k]`` is what node ``k`` passed on in the backward pass (the shapes of
+    the gradients it sent to its inputs, or the parameter it filled)."""
+    fig = Figure(figsize=(12, 0.62 * len(nodes) + 1.2), dpi=100, layout="constrained")
+    ax = fig.subplots()
+    ax.set_axis_off()
+    ax.set_title(title, fontsize=10)
+    where = [(3.4 * depth, -k) for k, (depth, *_rest) in enumerate(nodes)]
+    deepest = max(depth for depth, *_ in nodes)
+    column = 3.4 * deepest + 4.0                      # the manual side, in one column right of every box
+    for k, (depth, label, method, job, parent, _) in enumerate(nodes):
+        x, y = where[k]
+        if parent is not None:                      # from the node that passes it its gradient
+            px, py = where[parent]
+            ax.plot([px, px, x], [py, y, y], color="#888888", linewidth=1, zorder=1)
+        ax.text(x, y, label, fontsize=8.5, fontweight="bold", va="center", ha="left", zorder=2,
+                bbox=dict(facecolor="#e8f1f8" if depth == 0 else "#f4f4f4", edgecolor="#555555", boxstyle="round"))
+        ax.plot([x + 3.2, column - 0.1], [y, y], color="#dddddd", linewidth=0.6, linestyle=":", zorder=0)
+        ax.text(column, y, f"{method}: {job}\n{passed[k]}", fontsize=7, va="center", ha="left", color="#333333",
+                zorder=2)
+    ax.text(0, -len(nodes), "loss.backward() runs the nodes from the top: the main path (blue) back to the input; "
+            "each box's inputs hang below it. Beside each node: the manual code that does its job, and what it "
+            "passed on.", fontsize=8, va="top", wrap=True)
+    ax.set_xlim(-0.3, column + 8.5)
+    ax.set_ylim(-len(nodes) - 0.8, 0.8)
+    return fig

@@ -145,6 +145,8 @@ EXTRAS = {
     "json": dict(metavar="PATH", help="write the result as JSON; - for standard output (the report then "
                  "goes to standard error)"),
     "plot": dict(metavar="PATH", help="write the figure as PNG"),
+    "graph": dict(metavar="PATH", help="draw autograd's graph of the step as PNG, each node beside the manual code "
+                  "that does its job"),
     "animate": dict(metavar="PATH", help="write the run as an animated GIF, a frame per epoch: the loss curves, "
                     "both models over the plane and where they differ"),
     "save_weights": dict(metavar="PATH", help="write the trained weights as .npz"),
@@ -194,7 +196,7 @@ def parser(prog, description, names):
     return result
 
 
-OUTPUTS = ("json", "plot", "animate", "save_weights", "export_torch")
+OUTPUTS = ("json", "plot", "animate", "graph", "save_weights", "export_torch")
 
 
 def report_stream(args):

@@ -23,7 +23,7 @@ import torch
 import manual
 
 from . import options
-from .files import json_writer, save_outputs
+from .files import json_writer, png_writer, save_outputs
 from .options import SETTINGS
 from .pair import epoch_batches, make_criteria, make_optimizers, make_pair, read_only, run_data, start, tolerance_ratio
 
@@ -213,11 +213,28 @@ def step_start(config, weights, step):
             manual.train_step(models[0], optimizer, criterion, read_only(X_train[idx]), read_only(y_train[idx]))
 
 
+def recorded_graph(config, weights, X, y):
+    r"""The torch side's ``grad_fn`` graph of one step (``walkthrough.graph_nodes``), and per node what it
+    passed on in ``loss.backward()``: the shapes of the gradients it sent to its inputs."""
+    from .walkthrough import graph_nodes
+    model = make_pair(config, np.random.default_rng(0), weights)[1]
+    loss = make_criteria(config)[1](model(torch.tensor(X)), torch.tensor(y))
+    nodes = graph_nodes(loss, model)
+    passed = {}
+    for k, (*_, node) in enumerate(nodes):
+        def hook(grad_inputs, grad_outputs, k=k):
+            shapes = [tuple(g.shape) for g in grad_inputs if g is not None]
+            passed[k] = "passes on a gradient of shape " + ", ".join(map(str, shapes)) if shapes else "fills .grad"
+        node.register_hook(hook)
+    loss.backward()
+    return nodes, [passed.get(k, "") for k in range(len(nodes))]
+
+
 @np.errstate(over="ignore", invalid="ignore")     # a diverging step is reported as DIVERGED, not warned about
 def main(argv=None):
     names = [name for name in SETTINGS if name not in ("free_running",)]
     parser = options.parser("python -m compare.trace", __doc__.split("\n\n")[0],
-                            [*names, "weights", "playground", "exact", "step", "row", "digits", "json"])
+                            [*names, "weights", "playground", "exact", "step", "row", "digits", "json", "graph"])
     args = parser.parse_args(argv)
     config, weights = options.configure(parser, args)
     try:
@@ -243,7 +260,13 @@ def main(argv=None):
     else:
         print(f"First difference: {first.name} ({first.where}); likely cause: {explain(first, config)}" if first
               else "Every quantity agrees.", file=out)
-    save_outputs(parser, [(args.json, json_writer({"step": args.step, "rows": to_json(rows, config.dtype)}))])
+    outputs = [(args.json, json_writer({"step": args.step, "rows": to_json(rows, config.dtype)}))]
+    if args.graph:
+        from .drawing import graph_figure             # matplotlib: imported only when a figure is asked for
+        nodes, passed = recorded_graph(config, state, X, y)
+        outputs.append((args.graph, png_writer(graph_figure(nodes, passed, f"Autograd's graph of step {args.step} "
+                                                                           f"(batch of {len(X)})"))))
+    save_outputs(parser, outputs)
     return 1 if first else 0
 
 

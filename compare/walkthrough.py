@@ -245,34 +245,43 @@ def size(node):
     return 1 + sum(size(child) for child in children(node))
 
 
-def grad_fn_chain(loss, model=None):
-    r"""Autograd's recorded graph behind ``loss``, one line per node, each beside its manual counterpart.
+def graph_nodes(loss, model=None):
+    r"""Autograd's recorded graph behind ``loss`` as ``(depth, label, method, job, parent, node)`` per node.
 
     Walks ``loss.grad_fn`` through ``next_functions``: at every node the path reaching the most
-    nodes (towards the input) goes on at the same indentation, ``<- Node``; every other input (a
-    parameter's ``AccumulateGrad``, the ``TBackward0`` of a weight) is indented under its node.
-    With ``model``, each ``AccumulateGrad`` is named after the parameter it fills. The first line
-    is that main path in one line.
+    nodes (towards the input) goes on at the same depth; every other input (a parameter's
+    ``AccumulateGrad``, the ``TBackward0`` of a weight) one deeper. ``parent`` is the index of the
+    node whose input it is (None for the loss's). With ``model``, each ``AccumulateGrad`` is named
+    after the parameter it fills; ``method`` and ``job`` are the manual counterpart's.
     """
     names = {id(p): name for name, p in model.named_parameters()} if model is not None else {}
-    table, path = [], []
+    found = []
 
-    def walk(node, depth):
+    def walk(node, depth, parent):
         while node is not None:
             label = type(node).__name__
             if label == "AccumulateGrad":
                 label += f" ({names.get(id(node.variable), 'leaf')})"
-            if depth == 0:
-                path.append(label)
             method, job = GRAD_FNS.get(type(node).__name__, ("(no manual counterpart listed)", ""))
-            table.append((f"{'     ' * depth}{'<- ' if table else ''}{label}", method, job))
+            found.append((depth, label, method, job, parent, node))
+            parent = len(found) - 1
             inputs = children(node)
             node = max(inputs, key=size, default=None)
             for other in inputs:
                 if other is not node:
-                    walk(other, depth + 1)
+                    walk(other, depth + 1, parent)
 
-    walk(loss.grad_fn, 0)
+    walk(loss.grad_fn, 0, None)
+    return found
+
+
+def grad_fn_chain(loss, model=None):
+    r"""Autograd's recorded graph behind ``loss`` (``graph_nodes``), one line per node beside its manual
+    counterpart, the path towards the input at one indentation, ``<- Node``; the first line is that
+    main path in one line."""
+    table = [(f"{'     ' * depth}{'<- ' if k else ''}{label}", method, job)
+             for k, (depth, label, method, job, _, _) in enumerate(graph_nodes(loss, model))]
+    path = [label for depth, label, *_ in graph_nodes(loss, model) if depth == 0]
     width = max(len(node) for node, _, _ in table)
     method_width = max(len(method) for _, method, _ in table)
     return [" <- ".join(path), ""] + [f"{node:{width}}  {method:{method_width}}  {job}".rstrip()

@@ -99,5 +99,5 @@ def test_lockstep_run_agrees_and_learns(executed):
 
 
 def test_figures_are_shown(executed):
-    for cell_id in ("data", "figure"):
+    for cell_id in ("data", "figure", "pictures"):
         assert any("image/png" in output.get("data", {}) for output in cell(executed[0], cell_id).outputs)

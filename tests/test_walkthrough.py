@@ -11,7 +11,7 @@ from compare.data import load_data
 from compare.options import Config
 from compare.pair import make_pair
 from compare.walkthrough import array_text, compute, grad_fn_chain, main, values, walkthrough
-from conftest import assert_close
+from conftest import assert_close, run_main
 
 CONFIGS = {
     "default": (Config(dtype="float64"), 1),
@@ -254,3 +254,22 @@ def test_a_wrong_value_is_marked_on_the_drawing(monkeypatch):
     weights, X, y = step_start(config, None, 1)
     texts = [text.get_text() for text in network_figure(config, weights, trace(config, weights, X, y), "t").axes[0].texts]
     assert any(text.startswith("dL/dz") and text.endswith("✗") for text in texts)
+
+
+def test_autograd_s_graph_is_drawn_node_by_node_beside_the_manual_code(tmp_path, capsys):
+    from compare.drawing import graph_figure
+    from compare.trace import main as trace_main, recorded_graph, step_start
+    config = Config()
+    weights, X, y = step_start(config, None, 1)
+    nodes, passed = recorded_graph(config, weights, X, y)
+    texts = [text.get_text() for text in graph_figure(nodes, passed, "step 1").axes[0].texts]
+    labels = [label for _, label, *_ in nodes]
+    assert labels[:3] == ["MseLossBackward0", "TanhBackward0", "AddmmBackward0"]
+    assert sorted(label for label in labels if label.startswith("AccumulateGrad")) == sorted(
+        f"AccumulateGrad ({name})" for name in ["layer1.weight", "layer1.bias", "layer2.weight", "layer2.bias",
+                                                "layer_out.weight", "layer_out.bias"])
+    assert all(label in texts for label in labels)
+    assert "manual.layers.Sigmoid.backward: dL/dz = dL/da * a * (1 - a)\npasses on a gradient of shape (15, 3)" in texts
+    assert passed[labels.index("AccumulateGrad (layer_out.bias)")] == "fills .grad"
+    path = tmp_path / "graph.png"
+    assert run_main(trace_main, ["--graph", str(path)], capsys)[0] == 0 and path.read_bytes()[:4] == b"\x89PNG"
