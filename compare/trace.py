@@ -133,7 +133,7 @@ def trace(config, weights, X, y):
         da = dx
     for optimizer in make_optimizers(config, manual_model, torch_model):     # the step's update, from a fresh state
         optimizer.step()
-    for k, name, layer, activation, t_layer, *_ in forward:
+    for k, name, layer, _, t_layer, *_ in forward:
         rows += [Row(f"new_W{k}", f"{name}.weight", layer.weight.data, t_layer.weight.detach().numpy()),
                  Row(f"new_b{k}", f"{name}.bias", layer.bias.data, t_layer.bias.detach().numpy())]
     return rows

@@ -220,7 +220,7 @@ def test_a_network_too_large_to_read_gets_a_summary_per_section(capsys):
                                            ("cross-entropy", "(softmax(y_pred[1])[0] - [0 == y[1]]) / N")])
 def test_the_loss_gradient_is_printed_with_its_numbers(loss, formula, capsys):
     status, out, _ = run(["--loss", loss, "--points", "2"], capsys)
-    line = next(line for line in out.splitlines() if line.startswith(f"  dL/dy_pred[1,"))
+    line = next(line for line in out.splitlines() if line.startswith("  dL/dy_pred[1,"))
     assert status == 0 and formula in line and PRINTED.match(line), line
 
 
