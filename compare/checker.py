@@ -22,6 +22,8 @@ import importlib
 import importlib.util
 import os
 import sys
+import sysconfig
+import traceback
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,13 +31,15 @@ import torch
 
 import manual
 import torch_impl
-from manual.train import LOSSES, labels, typed
+from manual.train import LOSSES, labels, listed, typed
 
 from . import options
 from .data import load_data
 from .files import json_writer, save_outputs
 from .pair import tolerance_ratio
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OURS = tuple(os.path.join(ROOT, package) + os.sep for package in ("compare", "manual", "torch_impl"))
 SEEDS = {"the article's data": 0, "random weights": 1, "saturated units": 2}
 
 
@@ -59,12 +63,19 @@ def load(spec):
         raise ValueError(f"{where}: {exc.strerror}") from None
     except Exception as exc:                       # a syntax error, or whatever the file raises
         raise ValueError(f"{where}: {type(exc).__name__} while loading it: {exc}") from None
-    if not callable(getattr(module, name, None)):
+    if not hasattr(module, name):
         raise ValueError(f"{where} defines no {name}() to build the model")
+    if not callable(getattr(module, name)):
+        raise ValueError(f"{where}: {name} is not callable ({type(getattr(module, name)).__name__}); {name}() must "
+                         "build the model")
     try:
         return getattr(module, name)()
     except Exception as exc:
         raise ValueError(f"{spec}: {name}() raised {type(exc).__name__}: {exc}") from None
+
+
+class Uncheckable(ValueError):
+    r"""A model whose answer cannot be compared (a gradient missing): one error line, not a verdict."""
 
 
 class Learner:
@@ -72,6 +83,8 @@ class Learner:
 
     def __init__(self, model, criterion=None):
         self.model, self.criterion = model, criterion
+        if isinstance(model, type):
+            raise ValueError(f"{model.__name__} is a class: pass the model it builds, {model.__name__}()")
         if isinstance(getattr(model, "params", None), dict) and callable(getattr(model, "loss", None)):
             self.style, self.names = "cs231n", list(model.params)
         elif all(callable(getattr(model, method, None)) for method in ("forward", "backward", "named_parameters")):
@@ -109,7 +122,7 @@ class Learner:
             loss, grads = self.model.loss(X, y)
             missing = [name for name in self.names if name not in grads]
             if missing:
-                raise ValueError(f"loss(X, y) returned no gradient for {', '.join(missing)}")
+                raise Uncheckable(f"loss(X, y) returned no gradient for {', '.join(missing)}")
             try:
                 scores = np.asarray(self.model.loss(X))
             except Exception:                      # loss(X) alone is optional
@@ -214,6 +227,7 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
     Raises ``ValueError`` (one line) for a model that cannot be checked: parameters that do not chain,
     activations that do not pair with the hidden layers, gradients of another shape.
     """
+    activations = listed(str)(activations) if isinstance(activations, str) else tuple(activations)   # "tanh,relu"
     learner = Learner(model, criterion)
     if optimizer is not None and learner.style == "cs231n":
         raise ValueError("an optimizer is checked on a module-style model, whose parameters it updates")
@@ -224,7 +238,9 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
                          f"{typed(activations)} names {len(activations)}: give one per hidden layer, e.g. "
                          f"--activations {typed(('tanh',) * len(hidden))}")
     if sizes[-1] != LOSSES[loss][2]:
-        raise ValueError(f"the model has {sizes[-1]} output(s); --loss {loss} takes {LOSSES[loss][2]}")
+        takes = [name for name, (_, _, outputs) in LOSSES.items() if outputs == sizes[-1]]
+        raise ValueError(f"the model has {sizes[-1]} output(s); --loss {loss} takes {LOSSES[loss][2]} "
+                         f"(--loss {' or '.join(takes) or 'none of them'} takes {sizes[-1]})")
     net = Network(sizes, transposed, (*activations, output_activation or LOSSES[loss][1]), loss)
     verdict = Verdict(f"{learner.style}-style {type(model).__name__}: {'-'.join(map(str, sizes))}, "
                       f"{', '.join(net.activations[:-1]) or 'no hidden layer'}, {net.activations[-1]} output, "
@@ -274,12 +290,12 @@ def compare_batch(learner, twin, net, weights, X, y, batch, optimizer=None):
         for _ in range(2):                         # a second call shows gradients that accumulate
             learner.set(weights)
             calls.append(learner.gradients(X, y, dy_pred.copy()))
-    except ValueError:
+    except Uncheckable:
         raise
-    except Exception as exc:                       # a bug in your code: its message says where
+    except Exception as exc:                       # a bug in your code: where it was raised, and what it says
         return ({"batch": batch, "outputs": "-", "loss": "-", "gradients": "raised"},
-                {"batch": batch, "what": f"your model raised {type(exc).__name__}: {exc}",
-                 "hint": "the message says where; a shape error is often a missing transpose"})
+                {"batch": batch, "what": f"your model raised {type(exc).__name__} at {raised_at(exc)}: {exc}",
+                 "hint": raised_hint(exc)})
     (mine_pred, mine_loss, mine, mine_dy), (_, _, again, _) = calls
     for k, (name, g, e) in enumerate(zip(learner.names, mine, expected)):
         # a classic mistake's shape: transposed, another layer's input, a bias gradient not summed
@@ -296,11 +312,13 @@ def compare_batch(learner, twin, net, weights, X, y, batch, optimizer=None):
     if row["outputs"] == "WRONG":
         return row, {"batch": batch, "what": "the outputs (the forward pass)",
                      "hint": "the forward pass differs before any gradient: check each layer's x W + b and activation "
-                             "(--activations names the hidden layers', --loss sets the output's)"}
+                             "(--activations names the hidden layers', --output-activation or --loss the output's)"}
     if row["loss"] == "WRONG":
-        hint = (f"the loss: {LOSS_FORMULAS[net.loss]}" if np.isfinite(mine_loss) else
-                "yours is not finite where autograd's is: a log of 0 or an exp that overflowed; compute it as "
-                "docs/losses.md does (log-softmax shifted by the largest logit, BCE fused with its sigmoid)")
+        hint = ("yours is not finite where autograd's is: a log of 0 or an exp that overflowed; compute it as "
+                "docs/losses.md does (log-softmax shifted by the largest logit, BCE fused with its sigmoid)"
+                if not np.isfinite(mine_loss) else factor_hint(mine_loss, value, len(X)) or
+                f"the loss ({LOSS_FORMULAS[net.loss]}), or the forward pass before it: --activations and "
+                "--output-activation must be your model's")
         return row, {"batch": batch, "what": f"the loss value (yours {mine_loss:.9g}, autograd {value:.9g})",
                      "hint": hint}
     if mine_dy is not None and not agree(mine_dy, dy_pred):
@@ -319,6 +337,22 @@ def compare_batch(learner, twin, net, weights, X, y, batch, optimizer=None):
     if optimizer is None:
         return row, None
     return row, check_step(learner, twin, net, weights, optimizer, row, batch)
+
+
+def raised_at(exc):
+    r"""``file:line`` of the innermost frame of the exception that is not this project's or a library's."""
+    frames = [frame for frame in traceback.extract_tb(exc.__traceback__)
+              if not frame.filename.startswith((*OURS, sysconfig.get_paths()["purelib"]))]
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "(no frame of your code)"
+
+
+def raised_hint(exc):
+    if isinstance(exc, NotImplementedError):
+        return "a method still raises NotImplementedError: write it"
+    if "shape" in str(exc) or "broadcast" in str(exc) or "align" in str(exc):
+        return ("two arrays of shapes that do not fit: often a missing transpose, or a bias gradient not summed "
+                "over the batch (db = dz.sum(axis=0))")
+    return "the line named above raised it"
 
 
 def worst(mine, expected):

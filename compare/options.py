@@ -72,7 +72,7 @@ class Config:
     eps: float = setting(1e-8, "Adam(W): term added to the denominator", finite_at_least(0), "a finite number >= 0")
     amsgrad: bool = setting(False, "Adam(W): the AMSGrad variant")
     loss: str = setting("mse", "the loss; the output layer and labels follow it: mse, the article's (half of it "
-                        "under --rules playground, as Playground's), or l1, the mean absolute error (Playground's "
+                        "under Playground's rules, as Playground's), or l1, the mean absolute error (Playground's "
                         "mae), a tanh output and +1/-1 labels; bce, a sigmoid output and 0/1 labels; bce-logits, a "
                         "linear output (a logit) and 0/1 labels; cross-entropy, two linear outputs (logits) and "
                         "class indices 0/1", choices=tuple(LOSSES))

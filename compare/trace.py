@@ -25,7 +25,8 @@ import manual
 from . import options
 from .files import json_writer, png_writer, save_outputs
 from .options import SETTINGS
-from .pair import epoch_batches, make_criteria, make_optimizers, make_pair, read_only, run_data, start, tolerance_ratio
+from .pair import (epoch_batches, make_criteria, make_optimizers, make_pair, read_only, run_data, sizes, start,
+                   tolerance_ratio)
 
 DIVERGED_HINT = "both sides overflowed to NaN or infinity: training diverged here, try a smaller --lr"
 # What a first difference at each kind of quantity most likely means.
@@ -247,7 +248,10 @@ def main(argv=None):
     rows = trace(config, state, X, y)
     first = first_difference(rows, config.dtype)
     out = options.report_stream(args)
-    print(f"Step {args.step} (batch of {len(X)}), from identical weights:\n", file=out)
+    network = "-".join(map(str, sizes(config)))
+    activations = "/".join((*config.activations, config.output_activation))
+    print(f"Step {args.step} (batch of {len(X)}) of the {network} network ({activations}), "
+          f"{type(make_criteria(config)[0]).__name__}, {config.dtype}, from identical weights:\n", file=out)
     print(format_rows(rows, config.dtype), file=out)
     print(file=out)
     if args.step > 1 and (config.optimizer != "sgd" or config.momentum):

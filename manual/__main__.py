@@ -53,8 +53,10 @@ def parse_args(argv):
     parser.add_argument("--hidden", type=listed(int), default="3,3", help='neurons per hidden layer; "" for none')
     parser.add_argument("--activations", type=listed(str), default="tanh,sigmoid",
                         help=f"one activation per hidden layer, from {', '.join(ACTIVATIONS)}")
-    parser.add_argument("--loss", choices=LOSSES, default="mse", help="the loss; the output layer and the labels "
-                        "follow it: docs/losses.md")
+    parser.add_argument("--loss", choices=LOSSES, default="mse", help="the loss; the output layer and labels "
+                        "follow it: mse or l1, a tanh output and +1/-1 labels; bce, a sigmoid output and 0/1 labels; "
+                        "bce-logits, a linear output (a logit) and 0/1 labels; cross-entropy, two linear outputs "
+                        "(logits) and class indices 0/1 (docs/losses.md)")
     parser.add_argument("--dtype", choices=DTYPES, default="float32", help="floating-point type of the network")
     parser.add_argument("--seed", type=int, default=1, help="seed of the data, the initial weights and the batch order")
     parser.add_argument("--plot", metavar="PATH", help="write the loss curves and the decision boundary as PNG")

@@ -148,3 +148,29 @@ def test_the_readme_s_example_prints_what_the_readme_shows(tmp_path, capsys, mon
     status, out, _ = run_main(main, command.split("#")[0].split()[3:], capsys)
     assert status == 1 and "exit status 1" in command
     assert out.rstrip().split("\n")[-len(shown) + 1:] == shown[1:]       # after the "..."
+
+
+class SummedLoss(Net):
+    r"""cs231n style, the loss summed where it should be a mean (its gradients right)."""
+
+    def loss(self, X, y=None):
+        result = super().loss(X, y)
+        return result if y is None else (result[0] * y.size, result[1])
+
+
+class Broken(ModuleNet):
+    def backward(self, dy_pred):
+        raise NotImplementedError("write backward")
+
+
+def test_what_the_review_of_a_learner_found_is_said_plainly():
+    verdict = compare.check(SummedLoss(*ARTICLE))
+    assert verdict.first_wrong["what"].startswith("the loss value") and "the 1/N forgotten" in verdict.first_wrong["hint"]
+    verdict = compare.check(Broken(*ARTICLE))
+    assert verdict.first_wrong["what"].startswith("your model raised NotImplementedError at ")
+    assert "test_check.py:" in verdict.first_wrong["what"] and "still raises NotImplementedError" in verdict.first_wrong["hint"]
+    assert compare.check(Net([2, 3, 1], ("relu", "tanh")), activations="relu").correct    # as the command line writes it
+    with pytest.raises(ValueError, match=r"ModuleNet is a class: pass the model it builds, ModuleNet\(\)"):
+        compare.check(ModuleNet)
+    with pytest.raises(ValueError, match=r"--loss mse takes 1 \(--loss cross-entropy takes 2\)"):
+        compare.check(Net([2, 3, 2], ("tanh", "linear")), activations=["tanh"])
