@@ -37,6 +37,7 @@ from . import options
 from .data import load_data
 from .files import json_writer, save_outputs
 from .pair import tolerance_ratio
+from .trace import LOSS_HINTS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OURS = tuple(os.path.join(ROOT, package) + os.sep for package in ("compare", "manual", "torch_impl"))
@@ -277,6 +278,11 @@ def agree(mine, theirs):
     return np.shape(mine) == np.shape(theirs) and bool(np.all(tolerance_ratio(mine, theirs, "float64") <= 1))
 
 
+def from_the_output(n):
+    r"""Parameter indices from the output layer back, each layer's weight before its bias."""
+    return sorted(range(n), key=lambda k: (-(k // 2), k % 2))
+
+
 def ok(flag):
     return "ok" if flag else "WRONG"
 
@@ -305,8 +311,8 @@ def compare_batch(learner, twin, net, weights, X, y, batch, optimizer=None):
             raise ValueError(f"the gradient of {name} has shape {np.shape(g)}, not {e.shape} like {name}")
     row = {"batch": batch, "outputs": "-" if mine_pred is None else ok(agree(mine_pred, y_pred)),
            "loss": "-" if mine_loss is None else ok(agree(mine_loss, value))}
-    # from the output layer back, each layer's weight before its bias; the first call, then the second
-    order = sorted(range(len(mine)), key=lambda k: (-(k // 2), k % 2))
+    # the first call's wrong gradients, then the second's
+    order = from_the_output(len(mine))
     wrong = [(k, gradients) for gradients in (mine, again) for k in order if not agree(gradients[k], expected[k])]
     row["gradients"] = ok(not wrong and (mine_dy is None or agree(mine_dy, dy_pred)))
     if row["outputs"] == "WRONG":
@@ -317,14 +323,14 @@ def compare_batch(learner, twin, net, weights, X, y, batch, optimizer=None):
         hint = ("yours is not finite where autograd's is: a log of 0 or an exp that overflowed; compute it as "
                 "docs/losses.md does (log-softmax shifted by the largest logit, BCE fused with its sigmoid)"
                 if not np.isfinite(mine_loss) else factor_hint(mine_loss, value, len(X)) or
-                f"the loss ({LOSS_FORMULAS[net.loss]}), or the forward pass before it: --activations and "
+                f"the loss ({LOSS_HINTS[net.loss][0]}), or the forward pass before it: --activations and "
                 "--output-activation must be your model's")
         return row, {"batch": batch, "what": f"the loss value (yours {mine_loss:.9g}, autograd {value:.9g})",
                      "hint": hint}
     if mine_dy is not None and not agree(mine_dy, dy_pred):
         return row, {"batch": batch, "what": "dL/dy_pred, your loss's backward()",
                      **worst(mine_dy, dy_pred), "hint": factor_hint(mine_dy, dy_pred, len(X)) or
-                     f"the loss gradient: {LOSS_GRADIENTS[net.loss]}"}
+                     f"the loss gradient: {LOSS_HINTS[net.loss][1]}"}
     if wrong:
         k, gradients = wrong[0]
         g, e = gradients[k], expected[k]
@@ -375,11 +381,11 @@ def check_step(learner, twin, net, weights, optimizer, row, batch):
         optimizer.step()
     except Exception as exc:
         row["update"] = "raised"
-        return {"batch": batch, "what": f"your optimizer's step() raised {type(exc).__name__}: {exc}",
-                "hint": "the message says where"}
+        return {"batch": batch, "what": f"your optimizer's step() raised {type(exc).__name__} at {raised_at(exc)}: "
+                f"{exc}", "hint": raised_hint(exc)}
     torch.optim.SGD(twin.parameters(), lr=lr, weight_decay=weight_decay).step()
     expected, mine = net.from_torch(q.detach() for q in twin.parameters()), learner.arrays()
-    order = sorted(range(len(mine)), key=lambda k: (-(k // 2), k % 2))
+    order = from_the_output(len(mine))
     wrong = [k for k in order if not agree(mine[k], expected[k])]
     row["update"] = ok(not wrong)
     if not wrong:
@@ -393,13 +399,6 @@ def check_step(learner, twin, net, weights, optimizer, row, batch):
                 "SGD with weight decay is p.data -= lr * (p.grad + weight_decay * p.data), for every parameter")
     return {"batch": batch, "parameter": learner.names[k], "what": f"the update of {learner.names[k]} by your "
             f"optimizer (lr {lr}, weight decay {weight_decay})", **worst(mine[k], expected[k]), "hint": hint}
-
-
-LOSS_FORMULAS = {"mse": "sum((y_pred - y)**2) / N, no 1/2", "l1": "sum(|y_pred - y|) / N",
-                 "bce": "-sum(y log p + (1 - y) log(1 - p)) / N", "bce-logits": "sum(max(z, 0) - z y + log(1 + exp(-|z|))) / N",
-                 "cross-entropy": "-sum_n log softmax(z_n)[y_n] / B"}
-LOSS_GRADIENTS = {"mse": "2 (y_pred - y) / N", "l1": "sign(y_pred - y) / N", "bce": "(p - y) / (p (1 - p)) / N",
-                  "bce-logits": "(sigmoid(z) - y) / N", "cross-entropy": "(softmax(z) - onehot(y)) / B"}
 
 
 def finite_difference(twin, net, weights, X, y, k, element, h=1e-6):

@@ -56,6 +56,27 @@ LOSS_HINTS = {
 }
 
 
+# What each node of autograd's graph does, and the manual method doing the same job.
+GRAD_FNS = {
+    "MseLossBackward0": ("manual.MSELoss.backward", "dL/dy_pred = 2 (y_pred - y) / N"),
+    "MeanBackward0": ("manual.L1Loss.backward", "the mean's 1 / N"),
+    "AbsBackward0": ("manual.L1Loss.backward", "the derivative of |d|: sign(d), 0 at 0"),
+    "SubBackward0": ("manual.L1Loss.backward", "d = y_pred - y: passed on to y_pred unchanged"),
+    "BinaryCrossEntropyBackward0": ("manual.BCELoss.backward", "dL/dp = (p - y) / max(p (1 - p), 1e-12) / N"),
+    "BinaryCrossEntropyWithLogitsBackward0": ("manual.BCEWithLogitsLoss.backward", "dL/dz = (sigmoid(z) - y) / N"),
+    "NllLossBackward0": ("manual.CrossEntropyLoss.backward", "-log_softmax[y] / N: -1 / N at the target's class"),
+    "LogSoftmaxBackward0": ("manual.CrossEntropyLoss.backward", "with the above: dL/dz = (softmax(z) - onehot(y)) / N"),
+    "TanhBackward0": ("manual.layers.Tanh.backward", "dL/dz = dL/da * (1 - a^2)"),
+    "SigmoidBackward0": ("manual.layers.Sigmoid.backward", "dL/dz = dL/da * a * (1 - a)"),
+    "ReluBackward0": ("manual.layers.ReLU.backward", "dL/dz = dL/da * [z > 0]"),
+    "EluBackward0": ("manual.layers.ELU.backward (SELU's too)", "dL/dz = dL/da * (1, or exp(z) for z <= 0), scaled"),
+    "SoftplusBackward0": ("manual.layers.Softplus.backward", "dL/dz = dL/da * sigmoid(z)"),
+    "AddmmBackward0": ("manual.layers.Linear.backward", "z = b + x W^T: dx = dz W, dW = dz^T x, db = sum dz"),
+    "TBackward0": ("manual.layers.Linear.backward", "the W^T of z = x W^T + b: transposes dW back to W's shape"),
+    "AccumulateGrad": ("manual.Parameter.accumulate_grad", "p.grad += the gradient"),
+}
+
+
 @dataclass
 class Row:
     r"""One quantity of the trace, on both sides."""
@@ -214,10 +235,48 @@ def step_start(config, weights, step):
             manual.train_step(models[0], optimizer, criterion, read_only(X_train[idx]), read_only(y_train[idx]))
 
 
+def children(node):
+    return [child for child, _ in node.next_functions if child is not None]
+
+
+def size(node):
+    r"""How many nodes the backward pass reaches from ``node``, ``node`` included."""
+    return 1 + sum(size(child) for child in children(node))
+
+
+def graph_nodes(loss, model=None):
+    r"""Autograd's recorded graph behind ``loss`` as ``(depth, label, method, job, parent, node)`` per node.
+
+    Walks ``loss.grad_fn`` through ``next_functions``: at every node the path reaching the most
+    nodes (towards the input) goes on at the same depth; every other input (a parameter's
+    ``AccumulateGrad``, the ``TBackward0`` of a weight) one deeper. ``parent`` is the index of the
+    node whose input it is (None for the loss's). With ``model``, each ``AccumulateGrad`` is named
+    after the parameter it fills; ``method`` and ``job`` are the manual counterpart's.
+    """
+    names = {id(p): name for name, p in model.named_parameters()} if model is not None else {}
+    found = []
+
+    def walk(node, depth, parent):
+        while node is not None:
+            label = type(node).__name__
+            if label == "AccumulateGrad":
+                label += f" ({names.get(id(node.variable), 'leaf')})"
+            method, job = GRAD_FNS.get(type(node).__name__, ("(no manual counterpart listed)", ""))
+            found.append((depth, label, method, job, parent, node))
+            parent = len(found) - 1
+            inputs = children(node)
+            node = max(inputs, key=size, default=None)
+            for other in inputs:
+                if other is not node:
+                    walk(other, depth + 1, parent)
+
+    walk(loss.grad_fn, 0, None)
+    return found
+
+
 def recorded_graph(config, weights, X, y):
     r"""The torch side's ``grad_fn`` graph of one step (``walkthrough.graph_nodes``), and per node what it
     passed on in ``loss.backward()``: the shapes of the gradients it sent to its inputs."""
-    from .walkthrough import graph_nodes
     model = make_pair(config, np.random.default_rng(0), weights)[1]
     loss = make_criteria(config)[1](model(torch.tensor(X)), torch.tensor(y))
     nodes = graph_nodes(loss, model)

@@ -26,7 +26,7 @@ from . import options
 from .data import load_data
 from .files import png_writer, save_outputs
 from .pair import DTYPES, TOLERANCES, make_criteria, make_optimizers, sizes as layer_sizes, start
-from .trace import Row, layer_pairs, step_start, trace
+from .trace import Row, graph_nodes, layer_pairs, step_start, trace, values_text
 
 MAX_POINTS = 4    # every dL/dW is a sum over the batch: beyond a few samples the formulas stop being readable
 MAX_PRINTED = 2000   # values; a larger network gets a count per section instead of pages of numbers
@@ -39,36 +39,13 @@ FORMULAS = {"tanh": ("tanh({z})", "{da} * (1 - {a}^2)"), "sigmoid": ("1 / (1 + e
             "softplus": ("log(1 + exp({z}))", "{da} / (1 + exp(-({z})))"),
             "softsign": ("{z} / (1 + |{z}|)", "{da} / (1 + |{z}|)^2")}
 
-# What each node of autograd's graph does, and the manual method doing the same job.
-GRAD_FNS = {
-    "MseLossBackward0": ("manual.MSELoss.backward", "dL/dy_pred = 2 (y_pred - y) / N"),
-    "MeanBackward0": ("manual.L1Loss.backward", "the mean's 1 / N"),
-    "AbsBackward0": ("manual.L1Loss.backward", "the derivative of |d|: sign(d), 0 at 0"),
-    "SubBackward0": ("manual.L1Loss.backward", "d = y_pred - y: passed on to y_pred unchanged"),
-    "BinaryCrossEntropyBackward0": ("manual.BCELoss.backward", "dL/dp = (p - y) / max(p (1 - p), 1e-12) / N"),
-    "BinaryCrossEntropyWithLogitsBackward0": ("manual.BCEWithLogitsLoss.backward", "dL/dz = (sigmoid(z) - y) / N"),
-    "NllLossBackward0": ("manual.CrossEntropyLoss.backward", "-log_softmax[y] / N: -1 / N at the target's class"),
-    "LogSoftmaxBackward0": ("manual.CrossEntropyLoss.backward", "with the above: dL/dz = (softmax(z) - onehot(y)) / N"),
-    "TanhBackward0": ("manual.layers.Tanh.backward", "dL/dz = dL/da * (1 - a^2)"),
-    "SigmoidBackward0": ("manual.layers.Sigmoid.backward", "dL/dz = dL/da * a * (1 - a)"),
-    "ReluBackward0": ("manual.layers.ReLU.backward", "dL/dz = dL/da * [z > 0]"),
-    "EluBackward0": ("manual.layers.ELU.backward (SELU's too)", "dL/dz = dL/da * (1, or exp(z) for z <= 0), scaled"),
-    "SoftplusBackward0": ("manual.layers.Softplus.backward", "dL/dz = dL/da * sigmoid(z)"),
-    "AddmmBackward0": ("manual.layers.Linear.backward", "z = b + x W^T: dx = dz W, dW = dz^T x, db = sum dz"),
-    "TBackward0": ("manual.layers.Linear.backward", "the W^T of z = x W^T + b: transposes dW back to W's shape"),
-    "AccumulateGrad": ("manual.Parameter.accumulate_grad", "p.grad += the gradient"),
-}
-
-
 def short(value, digits=4):
     return f"{float(value):.{digits}g}"
 
 
 def array_text(array):
     r"""``[[0.1234, -0.5], [...]]`` with 4 significant digits, on one line."""
-    if np.ndim(array) == 0:
-        return short(array)
-    return "[" + ", ".join(array_text(part) for part in array) + "]"
+    return values_text(array, 4)
 
 
 @dataclass
@@ -236,52 +213,14 @@ def sgd_section(config, layers, walked, before, after_torch):
     return f"SGD update (lr {lr}, weight decay {wd})", lines
 
 
-def children(node):
-    return [child for child, _ in node.next_functions if child is not None]
-
-
-def size(node):
-    r"""How many nodes the backward pass reaches from ``node``, ``node`` included."""
-    return 1 + sum(size(child) for child in children(node))
-
-
-def graph_nodes(loss, model=None):
-    r"""Autograd's recorded graph behind ``loss`` as ``(depth, label, method, job, parent, node)`` per node.
-
-    Walks ``loss.grad_fn`` through ``next_functions``: at every node the path reaching the most
-    nodes (towards the input) goes on at the same depth; every other input (a parameter's
-    ``AccumulateGrad``, the ``TBackward0`` of a weight) one deeper. ``parent`` is the index of the
-    node whose input it is (None for the loss's). With ``model``, each ``AccumulateGrad`` is named
-    after the parameter it fills; ``method`` and ``job`` are the manual counterpart's.
-    """
-    names = {id(p): name for name, p in model.named_parameters()} if model is not None else {}
-    found = []
-
-    def walk(node, depth, parent):
-        while node is not None:
-            label = type(node).__name__
-            if label == "AccumulateGrad":
-                label += f" ({names.get(id(node.variable), 'leaf')})"
-            method, job = GRAD_FNS.get(type(node).__name__, ("(no manual counterpart listed)", ""))
-            found.append((depth, label, method, job, parent, node))
-            parent = len(found) - 1
-            inputs = children(node)
-            node = max(inputs, key=size, default=None)
-            for other in inputs:
-                if other is not node:
-                    walk(other, depth + 1, parent)
-
-    walk(loss.grad_fn, 0, None)
-    return found
-
-
 def grad_fn_chain(loss, model=None):
     r"""Autograd's recorded graph behind ``loss`` (``graph_nodes``), one line per node beside its manual
     counterpart, the path towards the input at one indentation, ``<- Node``; the first line is that
     main path in one line."""
+    nodes = graph_nodes(loss, model)
     table = [(f"{'     ' * depth}{'<- ' if k else ''}{label}", method, job)
-             for k, (depth, label, method, job, _, _) in enumerate(graph_nodes(loss, model))]
-    path = [label for depth, label, *_ in graph_nodes(loss, model) if depth == 0]
+             for k, (depth, label, method, job, _, _) in enumerate(nodes)]
+    path = [label for depth, label, *_ in nodes if depth == 0]
     width = max(len(node) for node, _, _ in table)
     method_width = max(len(method) for _, method, _ in table)
     return [" <- ".join(path), ""] + [f"{node:{width}}  {method:{method_width}}  {job}".rstrip()
