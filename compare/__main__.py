@@ -45,7 +45,8 @@ def main(argv=None):
         if args.playground is None:
             parser.error("--export-torch writes a Playground URL's set-up: it needs --playground URL")
         if config.loss not in LOSS_CODE:
-            parser.error(f"--export-torch writes a Playground URL's set-up, whose losses are mse and l1: not --loss {config.loss}")
+            parser.error("--export-torch writes a Playground URL's set-up, whose losses are mse and l1: "
+                         f"not --loss {config.loss}")
         text = script(config, args.playground, os.path.basename(args.export_torch))
         save_outputs(parser, [(args.export_torch, lambda file: file.write(text.encode()))])
         print(f"wrote {args.export_torch}: python {args.export_torch} trains it", file=out)
@@ -61,7 +62,7 @@ def main(argv=None):
             parser.error(f"--{name} draws the model over the (x, y) plane and needs --features x,y")
     recorder = None
     if args.animate:
-        from .animate import Recorder, gif_writer    # matplotlib and Pillow: imported only when asked for
+        from .animate import Recorder, gif_writer  # matplotlib and Pillow: imported only when asked for
         recorder = Recorder()
 
     def on_epoch(result):
@@ -74,9 +75,10 @@ def main(argv=None):
     if not args.quiet:
         print(file=out)
     print(summary(result), file=out)
-    outputs = [(args.save_weights, npz_writer(result.models[0].state_dict())), (args.json, json_writer(result.to_json()))]
+    outputs = [(args.save_weights, npz_writer(result.models[0].state_dict())),
+               (args.json, json_writer(result.to_json()))]
     if args.plot:
-        from .plot import make_figure                # matplotlib: imported only when a figure is asked for
+        from .plot import make_figure  # matplotlib: imported only when a figure is asked for
         outputs.append((args.plot, png_writer(make_figure(result))))
     if recorder and recorder.planes:
         outputs.append((args.animate, gif_writer(result, recorder.planes)))

@@ -5,13 +5,12 @@ the two outputs differ. The frames are drawn on one ``matplotlib.figure.Figure``
 display) and written as a GIF with Pillow, matplotlib's own image library.
 """
 import numpy as np
+import plygdata as pg
 from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from PIL import Image
-
-import plygdata as pg
 
 from .plot import draw_points, outputs_on_the_plane
 from .report import SIDES
@@ -45,7 +44,7 @@ def frames(result, planes, fig=None):
     ax_loss.grid()
     cmap, norm = pg.DataColor.get_colormap()
     images = []
-    for ax, side in zip(ax_planes, SIDES):
+    for ax, side in zip(ax_planes, SIDES, strict=True):
         images.append(ax.imshow(planes[0][0], extent=(-6, 6, -6, 6), cmap=cmap, norm=norm, alpha=160 / 255,
                                 interpolation="bicubic"))
         draw_points(ax, result.data[0], result.data[1], result.config.loss, "white")
@@ -70,7 +69,7 @@ def frames(result, planes, fig=None):
     for epoch, (manual_plane, torch_plane) in enumerate(planes, 1):
         for (side, key), curve in curves.items():
             curve.set_data(epochs[:epoch], [h[key] for h in history[side][:epoch]])
-        for image, plane in zip(images, (manual_plane, torch_plane)):
+        for image, plane in zip(images, (manual_plane, torch_plane), strict=True):
             image.set_data(plane)
         gap = np.abs(manual_plane.astype(np.float64) - torch_plane)
         difference.set_data(np.where(gap > 0, gap, np.nan))
@@ -87,9 +86,10 @@ def gif_writer(result, planes):
     middle and last frames and a band of the difference's colour map (so that its every shade is kept)."""
     def write(file):
         drawn = list(frames(result, planes))
-        band = np.repeat((colormaps["viridis"](np.linspace(0, 1, drawn[0].shape[1]))[None, :, :3] * 255).astype(np.uint8),
-                         drawn[0].shape[0], axis=0)
-        palette = Image.fromarray(np.concatenate([drawn[0], drawn[len(drawn) // 2], drawn[-1], band])).quantize(colors=256)
+        shades = colormaps["viridis"](np.linspace(0, 1, drawn[0].shape[1]))[None, :, :3]
+        band = np.repeat((shades * 255).astype(np.uint8), drawn[0].shape[0], axis=0)
+        kept = np.concatenate([drawn[0], drawn[len(drawn) // 2], drawn[-1], band])
+        palette = Image.fromarray(kept).quantize(colors=256)
         images = [Image.fromarray(frame).quantize(palette=palette, dither=Image.Dither.NONE) for frame in drawn]
         images[0].save(file, format="GIF", save_all=True, append_images=images[1:], duration=FRAME_MS, loop=0)
     return write

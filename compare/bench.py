@@ -69,7 +69,8 @@ def time_steps(dtype, batch, rounds):
 def lockstep_phases(epochs):
     r"""The seconds of ``python -m compare --epochs N``'s lockstep run: data, the two trainings, checks."""
     seconds = run(Config(epochs=epochs)).seconds
-    return {"epochs": epochs, **seconds, "checks_over_training": seconds["checks"] / (seconds["manual"] + seconds["torch"])}
+    return {"epochs": epochs, **seconds,
+            "checks_over_training": seconds["checks"] / (seconds["manual"] + seconds["torch"])}
 
 
 def machine():
@@ -84,9 +85,11 @@ def machine():
 def format_report(report):
     lines = ["Machine: {cpu}, {cores} cores; Python {python}, NumPy {numpy}, torch {torch} "
              "({torch_threads} threads)".format(**report["machine"]), "",
-             f"train_step, microseconds per step (median of {report['rounds']} interleaved rounds; same weights, same batch)",
+             f"train_step, microseconds per step (median of {report['rounds']} interleaved rounds; "
+             "same weights, same batch)",
              f"{'dtype':9}{'batch':>10}{'manual':>12}{'torch':>12}{'torch/manual':>14}"]
-    lines += [f"{s['dtype']:9}{s['batch']:>10,}{s['manual_us']:>12,.1f}{s['torch_us']:>12,.1f}{s['torch_over_manual']:>14.2f}"
+    lines += [f"{s['dtype']:9}{s['batch']:>10,}{s['manual_us']:>12,.1f}{s['torch_us']:>12,.1f}"
+              f"{s['torch_over_manual']:>14.2f}"
               for s in report["steps"]]
     c = report["command"]
     lines += ["", f"python -m compare --epochs {c['epochs']}, the lockstep run (imports aside):",

@@ -105,10 +105,10 @@ class Learner:
     def set(self, arrays):
         r"""Your arrays take these values, in place where they are float64 already."""
         if self.style == "cs231n":
-            for name, value in zip(self.names, arrays):
+            for name, value in zip(self.names, arrays, strict=True):
                 self.model.params[name] = value.copy()
             return
-        for (_, p), value in zip(self.model.named_parameters(), arrays):
+        for (_, p), value in zip(self.model.named_parameters(), arrays, strict=True):
             if isinstance(p.data, np.ndarray) and p.data.dtype == np.float64 and p.data.shape == value.shape:
                 p.data[...] = value
             else:
@@ -144,11 +144,12 @@ def layers_of(learner, in_features):
     ``transposed`` is True for ``(in, out)`` weights. Where both layouts chain (square weights), the
     style's own is taken: ``(out, in)`` for module style, ``(in, out)`` for cs231n."""
     arrays = learner.arrays()
-    if len(arrays) % 2 or any(np.ndim(w) != 2 or np.ndim(b) != 1 for w, b in zip(arrays[0::2], arrays[1::2])):
-        shapes = ", ".join(f"{name} {np.shape(a)}" for name, a in zip(learner.names, arrays))
+    if len(arrays) % 2 or any(np.ndim(w) != 2 or np.ndim(b) != 1
+                              for w, b in zip(arrays[0::2], arrays[1::2], strict=True)):
+        shapes = ", ".join(f"{name} {np.shape(a)}" for name, a in zip(learner.names, arrays, strict=True))
         raise ValueError(f"the parameters do not form a chain of layers: expected (weight, bias) pairs, 2-D then "
                          f"1-D, in order, got {shapes}")
-    pairs = list(zip(arrays[0::2], arrays[1::2]))
+    pairs = list(zip(arrays[0::2], arrays[1::2], strict=True))
     fits = {}
     for transposed in (False, True):
         sizes = [in_features]
@@ -161,7 +162,7 @@ def layers_of(learner, in_features):
             fits[transposed] = sizes
     if not fits:
         raise ValueError(f"the parameters do not form a chain of layers from {in_features} inputs: "
-                         + ", ".join(f"{name} {np.shape(a)}" for name, a in zip(learner.names, arrays)))
+                         + ", ".join(f"{name} {np.shape(a)}" for name, a in zip(learner.names, arrays, strict=True)))
     transposed = (learner.style == "cs231n") if len(fits) == 2 else next(iter(fits))
     return fits[transposed], transposed
 
@@ -264,7 +265,7 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
 def autograd(twin, net, weights, X, y):
     r"""The twin's outputs, loss, dL/dy_pred and parameter gradients (in your layout) from ``weights``."""
     with torch.no_grad():
-        for q, w in zip(twin.parameters(), net.to_torch(weights)):
+        for q, w in zip(twin.parameters(), net.to_torch(weights), strict=True):
             q.copy_(w)
     twin.zero_grad()
     y_pred = twin(torch.tensor(X))
@@ -303,7 +304,7 @@ def compare_batch(learner, twin, net, weights, X, y, batch, optimizer=None):
                 {"batch": batch, "what": f"your model raised {type(exc).__name__} at {raised_at(exc)}: {exc}",
                  "hint": raised_hint(exc)})
     (mine_pred, mine_loss, mine, mine_dy), (_, _, again, _) = calls
-    for k, (name, g, e) in enumerate(zip(learner.names, mine, expected)):
+    for k, (name, g, e) in enumerate(zip(learner.names, mine, expected, strict=True)):
         # a classic mistake's shape: transposed, another layer's input, a bias gradient not summed
         mistaken = ([(w, e.shape[1 - net.transposed]) if net.transposed else (e.shape[0], w) for w in net.sizes[:-1]]
                     if k % 2 == 0 else [(len(X), *e.shape)])
@@ -394,7 +395,8 @@ def check_step(learner, twin, net, weights, optimizer, row, batch):
     p, g = before[k], grads[k]
     candidates = ((p - lr * g, "the weight decay is missing: SGD adds weight_decay * p to the gradient"),
                   (p + lr * (g + weight_decay * p), "the step goes up the gradient: p.data -= lr * (...), not +="),
-                  (p - (g + weight_decay * p), "the learning rate is missing: p.data -= lr * (p.grad + weight_decay * p.data)"))
+                  (p - (g + weight_decay * p),
+                   "the learning rate is missing: p.data -= lr * (p.grad + weight_decay * p.data)"))
     hint = next((hint for update, hint in candidates if agree(mine[k], update)),
                 "SGD with weight decay is p.data -= lr * (p.grad + weight_decay * p.data), for every parameter")
     return {"batch": batch, "parameter": learner.names[k], "what": f"the update of {learner.names[k]} by your "
@@ -417,7 +419,7 @@ def reference(net, weights, X, y, mistake=None, layer=None):
     Ws = [w.T if net.transposed else w for w in weights[0::2]]       # (out, in), as z = x W^T + b
     xs, zs, activations = [], [], []
     a = X
-    for W, b, name in zip(Ws, weights[1::2], net.activations):
+    for W, b, name in zip(Ws, weights[1::2], net.activations, strict=True):
         activation = manual.ACTIVATIONS[name]()
         xs.append(a)
         zs.append(a @ W.T + b)
@@ -448,8 +450,10 @@ def factor_hint(g, e, batch):
     r"""The hint for a gradient ``g`` that is autograd's ``e`` times 2, 1/2, the batch size or its inverse."""
     for factor, hint in ((2, "twice autograd's: a factor 2 too many (the 2 of MSE applied twice?)"),
                          (0.5, "half of autograd's: the 2 of (y_pred - y)^2 forgotten, as for a 1/2-MSE"),
-                         (batch, "the batch size times autograd's: a sum where the loss takes the mean (the 1/N forgotten)"),
-                         (1 / batch, "autograd's over the batch size: a mean where a sum is due (dW and db add up the batch)")):
+                         (batch, "the batch size times autograd's: a sum where the loss takes the mean "
+                                 "(the 1/N forgotten)"),
+                         (1 / batch, "autograd's over the batch size: a mean where a sum is due "
+                                     "(dW and db add up the batch)")):
         if agree(g, factor * e):
             return hint
     return None
@@ -474,7 +478,8 @@ def diagnose(net, weights, X, y, k, g, second_call):
                   ("at a", layer, "the activation's derivative taken at a = f(z), where it is due at z: "
                                   "tanh'(z) = 1 - tanh(z)^2 = 1 - a^2")]
     candidates += [("input", (layer, j), f"dW from the input of layer {j + 1}, not of its own layer {layer + 1}: "
-                                          "dL/dW = dz^T x with this layer's x") for j in range(len(net.sizes) - 1) if j != layer]
+                                          "dL/dW = dz^T x with this layer's x")
+                   for j in range(len(net.sizes) - 1) if j != layer]
     for mistake, where, hint in candidates:
         if agree(g, reference(net, weights, X, y, mistake, where)[k]):
             return hint

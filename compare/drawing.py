@@ -4,8 +4,8 @@ Neurons in columns, the inputs first; a link's colour is its weight's sign (blue
 negative, as Playground) and its width the weight's size. On each neuron, for one row of the batch:
 the forward pass (``z``, ``a``) above it in black, the backward pass (``dL/dz``) below it in red;
 beside it, while there are few enough to read, its incoming links: each weight, the weight after
-the update and, in red, ``dL/dW``. Every value is marked ✓ where manual's equals autograd's (the comparison's rule) and ✗
-where not. ``python -m compare.walkthrough --plot step.png`` draws it.
+the update and, in red, ``dL/dW``. Every value is marked ✓ where manual's equals autograd's (the
+comparison's rule) and ✗ where not. ``python -m compare.walkthrough --plot step.png`` draws it.
 """
 import numpy as np
 from matplotlib.figure import Figure
@@ -69,8 +69,9 @@ def network_figure(config, weights, rows, title, row=0):
             ax.text(x, y - 0.42, f"dL/dz {value(dz, (row, j), config.dtype)}", ha="center", va="top",
                     fontsize=7.5, color=RED, zorder=4)
     ax.text(0.0, -0.02, "black: forward pass (z, a); red: backward pass (dL/dz, dL/dw); beside a neuron: the weight of "
-            "each of its inputs (w1 from the top one) → after the update; ✓ equals autograd's, ✗ does not. Blue links are positive weights, "
-            "orange negative; the wider, the larger.", transform=ax.transAxes, fontsize=8, va="top", wrap=True)
+            "each of its inputs (w1 from the top one) → after the update; ✓ equals autograd's, ✗ does not. "
+            "Blue links are positive weights, orange negative; the wider, the larger.",
+            transform=ax.transAxes, fontsize=8, va="top", wrap=True)
     ax.set_xlim(-2.2, 4.0 * (len(layers) - 1) + 1.2)
     ax.set_ylim(-gap * max(layers) / 2 - 0.8, gap * max(layers) / 2 + 0.9)
     ax.set_aspect("equal")

@@ -116,7 +116,7 @@ def initial_weights(config, sizes, stream):
     r"""``buildNetwork``'s weights from ``stream``: per layer, per destination node, per source node."""
     names = [f"layer{k}" for k in range(1, len(sizes) - 1)] + ["layer_out"]
     state = {}
-    for name, n_in, n_out in zip(names, sizes, sizes[1:]):
+    for name, n_in, n_out in zip(names, sizes, sizes[1:], strict=False):
         if config.init == "zero":                                   # initZero: no draw at all
             weight = np.zeros((n_out, n_in))
         elif config.init == "xavier":                               # the fork's glorotUniform(fan_in, fan_out)

@@ -19,9 +19,10 @@ import numpy as np
 import torch
 
 from . import options
-from .options import SETTINGS
 from .files import json_writer, png_writer, save_outputs
-from .pair import TOLERANCES, make_criteria, make_pair, sizes as layer_sizes, tolerance_ratio
+from .options import SETTINGS
+from .pair import TOLERANCES, make_criteria, make_pair, tolerance_ratio
+from .pair import sizes as layer_sizes
 from .trace import step_start
 
 EPS = 1e-5                                     # step of the finite differences: see --eps-sweep
@@ -130,7 +131,8 @@ def format_sweep(result):
     lines = ["relative error, manual vs FD, per parameter (* its best eps)",
              f"{'eps':>8}" + "".join(f"{name:>18}" for name in names)]
     for i, eps in enumerate(result["eps"]):
-        cells = [f"{sweep['rel'][i]:.2e}{'*' if sweep['best_eps'] == eps else ' '}" for sweep in result["parameters"].values()]
+        cells = [f"{sweep['rel'][i]:.2e}{'*' if sweep['best_eps'] == eps else ' '}"
+                 for sweep in result["parameters"].values()]
         lines.append(f"{eps:8.0e}" + "".join(f"{cell:>18}" for cell in cells))
     return "\n".join(lines)
 
@@ -141,19 +143,21 @@ def verdict(result):
              f"|manual - autograd| <= {tol['atol']:g} + {tol['rtol']:g} |autograd|")
     if result["failures"]:
         return f"FAIL ({rules}):\n  " + "\n  ".join(result["failures"])
-    worst = {pair: max(p[pair]["max_rel"] for p in result["parameters"].values()) for pair in ("manual-fd", "autograd-fd")}
+    worst = {pair: max(p[pair]["max_rel"] for p in result["parameters"].values())
+             for pair in ("manual-fd", "autograd-fd")}
     return (f"PASS ({rules}): largest relative error vs FD {worst['manual-fd']:.1e} (manual), "
             f"{worst['autograd-fd']:.1e} (autograd).")
 
 
 def sweep_figure(result, title):
     r"""The sweep on log-log axes, one line per parameter, each one's best eps marked."""
-    from matplotlib.figure import Figure             # imported only when a figure is asked for
+    from matplotlib.figure import Figure  # imported only when a figure is asked for
 
     fig = Figure(figsize=(8, 5.5), dpi=100, layout="constrained")
     ax = fig.subplots()
     for name, sweep in result["parameters"].items():
-        line, = ax.loglog(result["eps"], sweep["rel"], "o-", markersize=4, label=f"{name} (best eps {sweep['best_eps']:g})")
+        line, = ax.loglog(result["eps"], sweep["rel"], "o-", markersize=4,
+                          label=f"{name} (best eps {sweep['best_eps']:g})")
         best = result["eps"].index(sweep["best_eps"])
         ax.loglog([sweep["best_eps"]], [sweep["rel"][best]], "*", color=line.get_color(), markersize=16,
                   markeredgecolor="black")

@@ -25,8 +25,21 @@ import torch_impl
 from manual.train import score
 
 from .data import REGRESSION
-from .pair import (DTYPES, TOLERANCES, epoch_batches, expected_settings, held_settings, make_criteria, make_optimizers,
-                   make_pair, read_only, run_data, start, tolerance_ratio, update_tolerance)
+from .pair import (
+    DTYPES,
+    TOLERANCES,
+    epoch_batches,
+    expected_settings,
+    held_settings,
+    make_criteria,
+    make_optimizers,
+    make_pair,
+    read_only,
+    run_data,
+    start,
+    tolerance_ratio,
+    update_tolerance,
+)
 from .rounding import explained_rounding
 from .trace import explain, first_difference, trace
 
@@ -67,7 +80,8 @@ class Result:
 
     def to_json(self):
         return {"config": self.config.to_json(), "verdict": self.verdict, "agree": self.agree,
-                "first_failure": self.first_failure, "diverged": self.diverged, "checks": self.checks, "drift": self.drift if self.config.free_running else None,
+                "first_failure": self.first_failure, "diverged": self.diverged, "checks": self.checks,
+                "drift": self.drift if self.config.free_running else None,
                 "dead_links": self.dead_links, "rounding": self.rounding, "settings": self.settings,
                 "history": self.history}
 
@@ -142,7 +156,7 @@ class Sides:
         self.result.settings = {side: held_settings(model, optimizer, criterion, activations, self.names)
                                 for side, model, optimizer, criterion,
                                 activations in zip(SIDES, self.models, self.optimizers, self.criteria,
-                                                   (manual.ACTIVATIONS, torch_impl.nn.ACTIVATIONS))}
+                                                   (manual.ACTIVATIONS, torch_impl.nn.ACTIVATIONS), strict=True)}
         self.params = tuple(list(model.parameters()) for model in self.models)
         self.shapes = [p.data.shape for p in self.params[0]]
         self.state_before = []           # manual's optimizer state at the start of the step, per parameter
@@ -187,7 +201,7 @@ class Sides:
     def state_pairs(self):
         r"""``(manual array, torch tensor)`` of every optimizer state entry but ``step``, parameter by parameter."""
         manual_state, torch_state = (optimizer.state for optimizer in self.optimizers)
-        return [(manual_state[p][key], torch_state[q][key]) for p, q in zip(*self.params)
+        return [(manual_state[p][key], torch_state[q][key]) for p, q in zip(*self.params, strict=True)
                 for key in sorted(manual_state.get(p, {})) if key != "step"]
 
     def optimizer_states(self):
@@ -199,8 +213,8 @@ class Sides:
     def malformed(self):
         r"""``(check, detail)`` for what a step left missing or misshapen (a parameter, a gradient, an optimizer
         state entry), or None."""
-        for side, params in zip(SIDES, self.params):
-            for name, p, shape in zip(self.result.parameter_names, params, self.shapes):
+        for side, params in zip(SIDES, self.params, strict=True):
+            for name, p, shape in zip(self.result.parameter_names, params, self.shapes, strict=True):
                 for what, value in ((name, p.data if side == "manual" else p), (f"{name}.grad", p.grad)):
                     if value is None or tuple(np.shape(value)) != shape:
                         found = "None" if value is None else f"of shape {tuple(np.shape(value))}"
@@ -219,12 +233,12 @@ class Sides:
         manual_state, torch_state = (optimizer.state for optimizer in self.optimizers)
         return {name: (set(manual_state.get(p, {})) - {"step"},
                        {key for key, value in torch_state.get(q, {}).items() if value is not None} - {"step"})
-                for name, p, q in zip(self.result.parameter_names, *self.params)}
+                for name, p, q in zip(self.result.parameter_names, *self.params, strict=True)}
 
     def synchronise(self):
         r"""Copy manual's weights and optimizer state into torch's: the next step starts from identical values."""
         with torch.no_grad():
-            for p, q in zip(*self.params):
+            for p, q in zip(*self.params, strict=True):
                 q.copy_(torch.as_tensor(np.asarray(p.data)))
             for manual_value, torch_value in self.state_pairs():
                 torch_value.copy_(torch.as_tensor(np.asarray(manual_value)))
@@ -269,7 +283,8 @@ def attempt(function, *args):
 
 
 class Check:
-    r"""One comparison, ``|manual - torch| <= atol + rtol |torch|`` (``tolerance_ratio`` <= 1), with its running maxima."""
+    r"""One comparison, ``|manual - torch| <= atol + rtol |torch|`` (``tolerance_ratio`` <= 1), with its
+    running maxima."""
 
     def __init__(self, dtype):
         self.dtype = dtype
@@ -327,7 +342,7 @@ class Record:
         r"""At the first non-finite number: DIVERGED where both sides have one, else DISAGREE, traced from
         ``replay`` (a NaN or an infinity on one side only is a bug there); return whether all are finite."""
         for name, pair in compared.items():
-            sides = [side for side, values in zip(SIDES, pair) if not np.isfinite(values).all()]
+            sides = [side for side, values in zip(SIDES, pair, strict=True) if not np.isfinite(values).all()]
             if len(sides) == 2:
                 hint = "training diverged: try a smaller --lr"
                 self.result.diverged = {**where, "quantity": name, "side": "both", "hint": hint}
@@ -343,7 +358,7 @@ class Record:
         r"""Fail if a side raised, returned something other than ``(loss, correct)`` as Python numbers,
         or (given ``sides``, after a training step) left a parameter, a gradient or an optimizer state
         entry that is missing or of the wrong shape; return whether it did."""
-        for side, outcome in zip(SIDES, outcomes):
+        for side, outcome in zip(SIDES, outcomes, strict=True):
             if isinstance(outcome, Exception):
                 self.fail(where, "exception", f"{side} raised {type(outcome).__name__}: {outcome}")
                 return True
@@ -390,7 +405,7 @@ class Record:
         per_parameter = np.max(result.step_grad_diffs, axis=0) if result.step_grad_diffs else []
         result.checks = {name: check.summary() for name, check in self.checks.items()}
         result.checks["gradients"]["per_parameter_max_abs_diff"] = dict(
-            zip(result.parameter_names, map(float, per_parameter)))
+            zip(result.parameter_names, map(float, per_parameter), strict=False))   # no step taken: {}
         result.checks.update(self.counts)
         dead = [state["dead"] for state in self.sides.optimizers[0].state.values() if "dead" in state]
         if dead:                                   # Playground's L1: links held at 0 for good
@@ -439,9 +454,9 @@ def check_step(sides, record, where, replay, outcomes, totals):
     if record.config.dataset not in REGRESSION and manual_correct != torch_correct:
         ties = 0
         if record.config.dtype == "float32":       # the outputs the counts were made with, before the update
-            counted = attempt(lambda: int(tied(record.config, *outputs(make_pair(record.config, np.random.default_rng(0),
-                                                                                 replay[0]),
-                                                                       sides.result.data[0][replay[1]])).sum()))
+            counted = attempt(lambda: int(tied(record.config,
+                                               *outputs(make_pair(record.config, np.random.default_rng(0), replay[0]),
+                                                        sides.result.data[0][replay[1]])).sum()))
             ties = counted if isinstance(counted, int) else 0
         record.counts["correct counts"]["ties"] += ties
         if abs(manual_correct - torch_correct) > ties:
@@ -472,7 +487,7 @@ def check_epoch(sides, record, epoch, totals):
             train_loss = np.average(totals[:, :2], axis=0, weights=totals[:, 4])
         n_train, n_valid = len(result.data[0]), len(result.data[2])
         for side, loss, correct, (val_loss, val_correct) in zip(
-                SIDES, train_loss, totals[:, 2:4].sum(axis=0), outcomes):
+                SIDES, train_loss, totals[:, 2:4].sum(axis=0), outcomes, strict=True):
             result.history[side].append({"epoch": epoch, "loss": float(loss), "acc": float(correct / n_train),
                                          "val_loss": val_loss, "val_acc": val_correct / n_valid})
         replay = (sides.models[0].state_dict(), "validation")

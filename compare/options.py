@@ -78,7 +78,8 @@ class Config:
                         "class indices 0/1", choices=tuple(LOSSES))
     rules: str = setting("torch", "torch: MSELoss and torch.optim; playground: Playground's 1/2-MSE and update, "
                          "no weight decay, --regularization on the weights only", choices=RULES)
-    regularization: str = setting("none", "--rules playground: penalty on the weights", choices=tuple(manual.playground.REGULARIZATIONS))
+    regularization: str = setting("none", "--rules playground: penalty on the weights",
+                                  choices=tuple(manual.playground.REGULARIZATIONS))
     regularization_rate: float = setting(0.0, "--rules playground: the penalty's rate", finite_at_least(0),
                                          "a finite number >= 0")
     free_running: bool = setting(False, "never re-synchronise the two models: watch rounding drift instead of "

@@ -175,7 +175,7 @@ def expected_settings(config, names):
     hyper-parameters ``names``: those of torch's optimizer that are settings of the run."""
     layers = sizes(config)
     return {"layers": [[n_in, n_out, activation] for n_in, n_out, activation
-                       in zip(layers, layers[1:], (*config.activations, config.output_activation))],
+                       in zip(layers, layers[1:], (*config.activations, config.output_activation), strict=False)],
             "dtype": config.dtype, "loss": type(make_criteria(config)[0]).__name__,
             **{name: getattr(config, name) for name in names}}
 
@@ -187,7 +187,7 @@ def held_settings(model, optimizer, criterion, activations, names):
     children = [module for _, module in model.named_children()]
     kind = {cls: name for name, cls in activations.items()}
     layers = [[*reversed(tuple(layer.weight.data.shape)), kind.get(type(activation), type(activation).__name__)]
-              for layer, activation in zip(children[0::2], children[1::2])]
+              for layer, activation in zip(children[0::2], children[1::2], strict=True)]
     group = getattr(optimizer, "param_groups", [{}])[0]
     return {"layers": layers, "dtype": str(children[0].weight.data.dtype).removeprefix("torch."),
             "loss": type(criterion).__name__, "optimizer": type(optimizer).__name__,

@@ -58,7 +58,8 @@ def parse_url(url):
             ignored.append(key)
         elif key not in defaults:
             other = [name for name, (keys, shown, _) in HOSTS.items() if name != host and (key in keys or key in shown)]
-            raise ValueError(f"unknown key {key!r} in the URL" + (f": it is {other[0]}'s, not {host}'s" if other else ""))
+            raise ValueError(f"unknown key {key!r} in the URL"
+                             + (f": it is {other[0]}'s, not {host}'s" if other else ""))
         state[key] = value
     hidden_inputs = [key for key in ignored if key.removesuffix("_hide") in INPUTS]
     shown = [key for key in ignored if key not in hidden_inputs]

@@ -5,15 +5,14 @@ Drawn on a bare ``matplotlib.figure.Figure`` (Agg canvas): no display is needed 
 import numpy as np
 import plygdata as pg
 import torch
-from matplotlib.figure import Figure
 from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
 from manual.train import score
 
 from .data import REGRESSION
 from .report import SIDES, describe
-
 
 GRID = np.linspace(-6, 6, 121)          # the plane the Playground draws, 0.1 apart
 
@@ -76,7 +75,7 @@ def make_figure(result):
     planes = outputs_on_the_plane(result)
     cmap, norm = pg.DataColor.get_colormap()
     what = "Output" if result.config.dataset in REGRESSION else "Decision boundary"
-    for ax, side, plane in zip((ax_manual, ax_torch), SIDES, planes):
+    for ax, side, plane in zip((ax_manual, ax_torch), SIDES, planes, strict=True):
         image = ax.imshow(plane, extent=(-6, 6, -6, 6), cmap=cmap, norm=norm, alpha=160 / 255,
                           interpolation="bicubic")
         draw_points(ax, X_train, y_train, result.config.loss, "white")

@@ -4,7 +4,8 @@ from manual.train import epoch_line
 from .data import REGRESSION
 
 SIDES = {"manual": "manual (NumPy)", "torch": "torch_impl (autograd)"}
-LABELS = {"BCELoss": " on 0/1 labels", "BCEWithLogitsLoss": " on 0/1 labels", "CrossEntropyLoss": " on class indices 0/1"}
+LABELS = {"BCELoss": " on 0/1 labels", "BCEWithLogitsLoss": " on 0/1 labels",
+          "CrossEntropyLoss": " on class indices 0/1"}
 
 
 def epoch_report(result):
@@ -24,7 +25,8 @@ def describe(result):
     activations = "/".join(activation for _, _, activation in held["layers"])
     features = "" if config.features == ("x", "y") else f" of features {','.join(config.features)}"
     return (f"{sizes} network ({activations}), {held['dtype']}, {config.dataset} data{features}, "
-            f"{config.epochs} epoch{'s' * (config.epochs != 1)} of batch {config.batch_size}, {describe_optimizer(held)}")
+            f"{config.epochs} epoch{'s' * (config.epochs != 1)} of batch {config.batch_size}, "
+            f"{describe_optimizer(held)}")
 
 
 def describe_optimizer(held):
@@ -34,7 +36,8 @@ def describe_optimizer(held):
                    if held["regularization"] != "none" else "")
         loss = "mean absolute error" if held["loss"] == "L1Loss" else "1/2-MSE"
         return f"Playground rules: {loss}, SGD lr {held['lr']}{penalty}"
-    loss = "" if held["loss"] == "MSELoss" else f", {held['loss']}{LABELS.get(held['loss'], '')}"   # the article's: unsaid
+    # the article's loss goes unsaid
+    loss = "" if held["loss"] == "MSELoss" else f", {held['loss']}{LABELS.get(held['loss'], '')}"
     if held["optimizer"] == "SGD":
         momentum = (f", {'Nesterov ' if held['nesterov'] else ''}momentum {held['momentum']}"
                     if held["momentum"] else "")

@@ -71,7 +71,7 @@ def replay_agrees(config, data, replay, state, dtype):
         return agree([(manual_loss, torch_loss, 0.0)], dtype)
     optimizers = make_optimizers(config, *models)
     params = [list(model.parameters()) for model in models]
-    for p, q, entries in zip(*params, state):
+    for p, q, entries in zip(*params, state, strict=True):
         if entries:                             # the state the step started from, on both sides
             optimizers[0].state[p] = converted(entries, dtype, tensor=False)
             optimizers[1].state[q] = converted(entries, dtype, tensor=True)
@@ -79,9 +79,9 @@ def replay_agrees(config, data, replay, state, dtype):
     torch_loss = torch_impl.train_step(models[1], optimizers[1], torch_criterion, *torch_batch)[0]
     before = [weights[name] for name, _ in models[0].named_parameters()]
     return agree([(manual_loss, torch_loss, 0.0)]
-                 + [(p.grad, q.grad.numpy(), 0.0) for p, q in zip(*params)]
+                 + [(p.grad, q.grad.numpy(), 0.0) for p, q in zip(*params, strict=True)]
                  + [(p.data, q.detach().numpy(), update_tolerance(config, w, q.detach().numpy()))
-                    for p, q, w in zip(*params, before)], dtype)
+                    for p, q, w in zip(*params, before, strict=True)], dtype)
 
 
 def distance(activation, a):

@@ -25,8 +25,17 @@ import manual
 from . import options
 from .files import json_writer, png_writer, save_outputs
 from .options import SETTINGS
-from .pair import (epoch_batches, make_criteria, make_optimizers, make_pair, read_only, run_data, sizes, start,
-                   tolerance_ratio)
+from .pair import (
+    epoch_batches,
+    make_criteria,
+    make_optimizers,
+    make_pair,
+    read_only,
+    run_data,
+    sizes,
+    start,
+    tolerance_ratio,
+)
 
 DIVERGED_HINT = "both sides overflowed to NaN or infinity: training diverged here, try a smaller --lr"
 # What a first difference at each kind of quantity most likely means.
@@ -114,7 +123,7 @@ class Row:
 def layer_pairs(model):
     r"""``[(layer1, activation1), ..., (layer_out, acti_out)]`` with their names, for either side."""
     children = list(model.named_children())
-    return list(zip(children[0::2], children[1::2]))
+    return list(zip(children[0::2], children[1::2], strict=True))
 
 
 def trace(config, weights, X, y):
@@ -128,7 +137,7 @@ def trace(config, weights, X, y):
     rows, forward = [], []
     x = X
     for k, (((name, layer), (_, activation)), ((_, t_layer), (_, t_activation))) in enumerate(
-            zip(layer_pairs(manual_model), layer_pairs(torch_model)), 1):
+            zip(layer_pairs(manual_model), layer_pairs(torch_model), strict=True), 1):
         z, t_z = layer(x), t_layer(t_x)
         a, t_a = activation(z), t_activation(t_z)
         for t in (t_z, t_a):
@@ -210,7 +219,8 @@ def to_json(rows, dtype):
     r"""Every row with its verdict and both sides' values, in full."""
     return [{"quantity": row.name, "where": row.where, "shape": list(row.manual.shape),
              "max_abs_diff": row.max_abs_diff, "max_rel_diff": row.max_rel_diff, "status": row.status(dtype),
-             "manual": np.asarray(row.manual, np.float64).tolist(), "autograd": np.asarray(row.torch, np.float64).tolist()}
+             "manual": np.asarray(row.manual, np.float64).tolist(),
+             "autograd": np.asarray(row.torch, np.float64).tolist()}
             for row in rows]
 
 
@@ -325,7 +335,7 @@ def main(argv=None):
               else "Every quantity agrees.", file=out)
     outputs = [(args.json, json_writer({"step": args.step, "rows": to_json(rows, config.dtype)}))]
     if args.graph:
-        from .drawing import graph_figure             # matplotlib: imported only when a figure is asked for
+        from .drawing import graph_figure  # matplotlib: imported only when a figure is asked for
         nodes, passed = recorded_graph(config, state, X, y)
         outputs.append((args.graph, png_writer(graph_figure(nodes, passed, f"Autograd's graph of step {args.step} "
                                                                            f"(batch of {len(X)})"))))

@@ -25,7 +25,8 @@ from manual.train import labels
 from . import options
 from .data import load_data
 from .files import png_writer, save_outputs
-from .pair import DTYPES, TOLERANCES, make_criteria, make_optimizers, sizes as layer_sizes, start
+from .pair import DTYPES, TOLERANCES, make_criteria, make_optimizers, start
+from .pair import sizes as layer_sizes
 from .trace import Row, graph_nodes, layer_pairs, step_start, trace, values_text
 
 MAX_POINTS = 4    # every dL/dW is a sum over the batch: beyond a few samples the formulas stop being readable
@@ -35,7 +36,8 @@ MAX_PRINTED = 2000   # values; a larger network gets a count per section instead
 FORMULAS = {"tanh": ("tanh({z})", "{da} * (1 - {a}^2)"), "sigmoid": ("1 / (1 + exp(-({z})))", "{da} * {a} * (1 - {a})"),
             "relu": ("max({z}, 0)", "{da} * [{z} > 0]"), "linear": ("{z}", "{da}"),
             "elu": ("{z} if {z} > 0 else exp({z}) - 1", "{da} * (1 if {z} > 0 else exp({z}))"),
-            "selu": ("1.0507 ({z} if {z} > 0 else 1.6733 (exp({z}) - 1))", "{da} * 1.0507 (1 if {z} > 0 else 1.6733 exp({z}))"),
+            "selu": ("1.0507 ({z} if {z} > 0 else 1.6733 (exp({z}) - 1))",
+                     "{da} * 1.0507 (1 if {z} > 0 else 1.6733 exp({z}))"),
             "softplus": ("log(1 + exp({z}))", "{da} / (1 + exp(-({z})))"),
             "softsign": ("{z} / (1 + |{z}|)", "{da} / (1 + |{z}|)^2")}
 
@@ -96,8 +98,9 @@ def forward_section(layers, autograd, walked, before, X):
         z, a = np.zeros_like(z_torch), np.zeros_like(a_torch)
         for n, j in np.ndindex(z.shape):
             z[n, j] = x[n] @ W[j] + b[j]                                   # a row of z = x W^T + b
-            numbers = products(zip(x[n], W[j])) + f" + ({short(b[j])})"
-            lines.append(Value(f"z{k}{index(batch, n, j)}", f"x{k}{'' if batch == 1 else f'[{n}]'} . W{k}[{j}] + b{k}[{j}]",
+            numbers = products(zip(x[n], W[j], strict=True)) + f" + ({short(b[j])})"
+            lines.append(Value(f"z{k}{index(batch, n, j)}",
+                               f"x{k}{'' if batch == 1 else f'[{n}]'} . W{k}[{j}] + b{k}[{j}]",
                                numbers, z[n, j], z_torch[n, j]))
         f, _ = FORMULAS.get(activation, (f"{activation}({{z}})", ""))
         for n, j in np.ndindex(a.shape):
@@ -128,7 +131,8 @@ def loss_section(config, layers, autograd, y_pred, y):
     value = criterion(y_pred, y)
     gradient = criterion.backward()
     labels = array_text(y.reshape(-1)[0] if batch == 1 else y.reshape(-1))
-    lines = [f"y_pred = a{last} (the output of layer {last}, {name}), y = {labels} the label; {LOSS_NOTES.get(config.loss, '')}"
+    lines = [f"y_pred = a{last} (the output of layer {last}, {name}), y = {labels} the label; "
+             f"{LOSS_NOTES.get(config.loss, '')}"
              f"N = {y.size} {'examples' if y.ndim == 1 else 'elements'}"]
     if config.loss == "cross-entropy":
         shifted = y_pred - y_pred.max(axis=1, keepdims=True)
@@ -145,9 +149,9 @@ def loss_section(config, layers, autograd, y_pred, y):
         return ("Loss", lines), gradient
     term, derivative = LOSS_TERMS[config.loss]
     rows = [(index(batch, n, 0), y_pred[n, 0], y[n, 0]) for n in range(batch)]
+    numbers = " + ".join(term.format(p=f"({short(p)})", y=f"({short(t)})") for _, p, t in rows)
     lines.append(Value("L", f"({' + '.join(term.format(p=f'y_pred{i}', y=f'y{i}') for i, _, _ in rows)}) / N",
-                       f"({' + '.join(term.format(p=f'({short(p)})', y=f'({short(t)})') for _, p, t in rows)}) / {y.size}",
-                       value, autograd["loss"]))
+                       f"({numbers}) / {y.size}", value, autograd["loss"]))
     for n, (i, p, t) in enumerate(rows):
         lines.append(Value(f"dL/dy_pred{i}", derivative.format(p=f"y_pred{i}", y=f"y{i}"),
                            derivative.format(p=f"({short(p)})", y=f"({short(t)})").replace("/ N", f"/ {y.size}"),
@@ -156,7 +160,8 @@ def loss_section(config, layers, autograd, y_pred, y):
 
 
 def backward_sections(layers, autograd, walked, before, dy_pred):
-    r"""From the output layer down: ``dL/da``, ``dL/dz``, ``dL/dW``, ``dL/db``, ``dL/dx``, each from the printed numbers."""
+    r"""From the output layer down: ``dL/da``, ``dL/dz``, ``dL/dW``, ``dL/db``, ``dL/dx``, each from the printed
+    numbers."""
     sections, da, batch, source = [], dy_pred, len(dy_pred), "dL/dy_pred"
     for k, name, activation in reversed(layers):
         x, z, a = walked[f"x{k}"], walked[f"z{k}"], walked[f"a{k}"]
@@ -177,7 +182,7 @@ def backward_sections(layers, autograd, walked, before, dy_pred):
         for j, i in np.ndindex(W.shape):
             formula = f"dL/dz{k}[{j}] * x{k}[{i}]" if batch == 1 else f"sum_n dL/dz{k}[n,{j}] * x{k}[n,{i}]"
             dW[j, i] = dz[:, j] @ x[:, i]                                  # an element of dW = dz^T x
-            lines.append(Value(f"dL/dW{k}[{j},{i}]", formula, products(zip(dz[:, j], x[:, i])),
+            lines.append(Value(f"dL/dW{k}[{j},{i}]", formula, products(zip(dz[:, j], x[:, i], strict=True)),
                                dW[j, i], autograd[f"dL/dW{k}"][j, i]))
         for j in range(W.shape[0]):
             formula, numbers = ((f"dL/dz{k}[{j}]", "") if batch == 1 else
@@ -188,8 +193,9 @@ def backward_sections(layers, autograd, walked, before, dy_pred):
                      "dL/dx1 is dL/dX, the gradient with respect to the example (autograd: X.grad); nothing uses it")
         for n, i in np.ndindex(dx.shape):
             dx[n, i] = dz[n] @ W[:, i]                                   # a row of dx = dz W
-            lines.append(Value(f"dL/dx{k}{index(batch, n, i)}", f"dL/dz{k}{'' if batch == 1 else f'[{n}]'} . W{k}[:,{i}]",
-                               products(zip(dz[n], W[:, i])), dx[n, i], autograd[f"dL/dx{k}"][n, i]))
+            lines.append(Value(f"dL/dx{k}{index(batch, n, i)}",
+                               f"dL/dz{k}{'' if batch == 1 else f'[{n}]'} . W{k}[:,{i}]",
+                               products(zip(dz[n], W[:, i], strict=True)), dx[n, i], autograd[f"dL/dx{k}"][n, i]))
         walked[f"dL/dW{k}"], walked[f"dL/db{k}"] = dW, db                 # what the update reads
         sections.append((f"Backward: layer {k} ({name}, {activation})", lines))
         da, source = dx, f"dL/dx{k}"
@@ -306,7 +312,7 @@ def render(sections, config, example=None, digits=4):
         lines += [f"  {line.text():{width}}   autograd {line.autograd!s:>23}  {line.status(config.dtype)}"
                   if isinstance(line, Value) else f"  {line}" for line in section]
     statuses = [value.status(config.dtype) for value in every]
-    different = [value.name for value, status in zip(every, statuses) if status == "DIFFERENT"]
+    different = [value.name for value, status in zip(every, statuses, strict=True) if status == "DIFFERENT"]
     lines += ["", f"{len(different)} of {len(statuses)} values differ from autograd; the first: {different[0]}"
               if different else f"All {len(statuses)} values agree with autograd: {statuses.count('exact')} exact, "
               f"{statuses.count('close')} within the tolerance."]
@@ -375,7 +381,7 @@ def main(argv=None):
     shown = sections if args.row is None else one_row(sections, args.row)
     print(render(shown, config, source + ("" if args.row is None else f"; its row {args.row} (--row)"), args.digits))
     if args.plot:
-        from .drawing import network_figure           # matplotlib: imported only when a figure is asked for
+        from .drawing import network_figure  # matplotlib: imported only when a figure is asked for
         X, y, models = prepared(config, X, y, weights)
         before = models[0].state_dict()
         figure = network_figure(config, before, trace(config, before, X, y), f"{source}: row {args.row or 0}",

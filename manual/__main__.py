@@ -24,9 +24,8 @@ import plygdata as pg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from . import ACTIVATIONS, BATCH_SIZE, EPOCHS, LEARN_RATE, REGULAR, fit, init_parameters
+from . import ACTIVATIONS, BATCH_SIZE, EPOCHS, LEARN_RATE, REGULAR, SGD, DataLoader, NeuralNetwork, fit, init_parameters
 from .train import LIMITS, LOSSES, check_settings, labels, listed, score
-from . import DataLoader, NeuralNetwork, SGD
 
 DATASETS = {"circle": pg.DatasetType.ClassifyCircleData, "xor": pg.DatasetType.ClassifyXORData,
             "gauss": pg.DatasetType.ClassifyTwoGaussData, "spiral": pg.DatasetType.ClassifySpiralData}

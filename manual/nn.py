@@ -107,7 +107,7 @@ class NeuralNetwork(Module):
         modules = list(self.children())
         layers, activations = modules[0::2], modules[1::2]
         da = dy_pred                                   # the output layer's a is y_pred
-        for layer, activation in reversed(list(zip(layers, activations))):
+        for layer, activation in reversed(list(zip(layers, activations, strict=True))):
             dz = activation.backward(da)               # dL/dz = dL/da f'(z) : (B, out)
             da = layer.backward(dz)                    # dL/dx = dz W : (B, in), the previous layer's dL/da
         return da                                      # dL/dX : (B, 2)

@@ -155,7 +155,8 @@ class Adam(Optimizer):
                 v = np.maximum(state["max_exp_avg_sq"], v)      # v_t^max = max(v_{t-1}^max, v_t), used as v_t below
                 state["max_exp_avg_sq"] = v
             v_hat = v / (1 - beta2**t)                          # v^_t = v_t / (1 - beta2^t)
-            p.data -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)   # theta_t = theta_{t-1} - gamma m^_t / (sqrt(v^_t) + eps)
+            p.data -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)   # theta_t = theta_{t-1}
+                                                                      #           - gamma m^_t / (sqrt(v^_t) + eps)
 
 
 class AdamW(Adam):

@@ -21,7 +21,8 @@ from .optim import Optimizer, check_range
 # R'(theta), the derivative of each penalty, taken at the weight before the step (nn.ts)
 REGULARIZATIONS = {
     "none": lambda theta: np.zeros_like(theta),                        # R = 0
-    "L1": np.sign,                               # R = |theta|: -1 below 0, +1 above, 0 at 0 (nn.ts: w < 0 ? -1 : (w > 0 ? 1 : 0))
+    "L1": np.sign,                               # R = |theta|: -1 below 0, +1 above, 0 at 0
+                                                 # (nn.ts: w < 0 ? -1 : (w > 0 ? 1 : 0))
     "L2": lambda theta: theta,                                         # R = theta^2 / 2
 }
 
@@ -73,14 +74,14 @@ class PlaygroundSGD(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                theta = p.data                                          # theta_{t-1}
-                stepped = theta - self.lr * p.grad                      # theta' = theta_{t-1} - gamma g_t
-                penalty = self.lr * self.regularization_rate * penalty_derivative(theta)   # gamma lambda R'(theta_{t-1})
-                updated = stepped - penalty                             # theta_t = theta' - gamma lambda R'(theta_{t-1})
+                theta = p.data                                         # theta_{t-1}
+                stepped = theta - self.lr * p.grad                     # theta' = theta_{t-1} - gamma g_t
+                penalty = self.lr * self.regularization_rate * penalty_derivative(theta)  # gamma lambda R'(theta_{t-1})
+                updated = stepped - penalty                            # theta_t = theta' - gamma lambda R'(theta_{t-1})
                 if group["regularization"] == "L1":
                     dead = self.state[p].setdefault("dead", np.zeros(theta.shape, dtype=bool))
-                    dead |= stepped * updated < 0                       # the penalty pushed theta across 0
-                    updated[dead] = 0                                   # theta_t = 0 on a dead link, for good
+                    dead |= stepped * updated < 0                      # the penalty pushed theta across 0
+                    updated[dead] = 0                                  # theta_t = 0 on a dead link, for good
                 p.data[...] = updated
 
 

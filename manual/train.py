@@ -74,7 +74,7 @@ def check_settings(settings, dtype, in_features=2):
                          f"{typed(activations)} names {len(activations)} activation(s): give one per layer, "
                          f"e.g. --activations {typed(('tanh',) * len(hidden))}")
     sizes = (in_features, *hidden, 1)
-    parameters = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes, sizes[1:]))
+    parameters = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes, sizes[1:], strict=False))
     if parameters > MAX_PARAMETERS:
         raise ValueError(f"--hidden {typed(hidden)} makes a network of {parameters:,} parameters; "
                          f"at most {MAX_PARAMETERS:,} are trained")
@@ -97,7 +97,8 @@ def typed(value):
 
 
 def listed(convert):
-    r"""The argparse type of a comma-separated setting, ``typed``'s inverse: ``"3,3"`` -> ``(3, 3)``; ``""`` -> ``()``."""
+    r"""The argparse type of a comma-separated setting, ``typed``'s inverse: ``"3,3"`` -> ``(3, 3)``;
+    ``""`` -> ``()``."""
     def parse(text):
         return tuple(convert(part.strip()) for part in text.split(",")) if text.strip() else ()
     parse.__name__ = f"comma-separated {convert.__name__}"       # argparse: "invalid ... value: '3,x'"

@@ -27,7 +27,7 @@ def discretize(proba):
 
 class NeuralNetwork(nn.Module):
     def __init__(self):
-        super(NeuralNetwork, self).__init__()
+        super().__init__()
         self.layer1 = nn.Linear(INPUT_FEATURES, LAYER1_NEURONS)
         self.layer2 = nn.Linear(LAYER1_NEURONS, LAYER2_NEURONS)
         self.layer_out = nn.Linear(LAYER2_NEURONS, OUTPUT_RESULTS)

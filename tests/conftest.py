@@ -21,7 +21,8 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 
 
 def assert_close(actual, expected, dtype, what):
-    r"""``|actual - expected| <= atol + rtol |expected|`` with the project's tolerance (docs/agreement.md) for ``dtype``."""
+    r"""``|actual - expected| <= atol + rtol |expected|`` with the project's tolerance (docs/agreement.md) for
+    ``dtype``."""
     tol = TOLERANCES[np.dtype(dtype).name]
     expected = expected.detach().numpy() if isinstance(expected, torch.Tensor) else np.asarray(expected)
     np.testing.assert_allclose(actual, expected, atol=tol["atol"], rtol=tol["rtol"], err_msg=what)

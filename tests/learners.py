@@ -31,7 +31,7 @@ class Net:
     def __init__(self, sizes, activations, loss="mse", mistake=None, at=1, seed=0):
         rng = np.random.default_rng(seed)
         self.params = {}
-        for k, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]), 1):
+        for k, (n_in, n_out) in enumerate(zip(sizes, sizes[1:], strict=False), 1):
             self.params[f"W{k}"] = rng.normal(0, 1 / np.sqrt(n_in), (n_in, n_out))
             self.params[f"b{k}"] = np.zeros(n_out)
         self.activations, self.loss_name, self.mistake, self.at = activations, loss, mistake, at
@@ -98,7 +98,8 @@ class ModuleNet:
 
     def __init__(self, sizes, activations, seed=0):
         rng = np.random.default_rng(seed)
-        self.layers = [Layer(n_in, n_out, f, rng) for n_in, n_out, f in zip(sizes, sizes[1:], activations)]
+        self.layers = [Layer(n_in, n_out, f, rng)
+                       for n_in, n_out, f in zip(sizes, sizes[1:], activations, strict=False)]
 
     def forward(self, X):
         for layer in self.layers:

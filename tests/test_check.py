@@ -7,12 +7,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from hypothesis import assume, given, strategies as st
+from conftest import refused, run_main
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from learners import MISTAKES, ModuleNet, Net
 
 import compare
 from compare.checker import main
-from conftest import refused, run_main
-from learners import MISTAKES, ModuleNet, Net
 
 ARTICLE = ([2, 3, 3, 1], ("tanh", "sigmoid", "tanh"))
 HINTS = {"transposed": "dW transposed", "half": "the 2 of (y_pred - y)^2 forgotten",
@@ -76,12 +77,15 @@ def test_a_mistake_planted_in_a_random_architecture_is_named(case):
 
 
 @given(sizes=st.lists(st.integers(1, 4), max_size=3), seed=st.integers(0, 100),
-       activation=st.sampled_from(["tanh", "sigmoid", "relu"]), loss=st.sampled_from(["mse", "bce-logits", "cross-entropy"]))
+       activation=st.sampled_from(["tanh", "sigmoid", "relu"]),
+       loss=st.sampled_from(["mse", "bce-logits", "cross-entropy"]))
 def test_any_correct_network_of_0_to_3_hidden_layers_is_correct(sizes, seed, activation, loss):
     activations = (activation,) * len(sizes)
     layers, output = [2, *sizes, 2 if loss == "cross-entropy" else 1], "tanh" if loss == "mse" else "linear"
-    assert compare.check(Net(layers, (*activations, output), loss, seed=seed), activations=activations, loss=loss).correct
-    assert compare.check(ModuleNet(layers, (*activations, output), seed=seed), activations=activations, loss=loss).correct
+    assert compare.check(Net(layers, (*activations, output), loss, seed=seed),
+                         activations=activations, loss=loss).correct
+    assert compare.check(ModuleNet(layers, (*activations, output), seed=seed),
+                         activations=activations, loss=loss).correct
 
 
 def test_the_command_checks_a_file_and_writes_json(tmp_path, capsys):
@@ -96,11 +100,13 @@ def test_the_command_checks_a_file_and_writes_json(tmp_path, capsys):
             return Net([2, 3, 3, 1], ("tanh", "sigmoid", "tanh"), mistake="half")
     """))
     status, out, _ = run_main(main, [f"{learner}:correct"], capsys)
-    assert status == 0 and out.rstrip().endswith("CORRECT: outputs, loss and gradients equal autograd's on all 3 batches.")
+    assert status == 0 and out.rstrip().endswith(
+        "CORRECT: outputs, loss and gradients equal autograd's on all 3 batches.")
     status, out, _ = run_main(main, [f"{learner}:forgot_the_2", "--json", str(tmp_path / "v.json")], capsys)
     first = json.loads((tmp_path / "v.json").read_text())["first_wrong"]
     assert status == 1 and "WRONG: the gradient of W3" in out and first["parameter"] == "W3"
-    assert first["fd"] == pytest.approx(first["autograd"], rel=1e-6) and first["yours"] == pytest.approx(first["autograd"] / 2)
+    assert first["fd"] == pytest.approx(first["autograd"], rel=1e-6)
+    assert first["yours"] == pytest.approx(first["autograd"] / 2)
 
 
 BAD = '''
@@ -127,7 +133,8 @@ class Neither:
     ("missing.py:Net", [], "missing.py: No such file or directory"),
     ("bad.py:Missing", [], "bad.py defines no Missing() to build the model"),
     ("bad.py:Raises", [], "bad.py:Raises: Raises() raised RuntimeError: no weights yet"),
-    ("bad.py:Unchained", [], "the parameters do not form a chain of layers from 2 inputs: W1 (2, 3), b1 (3,), W2 (4, 1)"),
+    ("bad.py:Unchained", [],
+     "the parameters do not form a chain of layers from 2 inputs: W1 (2, 3), b1 (3,), W2 (4, 1)"),
     ("bad.py:Shape", ["--activations", ""], "the gradient of W1 has shape (5, 5), not (2, 1) like W1"),
     ("bad.py:Shape", [], "the model has 0 hidden layer(s) (2-1) but --activations tanh,sigmoid names 2"),
     ("bad.py:Neither", [], "Neither is neither module style"),
@@ -165,11 +172,13 @@ class Broken(ModuleNet):
 
 def test_what_the_review_of_a_learner_found_is_said_plainly():
     verdict = compare.check(SummedLoss(*ARTICLE))
-    assert verdict.first_wrong["what"].startswith("the loss value") and "the 1/N forgotten" in verdict.first_wrong["hint"]
+    assert verdict.first_wrong["what"].startswith("the loss value")
+    assert "the 1/N forgotten" in verdict.first_wrong["hint"]
     verdict = compare.check(Broken(*ARTICLE))
     assert verdict.first_wrong["what"].startswith("your model raised NotImplementedError at ")
-    assert "test_check.py:" in verdict.first_wrong["what"] and "still raises NotImplementedError" in verdict.first_wrong["hint"]
-    assert compare.check(Net([2, 3, 1], ("relu", "tanh")), activations="relu").correct    # as the command line writes it
+    assert "test_check.py:" in verdict.first_wrong["what"]
+    assert "still raises NotImplementedError" in verdict.first_wrong["hint"]
+    assert compare.check(Net([2, 3, 1], ("relu", "tanh")), activations="relu").correct   # as the command line writes it
     with pytest.raises(ValueError, match=r"ModuleNet is a class: pass the model it builds, ModuleNet\(\)"):
         compare.check(ModuleNet)
     with pytest.raises(ValueError, match=r"--loss mse takes 1 \(--loss cross-entropy takes 2\)"):

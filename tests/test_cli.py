@@ -9,9 +9,9 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from conftest import run_cli, run_main
 
 import manual
-from conftest import run_cli, run_main
 
 SHORT = ["--epochs", "2"]
 
@@ -233,6 +233,7 @@ def test_animate_writes_a_frame_per_epoch(tmp_path, capsys):
 
 def test_the_animation_s_frames_show_each_epoch():
     from matplotlib.figure import Figure
+
     from compare.animate import Recorder, frames
     from compare.lockstep import run
     from compare.options import Config

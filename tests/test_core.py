@@ -4,14 +4,14 @@ import random
 import numpy as np
 import pytest
 import torch
+from conftest import assert_close
 
 import manual
 import torch_impl
 from compare.data import load_data
+from compare.gradcheck import numeric_gradient
 from compare.options import Config
 from compare.pair import check_weights, make_pair, to_torch
-from compare.gradcheck import numeric_gradient
-from conftest import assert_close
 
 ARCHITECTURES = [
     ((3, 3), ("tanh", "sigmoid"), "tanh"),          # the article's
@@ -88,7 +88,7 @@ def test_gradients_accumulate_like_torch_until_zero_grad(rng):
         criterion(manual_model(X), y)
         manual_model.backward(criterion.backward())
         torch.nn.MSELoss()(torch_model(torch.from_numpy(X)), torch.from_numpy(y)).backward()
-    for (name, p), (_, q) in zip(manual_model.named_parameters(), torch_model.named_parameters()):
+    for (name, p), (_, q) in zip(manual_model.named_parameters(), torch_model.named_parameters(), strict=True):
         assert_close(p.grad, q.grad, np.float64, f"accumulated gradient of {name}")
     manual.SGD(manual_model.parameters(), lr=0.1).zero_grad()
     assert all(p.grad is None for p in manual_model.parameters())
@@ -103,7 +103,8 @@ def test_default_network_is_the_article_s():
     children = ["layer1", "activation1", "layer2", "activation2", "layer_out", "acti_out"]
     types = ["Linear", "Tanh", "Linear", "Sigmoid", "Linear", "Tanh"]
     for side in (model, torch_impl.NeuralNetwork()):
-        assert [(name, type(m).__name__) for name, m in side.named_children()] == list(zip(children, types))
+        assert ([(name, type(m).__name__) for name, m in side.named_children()]
+                == list(zip(children, types, strict=True)))
     assert list(torch_impl.NeuralNetwork().state_dict()) == list(model.state_dict())
     assert list(manual.NeuralNetwork(hidden=(2, 2, 2), activations=("relu",) * 3).state_dict())[4:6] == [
         "layer3.weight", "layer3.bias"]
@@ -170,12 +171,12 @@ def test_state_dict_round_trip_copies(rng):
     assert model.layer1.weight.data[0, 0] != 42.0
     other = manual.NeuralNetwork()
     other.load_state_dict(model.state_dict())
-    for a, b in zip(other.state_dict().values(), model.state_dict().values()):
+    for a, b in zip(other.state_dict().values(), model.state_dict().values(), strict=True):
         assert a.dtype == np.float32 and np.array_equal(a, b)
     other.load_state_dict({k: v.numpy() for k, v in torch_model.state_dict().items()})
     back = torch_impl.NeuralNetwork()
     back.load_state_dict(to_torch(other.state_dict()))
-    for a, b in zip(back.state_dict().values(), model.state_dict().values()):
+    for a, b in zip(back.state_dict().values(), model.state_dict().values(), strict=True):
         assert np.array_equal(a.numpy(), b)
 
 
@@ -192,7 +193,7 @@ def test_load_state_dict_errors_name_the_key_and_change_nothing(change, message,
     change(state)
     with pytest.raises(ValueError, match=message):
         model.load_state_dict(state)
-    for a, b in zip(model.state_dict().values(), before.values()):
+    for a, b in zip(model.state_dict().values(), before.values(), strict=True):
         assert np.array_equal(a, b)
 
 
@@ -216,9 +217,9 @@ def test_data_is_deterministic_and_leaves_global_rng_alone():
     first = load_data("circle", 0.0, 0.5, seed=3)
     assert random.getstate() == python_state
     after = np.random.get_state()
-    assert all(np.array_equal(a, b) for a, b in zip(after, numpy_state))
+    assert all(np.array_equal(a, b) for a, b in zip(after, numpy_state, strict=True))
     second = load_data("circle", 0.0, 0.5, seed=3)
-    assert all(np.array_equal(a, b) for a, b in zip(first, second))
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
     assert not np.array_equal(first[0], load_data("circle", 0.0, 0.5, seed=4)[0])
     X_train, y_train, X_valid, y_valid = first
     assert X_train.shape == (250, 2) and y_train.shape == (250, 1)
@@ -297,7 +298,7 @@ def test_backward_uses_the_last_forward_pass(rng):
     criterion(model(X2), y2)
     model.backward(criterion.backward())
     torch.nn.MSELoss()(torch_model(torch.from_numpy(X2)), torch.from_numpy(y2)).backward()
-    for (name, p), (_, q) in zip(model.named_parameters(), torch_model.named_parameters()):
+    for (name, p), (_, q) in zip(model.named_parameters(), torch_model.named_parameters(), strict=True):
         assert_close(p.grad, q.grad, np.float64, f"gradient of {name} for the second batch")
 
 

@@ -14,12 +14,12 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 import torch
+from conftest import refused, run_cli
 
 import manual
-from compare.files import MAX_WEIGHTS_BYTES, write_output
 from compare import options
+from compare.files import MAX_WEIGHTS_BYTES, write_output
 from compare.options import Config
-from conftest import refused, run_cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -84,7 +84,7 @@ for path in {paths!r}:
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.stdout == "2\n2\n"
     assert result.stderr == "".join(f"error: --weights {path}: {TORCH_CASES[kind]}\n"
-                                    for path, kind in zip(paths, ("quantized", "sparse_csr")))
+                                    for path, kind in zip(paths, ("quantized", "sparse_csr"), strict=True))
 
 
 def test_a_torch_file_with_a_key_that_is_not_a_string_is_refused(tmp_path, capsys):
@@ -114,7 +114,8 @@ def test_an_npz_of_anything_but_float_arrays_is_refused(dtype, tmp_path, capsys)
     weights = {k: v.numpy() for k, v in state_dict().items()}
     np.savez(path, **{**weights, "layer1.weight": np.zeros((3, 2), dtype=dtype)})
     assert refused(["--weights", str(path)], capsys, tmp_path) == (
-        f"--weights {path}: layer1.weight holds {NPZ_CASES[dtype]} values; weights must be one of float16, float32, float64")
+        f"--weights {path}: layer1.weight holds {NPZ_CASES[dtype]} values; "
+        "weights must be one of float16, float32, float64")
 
 
 def npy_bytes(shape, data):
@@ -219,7 +220,8 @@ OUTPUTS = {      # each the operating system's own reason
     "--json {tmp}/notes.txt/out.json": "--json {tmp}/notes.txt/out.json: Not a directory",
     "--json {tmp}/no/out.json": "--json {tmp}/no/out.json: No such file or directory",
     "--json - --save-weights -": "--json and --save-weights name the same file, -; give each output its own",
-    "--json {tmp}/out.png --plot {tmp}/./out.png": "--json and --plot name the same file, {tmp}/./out.png; give each output its own",
+    "--json {tmp}/out.png --plot {tmp}/./out.png":
+        "--json and --plot name the same file, {tmp}/./out.png; give each output its own",
     "--save-weights {tmp}/out --json {tmp}/link":
         "--json and --save-weights name the same file, {tmp}/out; give each output its own",
 }

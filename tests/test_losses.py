@@ -10,17 +10,18 @@ from unittest import mock
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from conftest import refused
+from hypothesis import given
+from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import manual
 import manual.__main__
 import torch_impl.__main__
-from manual.loss import sigmoid
 from compare.lockstep import run
 from compare.options import Config
 from compare.pair import make_pair
-from conftest import refused
+from manual.loss import sigmoid
 
 LOSSES = {"mse": "MSELoss", "l1": "L1Loss", "bce": "BCELoss", "bce-logits": "BCEWithLogitsLoss",
           "cross-entropy": "CrossEntropyLoss"}
@@ -139,7 +140,8 @@ def test_each_gradient_equals_finite_differences(loss, rng):
     (lambda: manual.MSELoss(reduction="avg"), "avg is not a valid value for reduction"),
     (lambda: manual.L1Loss()(np.zeros((2, 1)), np.zeros(2)), r"must have the same shape"),
     (lambda: manual.BCELoss()(np.array([[1.5]]), np.array([[1.0]])), "all elements of input should be between 0 and 1"),
-    (lambda: manual.BCELoss()(np.array([[0.5]]), np.array([[-1.0]])), "all elements of target should be between 0 and 1"),
+    (lambda: manual.BCELoss()(np.array([[0.5]]), np.array([[-1.0]])),
+     "all elements of target should be between 0 and 1"),
     (lambda: manual.BCEWithLogitsLoss()(np.zeros((2, 1)), np.zeros(2)), "must have the same shape"),
     (lambda: manual.CrossEntropyLoss()(np.zeros((2, 2)), np.array([0, 2])), "Target 2 is out of bounds"),
     (lambda: manual.CrossEntropyLoss()(np.zeros((2, 2)), np.array([0.0, 1.0])), "class indices, integers"),

@@ -74,7 +74,8 @@ def test_each_planted_bug_is_caught(executed, cell_id, expected):
 
 
 def test_sigmoid_trace_starts_differing_at_dz2(executed):
-    verdicts = {line.split()[0]: line.split()[-1] for line in printed(executed[0], "break-sigmoid-trace").splitlines()[1:]}
+    verdicts = {line.split()[0]: line.split()[-1]
+                for line in printed(executed[0], "break-sigmoid-trace").splitlines()[1:]}
     assert verdicts["dL/da2"] != "DIFFERENT" and verdicts["dL/dW3"] != "DIFFERENT"
     assert verdicts["dL/dz2"] == verdicts["dL/dW1"] == "DIFFERENT"
 

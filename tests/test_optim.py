@@ -6,13 +6,14 @@ import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from conftest import assert_close
+from hypothesis import given
+from hypothesis import strategies as st
 
 import manual
 import torch_impl
 from compare.options import Config
 from compare.pair import make_pair
-from conftest import assert_close
 
 OPTIMIZERS = {"SGD": (manual.SGD, torch.optim.SGD), "Adam": (manual.Adam, torch.optim.Adam),
               "AdamW": (manual.AdamW, torch.optim.AdamW)}
@@ -55,7 +56,7 @@ def problems(draw):
 
 def assert_same(manual_optimizer, torch_optimizer, dtype, what):
     r"""Every parameter and every entry of its state, manual against torch."""
-    for i, (p, q) in enumerate(zip(manual_optimizer.params, torch_optimizer.param_groups[0]["params"])):
+    for i, (p, q) in enumerate(zip(manual_optimizer.params, torch_optimizer.param_groups[0]["params"], strict=True)):
         assert p.data.dtype == dtype, f"{what}: parameter {i} became {p.data.dtype}"
         assert_close(p.data, q, dtype, f"{what}: parameter {i}")
         mine, theirs = manual_optimizer.state.get(p, {}), torch_optimizer.state.get(q, {})
@@ -74,7 +75,7 @@ def run_steps(name, settings, values, grads, dtype=np.float64):
     manual_optimizer = manual_class(manual_params, **settings)
     torch_optimizer = torch_class(torch_params, **settings)
     for step, step_grads in enumerate(grads, start=1):
-        for p, q, grad in zip(manual_params, torch_params, step_grads):
+        for p, q, grad in zip(manual_params, torch_params, step_grads, strict=True):
             p.grad = None if grad is None else grad.astype(dtype)
             q.grad = None if grad is None else torch.tensor(grad.astype(dtype))
         manual_optimizer.step()

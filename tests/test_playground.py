@@ -229,7 +229,7 @@ def test_from_zero_weights_with_tanh_no_weight_moves_and_no_link_dies():
 def dead_masks(sides):
     r"""Each weight's dead-link mask on both sides, from the optimizers' state."""
     return [(sides.optimizers[0].state[p]["dead"].copy(), sides.optimizers[1].state[q]["dead"].numpy().copy())
-            for p, q in zip(*sides.params) if p.data.ndim == 2]
+            for p, q in zip(*sides.params, strict=True) if p.data.ndim == 2]
 
 
 def train_epoch(sides):
@@ -247,9 +247,9 @@ def test_dead_links_agree_and_stay_zero_in_a_run():
     first = dead_masks(sides)
     assert any(manual_dead.any() for manual_dead, _ in first)
     train_epoch(sides)
-    weights = [(p.data, q.detach().numpy()) for p, q in zip(*sides.params) if p.data.ndim == 2]
+    weights = [(p.data, q.detach().numpy()) for p, q in zip(*sides.params, strict=True) if p.data.ndim == 2]
     for (manual_dead, torch_dead), (later_manual, later_torch), (w_manual, w_torch) in zip(
-            first, dead_masks(sides), weights):
+            first, dead_masks(sides), weights, strict=True):
         np.testing.assert_array_equal(manual_dead, torch_dead)
         assert (later_manual >= manual_dead).all() and (later_torch >= torch_dead).all()   # dead for good
         assert (w_manual[manual_dead] == 0).all() and (w_torch[manual_dead] == 0).all()
@@ -324,7 +324,7 @@ def test_an_exported_script_steps_as_the_torch_side_s_playground_step(regulariza
     manual_model, torch_model = make_pair(config, rng)       # the given weights, with every sign
     model = exported["build_model"]()
     with torch.no_grad():
-        for p, q in zip(model.parameters(), torch_model.parameters()):
+        for p, q in zip(model.parameters(), torch_model.parameters(), strict=True):
             p.copy_(q)
     X, y = torch.tensor(rng.uniform(-6, 6, (9, 3))), torch.tensor(rng.choice([-1.0, 1.0], (9, 1)))
     optimizer, criterion, dead = make_optimizers(config, manual_model, torch_model)[1], make_criteria(config)[1], {}
@@ -333,7 +333,7 @@ def test_an_exported_script_steps_as_the_torch_side_s_playground_step(regulariza
         exported["loss_fn"](model(X), y).backward()
         exported["update"](model, dead)
         torch_impl.train_step(torch_model, optimizer, criterion, X, y)
-    for p, q in zip(model.parameters(), torch_model.parameters()):
+    for p, q in zip(model.parameters(), torch_model.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=1e-12, atol=1e-15)
 
 

@@ -8,7 +8,8 @@ import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
 import torch
-from hypothesis import assume, given, strategies as st
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 import manual
 import torch_impl
@@ -198,7 +199,7 @@ def test_state_dict_round_trip_and_weight_exchange_are_lossless(case):
     twin = torch_twin(model)                                      # manual -> torch
     back = manual.NeuralNetwork(*model_architecture(model), dtype=np.float32)
     back.load_state_dict({k: v.numpy() for k, v in twin.state_dict().items()})   # torch -> manual
-    for (name, a), b in zip(model.state_dict().items(), back.state_dict().values()):
+    for (name, a), b in zip(model.state_dict().items(), back.state_dict().values(), strict=True):
         assert a.dtype == b.dtype and np.array_equal(a, b), name
 
 
@@ -234,9 +235,9 @@ def test_data_is_a_function_of_its_arguments(dataset, noise, ratio, seed, caller
     python_state, numpy_state = random.getstate(), np.random.get_state()
     first = load_data(dataset, noise, ratio, seed)
     assert random.getstate() == python_state
-    assert all(np.array_equal(a, b) for a, b in zip(np.random.get_state(), numpy_state))
+    assert all(np.array_equal(a, b) for a, b in zip(np.random.get_state(), numpy_state, strict=True))
     second = load_data(dataset, noise, ratio, seed)
-    assert all(np.array_equal(a, b) for a, b in zip(first, second))
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
     X_train, y_train, X_valid, y_valid = first
     n = 1200 if dataset in REGRESSION else 500
     assert len(X_train) + len(X_valid) == n and len(X_train) == round(n * ratio)

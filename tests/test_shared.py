@@ -11,7 +11,8 @@ import math
 
 import numpy as np
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 import compare.lockstep
 import compare.report
@@ -28,7 +29,8 @@ def ks_distance(a, b):
     r"""The two-sample Kolmogorov-Smirnov statistic: the largest gap between the empirical CDFs of ``a`` and ``b``."""
     a, b = np.sort(np.ravel(a)), np.sort(np.ravel(b))
     grid = np.concatenate([a, b])
-    return np.abs(np.searchsorted(a, grid, side="right") / a.size - np.searchsorted(b, grid, side="right") / b.size).max()
+    return np.abs(np.searchsorted(a, grid, side="right") / a.size
+                  - np.searchsorted(b, grid, side="right") / b.size).max()
 
 
 def same_distribution(a, b):
@@ -48,7 +50,8 @@ SIZES = st.tuples(st.integers(30, 80), st.integers(30, 80))
 
 @given(SIZES, st.integers(0, 2**32 - 1))
 def test_torch_default_init_is_nn_linear_s(sizes, seed):
-    weight, bias = layer2(Config(dtype="float64", hidden=sizes, activations=("tanh", "tanh"), init="torch-default"), seed)
+    config = Config(dtype="float64", hidden=sizes, activations=("tanh", "tanh"), init="torch-default")
+    weight, bias = layer2(config, seed)
     torch.manual_seed(seed)
     references = [torch.nn.Linear(*sizes, dtype=torch.float64) for _ in range(20)]   # torch's own draws
     assert same_distribution(weight, references[0].weight.detach().numpy())
@@ -141,4 +144,5 @@ def test_the_summary_reads_the_settings_from_the_objects():
         held = result.settings[side]
         assert held["layers"] == [[2, 4, "relu"], [4, 1, "tanh"]] and held["optimizer"] == "Adam"
         assert held["amsgrad"] is True and held["betas"] == (0.9, 0.999)
-    assert compare.report.describe(result).endswith("Adam lr 0.01, betas (0.9, 0.999), eps 1e-08, weight decay 0.03, amsgrad")
+    assert compare.report.describe(result).endswith(
+        "Adam lr 0.01, betas (0.9, 0.999), eps 1e-08, weight decay 0.03, amsgrad")

@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import torch
+from conftest import refused, run_main
 
 import manual
 from compare import trace as trace_module
@@ -13,7 +14,6 @@ from compare.options import Config
 from compare.pair import make_criteria, make_optimizers, start
 from compare.trace import step_start
 from compare.walkthrough import main as walkthrough_main
-from conftest import refused, run_main
 
 
 def printed_values(out, label):
@@ -64,5 +64,6 @@ def test_trace_gives_layer_out_bias_after_one_adam_step_on_each_side(capsys):
 
 
 def test_a_row_outside_the_batch_is_one_error_line(capsys, tmp_path):
-    assert refused(["--row", "15"], capsys, tmp_path, trace_module.main).startswith("--row 15: must be an integer in [0, 14]")
+    assert refused(["--row", "15"], capsys, tmp_path, trace_module.main).startswith(
+        "--row 15: must be an integer in [0, 14]")
     assert refused(["--step", "2", "--row", "-1"], capsys, tmp_path, walkthrough_main).startswith("--row -1")

@@ -8,12 +8,12 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import run_main
 
 import manual.layers
 from compare import gradcheck
 from compare.__main__ import main as compare_main
 from compare.options import Config
-from conftest import run_main
 
 PNG = b"\x89PNG\r\n\x1a\n"
 EPOCH_LINE = re.compile(r"\[Epoch +\d+/ *\d+\] loss: \d\.\d{5}, acc: \d\.\d{5} val_loss: \d\.\d{5}, val_acc: \d\.\d{5}")
@@ -188,7 +188,8 @@ def test_script_writes_its_figure_whole_or_not_at_all(package, tmp_path, capsys,
 
 
 def test_the_eps_sweep_is_per_parameter_with_each_best_eps_marked(tmp_path, capsys):
-    from compare.gradcheck import main as gradcheck_main, sweep_figure
+    from compare.gradcheck import main as gradcheck_main
+    from compare.gradcheck import sweep_figure
     status, out, _ = run_main(gradcheck_main, ["--eps-sweep", "--json", str(tmp_path / "g.json")], capsys)
     result = json.loads((tmp_path / "g.json").read_text())["sweep"]
     names = ["layer1.weight", "layer1.bias", "layer2.weight", "layer2.bias", "layer_out.weight", "layer_out.bias"]

@@ -5,11 +5,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from conftest import run_main
 
 import manual
 import torch_impl
 from compare.__main__ import main
-from conftest import run_main
 
 
 def run_json(args, tmp_path, capsys):
@@ -121,14 +121,16 @@ def test_nan_run_is_diverged_with_strict_json(tmp_path, capsys):
                                    tmp_path, capsys)
     assert status == 1 and result["verdict"] == "DIVERGED"
     assert result["diverged"]["side"] == "both" and result["diverged"]["epoch"] == 1
-    assert "NaN" not in (tmp_path / "result.json").read_text() and "Infinity" not in (tmp_path / "result.json").read_text()
+    written = (tmp_path / "result.json").read_text()
+    assert "NaN" not in written and "Infinity" not in written
 
 
 def test_trace_command_prints_the_table_and_its_first_difference(monkeypatch, capsys):
     from compare.trace import main as trace_main
     assert trace_main(["--dtype", "float64", "--step", "3"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("Step 3 (batch of 15)") and "dL/dW1" in out and out.rstrip().endswith("Every quantity agrees.")
+    assert out.startswith("Step 3 (batch of 15)") and "dL/dW1" in out
+    assert out.rstrip().endswith("Every quantity agrees.")
     monkeypatch.setattr(manual.Tanh, "backward", scaled(manual.Tanh.backward, 1.001))
     assert trace_main(["--dtype", "float64"]) == 1
     assert "First difference: dL/dz3 (layer_out)" in capsys.readouterr().out

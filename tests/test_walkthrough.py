@@ -1,9 +1,11 @@
-"""python -m compare.walkthrough: every value equals autograd's, every value passed on is its source, exit codes, the graph."""
+"""python -m compare.walkthrough: every value equals autograd's, every value passed on is its source, exit codes,
+the graph."""
 import re
 
 import numpy as np
 import pytest
 import torch
+from conftest import assert_close, run_main
 
 import manual
 import torch_impl
@@ -11,7 +13,6 @@ from compare.data import load_data
 from compare.options import Config
 from compare.pair import make_pair
 from compare.walkthrough import array_text, compute, grad_fn_chain, main, values, walkthrough
-from conftest import assert_close, run_main
 
 CONFIGS = {
     "default": (Config(dtype="float64"), 1),
@@ -19,7 +20,8 @@ CONFIGS = {
     "relu,tanh batch 2": (Config(dtype="float64", hidden=(4, 2), activations=("relu", "tanh")), 2),
     "linear batch 3": (Config(dtype="float64", hidden=(2,), activations=("linear",), lr=0.5), 3),
     "no hidden layer, float32 batch 4": (Config(dtype="float32", hidden=(), activations=()), 4),
-    **{f"{loss} batch 3": (Config(dtype="float64", loss=loss), 3) for loss in ("l1", "bce", "bce-logits", "cross-entropy")},
+    **{f"{loss} batch 3": (Config(dtype="float64", loss=loss), 3)
+       for loss in ("l1", "bce", "bce-logits", "cross-entropy")},
 }
 PRINTED = re.compile(r"^  (\S+) (=|<-) .* = (\S+) +autograd +(\S+)  (exact|close|DIFFERENT)$")
 
@@ -89,7 +91,7 @@ def test_printed_lines_show_manuals_value_and_autograds_in_full(capsys):
     walked = values(compute(config, *example(config, 2)))
     printed = [PRINTED.match(line) for line in out.splitlines() if " autograd " in line]
     assert all(printed) and [m[1] for m in printed] == [value.name for value in walked]
-    for match, value in zip(printed, walked):
+    for match, value in zip(printed, walked, strict=True):
         result, autograd = float(match[3]), float(match[4])
         assert autograd == value.autograd                                   # full precision, round trip
         assert abs(result - value.manual) <= 0.5 * 10 ** (1 - value.digits) * abs(value.manual), match[0]
@@ -102,7 +104,7 @@ def test_default_run_prints_every_section_and_exits_0(capsys):
     assert status == 0 and err == ""
     lines = out.splitlines()
     assert lines[1] == "Example: the first training point of the circle data (seed 1)."
-    after_blank_lines = [line for before, line in zip(lines, lines[1:]) if before == ""]
+    after_blank_lines = [line for before, line in zip(lines, lines[1:], strict=False) if before == ""]
     assert after_blank_lines[:-1] == [
         "Weights (seed 1, xavier init; W_k[j, i] is input i's weight in neuron j)", "Forward", "Loss",
         "Backward: layer 3 (layer_out, tanh)", "Backward: layer 2 (layer2, sigmoid)",
@@ -122,7 +124,8 @@ def test_a_wrong_derivative_exits_1_and_is_named_first(monkeypatch, capsys):
     assert out.splitlines()[-1].endswith("the first: dL/dz2[0]")
 
 
-@pytest.mark.parametrize("args", [["--points", "0"], ["--points", "5"], ["--points", "x"], ["--hidden", "3"], ["--activations", "softmax"], ["--dtype", "float16"]])
+@pytest.mark.parametrize("args", [["--points", "0"], ["--points", "5"], ["--points", "x"], ["--hidden", "3"],
+                                  ["--activations", "softmax"], ["--dtype", "float16"]])
 def test_bad_input_exits_2_with_one_error_line(args, capsys):
     assert exit_status(args) == 2
     out, err = capsys.readouterr()
@@ -227,6 +230,7 @@ def test_the_loss_gradient_is_printed_with_its_numbers(loss, formula, capsys):
 @pytest.mark.parametrize("hidden, activations", [((3, 3), ("tanh", "sigmoid")), ((8, 8), ("relu", "tanh"))])
 def test_the_network_drawn_at_one_step_has_every_neuron_link_and_value(hidden, activations):
     from matplotlib.patches import Circle
+
     from compare.drawing import MAX_FAN_IN, network_figure
     from compare.trace import step_start, trace
     config = Config(dtype="float64", hidden=hidden, activations=activations)
@@ -235,7 +239,7 @@ def test_the_network_drawn_at_one_step_has_every_neuron_link_and_value(hidden, a
     ax = network_figure(config, weights, rows, "step 1", row=2).axes[0]
     sizes = [2, *hidden, 1]
     assert len([p for p in ax.patches if isinstance(p, Circle)]) == sum(sizes)
-    assert len(ax.get_lines()) == sum(a * b for a, b in zip(sizes, sizes[1:]))          # one per weight
+    assert len(ax.get_lines()) == sum(a * b for a, b in zip(sizes, sizes[1:], strict=False))          # one per weight
     texts = "\n".join(text.get_text() for text in ax.texts[:-1])        # the last: the legend
     by = {row.name: row for row in rows}
     assert f"dL/dz {by['dL/dz2'].manual[2, 0]:.3g} ✓" in texts and f"z {by['z1'].manual[2, 0]:.3g} ✓" in texts
@@ -252,13 +256,15 @@ def test_a_wrong_value_is_marked_on_the_drawing(monkeypatch):
     monkeypatch.setattr(manual.Sigmoid, "backward", lambda self, da: da * self.a * (1 + self.a))
     config = Config(dtype="float64")
     weights, X, y = step_start(config, None, 1)
-    texts = [text.get_text() for text in network_figure(config, weights, trace(config, weights, X, y), "t").axes[0].texts]
+    ax = network_figure(config, weights, trace(config, weights, X, y), "t").axes[0]
+    texts = [text.get_text() for text in ax.texts]
     assert any(text.startswith("dL/dz") and text.endswith("✗") for text in texts)
 
 
 def test_autograd_s_graph_is_drawn_node_by_node_beside_the_manual_code(tmp_path, capsys):
     from compare.drawing import graph_figure
-    from compare.trace import main as trace_main, recorded_graph, step_start
+    from compare.trace import main as trace_main
+    from compare.trace import recorded_graph, step_start
     config = Config()
     weights, X, y = step_start(config, None, 1)
     nodes, passed = recorded_graph(config, weights, X, y)

@@ -26,9 +26,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from torch.utils.data import DataLoader, TensorDataset
 
-from . import ACTIVATIONS, BATCH_SIZE, EPOCHS, LEARN_RATE, REGULAR, fit, init_parameters
+from . import ACTIVATIONS, BATCH_SIZE, EPOCHS, LEARN_RATE, REGULAR, NeuralNetwork, fit, init_parameters
 from .train import LIMITS, LOSSES, check_settings, labels, listed, score
-from . import NeuralNetwork
 
 DATASETS = {"circle": pg.DatasetType.ClassifyCircleData, "xor": pg.DatasetType.ClassifyXORData,
             "gauss": pg.DatasetType.ClassifyTwoGaussData, "spiral": pg.DatasetType.ClassifySpiralData}
