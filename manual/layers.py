@@ -36,7 +36,7 @@ class Linear(Module):
     def backward(self, dz):
         r"""Add dL/dW and dL/db to the parameters' ``grad``; return dL/dx.
 
-        .. math:: dW = dz^T x, \quad db = \sum_B dz, \quad dx = dz\, W
+        $$ dW = dz^T x, \quad db = \sum_B dz, \quad dx = dz\, W $$
         """
         dW = dz.T @ self.x                          # dL/dW = dz^T x : (out, in) = (B, out)^T (B, in)
         db = dz.sum(axis=0)                         # dL/db = sum over the batch of dz : (out,)

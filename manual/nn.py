@@ -68,8 +68,9 @@ class NeuralNetwork(Module):
     out_features : int
         Outputs per point: 1, or one logit per class for ``CrossEntropyLoss``.
 
-    Shapes:
-        X ``(B, in_features)`` -> y_pred ``(B, out_features)``.
+    Notes
+    -----
+    Shapes: X ``(B, in_features)`` -> y_pred ``(B, out_features)``.
 
     The children are ``layer1, activation1, layer2, activation2, ..., layer_out, acti_out``, as in
     the article. Unlike autograd, which records a new graph on every call, each layer keeps the

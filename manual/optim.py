@@ -66,11 +66,14 @@ class SGD(Optimizer):
     For every parameter theta with a gradient, biases included (the article passes
     ``model.parameters()``):
 
-    .. math::
-        g_t &= \nabla_\theta f_t(\theta_{t-1}) + \lambda \theta_{t-1} \\
-        b_t &= g_t \text{ if } t = 1 \text{ else } \mu b_{t-1} + (1 - \tau) g_t \quad (\mu \ne 0) \\
-        g_t &= g_t + \mu b_t \text{ (nesterov) or } b_t \quad (\mu \ne 0) \\
-        \theta_t &= \theta_{t-1} - \gamma g_t
+    $$
+    \begin{aligned}
+    g_t &= \nabla_\theta f_t(\theta_{t-1}) + \lambda \theta_{t-1} \\
+    b_t &= g_t \text{ if } t = 1 \text{ else } \mu b_{t-1} + (1 - \tau) g_t \quad (\mu \ne 0) \\
+    g_t &= g_t + \mu b_t \text{ (nesterov) or } b_t \quad (\mu \ne 0) \\
+    \theta_t &= \theta_{t-1} - \gamma g_t
+    \end{aligned}
+    $$
 
     The momentum buffer ``b`` is ``state[p]["momentum_buffer"]``; with ``momentum=0`` there is no
     state. Unlike torch, ``lr`` has no default here: the article always sets it.
@@ -110,14 +113,17 @@ class Adam(Optimizer):
 
     For every parameter theta with a gradient, t counting that parameter's steps:
 
-    .. math::
-        g_t &= \nabla_\theta f_t(\theta_{t-1}) + \lambda \theta_{t-1} \\
-        m_t &= \beta_1 m_{t-1} + (1 - \beta_1) g_t \\
-        v_t &= \beta_2 v_{t-1} + (1 - \beta_2) g_t^2 \\
-        \hat m_t &= m_t / (1 - \beta_1^t) \\
-        v_t^{max} &= \max(v_{t-1}^{max}, v_t) \text{ (amsgrad only)} \\
-        \hat v_t &= v_t / (1 - \beta_2^t) \text{ (} v_t^{max} \text{ in place of } v_t \text{ with amsgrad)} \\
-        \theta_t &= \theta_{t-1} - \gamma \hat m_t / (\sqrt{\hat v_t} + \epsilon)
+    $$
+    \begin{aligned}
+    g_t &= \nabla_\theta f_t(\theta_{t-1}) + \lambda \theta_{t-1} \\
+    m_t &= \beta_1 m_{t-1} + (1 - \beta_1) g_t \\
+    v_t &= \beta_2 v_{t-1} + (1 - \beta_2) g_t^2 \\
+    \hat m_t &= m_t / (1 - \beta_1^t) \\
+    v_t^{max} &= \max(v_{t-1}^{max}, v_t) \text{ (amsgrad only)} \\
+    \hat v_t &= v_t / (1 - \beta_2^t) \text{ (} v_t^{max} \text{ in place of } v_t \text{ with amsgrad)} \\
+    \theta_t &= \theta_{t-1} - \gamma \hat m_t / (\sqrt{\hat v_t} + \epsilon)
+    \end{aligned}
+    $$
 
     starting from ``m_0 = v_0 = v_0^max = 0``. State: ``state[p]["step"]`` (t; torch keeps it as a
     0-d float tensor, here a Python int), ``"exp_avg"`` (m), ``"exp_avg_sq"`` (v) and, with
@@ -164,7 +170,7 @@ class AdamW(Adam):
 
     The one difference from ``Adam``: the parameter itself shrinks before the Adam update,
 
-    .. math:: \theta_t = \theta_{t-1} - \gamma \lambda \theta_{t-1}
+    $$ \theta_t = \theta_{t-1} - \gamma \lambda \theta_{t-1} $$
 
     and the gradient is left alone, so lambda never enters m, v or the division by sqrt(v):
     every weight decays by the same factor ``1 - lr * weight_decay`` per step.

@@ -53,10 +53,13 @@ class PlaygroundSGD(Optimizer):
     parameter groups; a group without ``"regularization"`` takes the constructor's. For every
     parameter theta with gradient g, lambda the ``regularization_rate``:
 
-    .. math::
-        \theta' &= \theta_{t-1} - \gamma g_t \\
-        \theta_t &= \theta' - \gamma \lambda R'(\theta_{t-1}) \\
-        \theta_t &= 0 \text{ and the link dead, if L1 and } \theta' \theta_t < 0
+    $$
+    \begin{aligned}
+    \theta' &= \theta_{t-1} - \gamma g_t \\
+    \theta_t &= \theta' - \gamma \lambda R'(\theta_{t-1}) \\
+    \theta_t &= 0 \text{ and the link dead, if L1 and } \theta' \theta_t < 0
+    \end{aligned}
+    $$
 
     A dead link stays 0. With L1, ``state[p]["dead"]`` is a boolean array of ``p``'s shape.
     """

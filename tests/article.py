@@ -27,7 +27,7 @@ def discretize(proba):
 
 class NeuralNetwork(nn.Module):
     def __init__(self):
-        super().__init__()
+        super(NeuralNetwork, self).__init__()  # noqa: UP008  (the article writes it so)
         self.layer1 = nn.Linear(INPUT_FEATURES, LAYER1_NEURONS)
         self.layer2 = nn.Linear(LAYER1_NEURONS, LAYER2_NEURONS)
         self.layer_out = nn.Linear(LAYER2_NEURONS, OUTPUT_RESULTS)

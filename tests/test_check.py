@@ -7,13 +7,14 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import refused, run_main
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from learners import MISTAKES, ModuleNet, Net
 
 import compare
 from compare.checker import main
+
+from conftest import refused, run_main
+from learners import MISTAKES, ModuleNet, Net
 
 ARTICLE = ([2, 3, 3, 1], ("tanh", "sigmoid", "tanh"))
 HINTS = {"transposed": "dW transposed", "half": "the 2 of (y_pred - y)^2 forgotten",

@@ -9,9 +9,10 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from conftest import run_cli, run_main
 
 import manual
+
+from conftest import run_cli, run_main
 
 SHORT = ["--epochs", "2"]
 

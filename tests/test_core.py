@@ -4,7 +4,6 @@ import random
 import numpy as np
 import pytest
 import torch
-from conftest import assert_close
 
 import manual
 import torch_impl
@@ -12,6 +11,8 @@ from compare.data import load_data
 from compare.gradcheck import numeric_gradient
 from compare.options import Config
 from compare.pair import check_weights, make_pair, to_torch
+
+from conftest import assert_close
 
 ARCHITECTURES = [
     ((3, 3), ("tanh", "sigmoid"), "tanh"),          # the article's
@@ -331,9 +332,9 @@ def test_an_activation_added_as_the_readme_says_works_in_every_tool(monkeypatch,
 def test_the_python_example_of_docs_tools_runs(capsys):
     import pathlib
     import re
-    tools = (pathlib.Path(__file__).parent.parent / "docs" / "tools.md").read_text()
+    tools = (pathlib.Path(__file__).parent.parent / "docs" / "tools" / "index.md").read_text()
     code = re.search(r"## Use it from Python\n\n```python\n(.*?)```", tools, re.S).group(1)
-    exec(compile(code, "docs/tools.md", "exec"), {})
+    exec(compile(code, "docs/tools/index.md", "exec"), {})
     out = capsys.readouterr().out
     assert "AGREE None" in out and out.rstrip().endswith("None") and "dL/dW1" in out
 

@@ -14,12 +14,13 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 import torch
-from conftest import refused, run_cli
 
 import manual
 from compare import options
 from compare.files import MAX_WEIGHTS_BYTES, write_output
 from compare.options import Config
+
+from conftest import refused, run_cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

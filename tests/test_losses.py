@@ -10,7 +10,6 @@ from unittest import mock
 import numpy as np
 import pytest
 import torch
-from conftest import refused
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -22,6 +21,8 @@ from compare.lockstep import run
 from compare.options import Config
 from compare.pair import make_pair
 from manual.loss import sigmoid
+
+from conftest import refused
 
 LOSSES = {"mse": "MSELoss", "l1": "L1Loss", "bce": "BCELoss", "bce-logits": "BCEWithLogitsLoss",
           "cross-entropy": "CrossEntropyLoss"}

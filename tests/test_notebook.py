@@ -4,12 +4,19 @@ The notebook is executed once (``executed``) with the kernel started in ``notebo
 starts it; every cell must run without error, and the outputs of the cells named by their ids
 must show what the prose around them says.
 """
+import ast
 import os
+import sys
 from pathlib import Path
 
 import nbclient
 import nbformat
 import pytest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "backprop_side_by_side.ipynb"
@@ -51,6 +58,20 @@ def test_stored_without_outputs():
     assert code_cells
     for c in code_cells:
         assert c.outputs == [] and c.execution_count is None, f"cell {c.id} was stored with its outputs"
+
+
+@pytest.mark.parametrize("name", ["backprop_side_by_side.ipynb", "write_backprop.ipynb"])
+def test_colab_installs_from_the_repository_of_pyproject(name):
+    r"""The set-up cell's ``REPOSITORY`` is pyproject.toml's ``[project.urls]`` "Repository" (None while it has none),
+    and no page says ``OWNER/REPO``."""
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        published = tomllib.load(file)["project"].get("urls", {}).get("Repository")
+    nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+    setup = next(c for c in nb.cells if c.cell_type == "code")
+    assignment = next(node for node in ast.parse(setup.source).body
+                      if isinstance(node, ast.Assign) and node.targets[0].id == "REPOSITORY")
+    assert ast.literal_eval(assignment.value) == published
+    assert "OWNER/REPO" not in nbformat.writes(nb)
 
 
 def test_runs_without_writing_files(executed):

@@ -6,7 +6,6 @@ import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
 import torch
-from conftest import assert_close
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -14,6 +13,8 @@ import manual
 import torch_impl
 from compare.options import Config
 from compare.pair import make_pair
+
+from conftest import assert_close
 
 OPTIMIZERS = {"SGD": (manual.SGD, torch.optim.SGD), "Adam": (manual.Adam, torch.optim.Adam),
               "AdamW": (manual.AdamW, torch.optim.AdamW)}

@@ -6,7 +6,6 @@ import re
 
 import numpy as np
 import torch
-from conftest import refused, run_main
 
 import manual
 from compare import trace as trace_module
@@ -14,6 +13,8 @@ from compare.options import Config
 from compare.pair import make_criteria, make_optimizers, start
 from compare.trace import step_start
 from compare.walkthrough import main as walkthrough_main
+
+from conftest import refused, run_main
 
 
 def printed_values(out, label):

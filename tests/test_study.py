@@ -8,12 +8,13 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import run_main
 
 import manual.layers
 from compare import gradcheck
 from compare.__main__ import main as compare_main
 from compare.options import Config
+
+from conftest import run_main
 
 PNG = b"\x89PNG\r\n\x1a\n"
 EPOCH_LINE = re.compile(r"\[Epoch +\d+/ *\d+\] loss: \d\.\d{5}, acc: \d\.\d{5} val_loss: \d\.\d{5}, val_acc: \d\.\d{5}")

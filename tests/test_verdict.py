@@ -5,11 +5,12 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from conftest import run_main
 
 import manual
 import torch_impl
 from compare.__main__ import main
+
+from conftest import run_main
 
 
 def run_json(args, tmp_path, capsys):

@@ -5,7 +5,6 @@ import re
 import numpy as np
 import pytest
 import torch
-from conftest import assert_close, run_main
 
 import manual
 import torch_impl
@@ -13,6 +12,8 @@ from compare.data import load_data
 from compare.options import Config
 from compare.pair import make_pair
 from compare.walkthrough import array_text, compute, grad_fn_chain, main, values, walkthrough
+
+from conftest import assert_close, run_main
 
 CONFIGS = {
     "default": (Config(dtype="float64"), 1),

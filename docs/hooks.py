@@ -1,0 +1,69 @@
+r"""MkDocs hooks: the home page is the README, MathJax is served by the site itself, and the site takes the
+project's URLs from ``pyproject.toml``.
+
+The README links the pages as ``docs/PAGE.md``; on the site, where it is ``index.md`` beside them, the
+links lose their ``docs/``. MathJax 2 comes from the ``jupyter-server-mathjax`` package (the docs extra)
+and is copied to ``assets/mathjax/``, so that no page depends on a CDN.
+
+When ``[project.urls]`` has a ``Repository`` on GitHub, the header links it and every notebook page
+shows an "Open in Colab" badge for that notebook. Every notebook page says how to run it from a clone.
+"""
+import shutil
+import sys
+from pathlib import Path
+
+import jupyter_server_mathjax
+from mkdocs.structure.files import File
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
+PYPROJECT = ROOT / "pyproject.toml"
+COLAB = "https://colab.research.google.com/github/{repository}/blob/main/{path}"
+BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+LOCAL = """<div class="admonition tip"><p class="admonition-title">Run it yourself</p>
+<p>In a clone of the project with it installed (the README's Quick start):
+<code>pip install notebook</code>, then <code>jupyter notebook notebooks/{name}</code>.
+This page was executed when the site was built.</p></div>
+"""
+
+
+def repository():
+    r"""``[project.urls]`` ``Repository`` from pyproject.toml, or None while it is not set."""
+    with PYPROJECT.open("rb") as file:
+        return tomllib.load(file)["project"].get("urls", {}).get("Repository")
+
+
+def on_config(config):
+    url = repository()
+    if url:
+        config.repo_url = url
+    return config
+
+
+def on_files(files, config):
+    home = (ROOT / "README.md").read_text(encoding="utf-8")
+    home = home.replace("](docs/", "](").replace('src="docs/', 'src="')
+    files.append(File.generated(config, "index.md", content=home))
+    return files
+
+
+def on_page_content(html, page, config, files):
+    if not page.file.src_uri.endswith(".ipynb"):
+        return html
+    note = LOCAL.format(name=Path(page.file.src_uri).name)
+    url = repository()
+    if url and url.startswith("https://github.com/"):
+        colab = COLAB.format(repository=url.removeprefix("https://github.com/").rstrip("/"), path=page.file.src_uri)
+        note = f'<p><a href="{colab}"><img src="{BADGE}" alt="Open In Colab"></a></p>\n' + note
+    title_end = html.find("</h1>")                   # the note goes below the notebook's title
+    at = title_end + len("</h1>") if title_end >= 0 else 0
+    return html[:at] + note + html[at:]
+
+
+def on_post_build(config):
+    mathjax = Path(jupyter_server_mathjax.__file__).parent / "static"
+    shutil.copytree(mathjax, Path(config.site_dir) / "assets" / "mathjax", dirs_exist_ok=True)

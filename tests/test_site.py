@@ -1,0 +1,147 @@
+r"""The documentation site: built with ``mkdocs build --strict``, then read in a real headless browser.
+
+``python -m pytest -m site`` runs these (the plain ``python -m pytest`` leaves them out: the build
+executes both notebooks). They need ``pip install -e ".[docs]"`` and a Chromium from the system's
+packages (``apt-get install chromium`` on Debian and Ubuntu; or set ``CHROMIUM`` to its path);
+without either, they say which is missing and are skipped. ``SITE_SCREENSHOTS=DIR`` keeps a
+screenshot of each page they read.
+"""
+import functools
+import http.server
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.site
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    r"""The site, built from this checkout with ``--strict``: any warning (a broken link, a missing
+    reference, a notebook cell that raises) fails the build."""
+    pytest.importorskip("mkdocs", reason='the site needs the docs extra: pip install -e ".[docs]"')
+    folder = tmp_path_factory.mktemp("site")
+    build = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(folder)],
+                           cwd=ROOT, capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr[-4000:]
+    return folder
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser(site):
+    r"""A headless Chromium reading the site from a local HTTP server."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason='needs the docs extra: pip install -e ".[docs]"')
+    chromium = os.environ.get("CHROMIUM") or next(filter(None, map(shutil.which, ["chromium", "chromium-browser"])),
+                                                  None)
+    if chromium is None:
+        pytest.skip("no Chromium found: apt-get install chromium (Debian, Ubuntu), or set CHROMIUM to its path")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=site))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium)
+        yield browser, f"http://127.0.0.1:{server.server_address[1]}/"
+        browser.close()
+    server.shutdown()
+
+
+def read(browser, path):
+    r"""Load ``path`` of the site and wait for MathJax; return the page and every problem the browser
+    reported: console errors, uncaught exceptions, failed requests and HTTP errors."""
+    chromium, base = browser
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    problems = []
+    page.on("console", lambda message: message.type == "error" and problems.append(f"console: {message.text}"))
+    page.on("pageerror", lambda error: problems.append(f"exception: {error}"))
+    page.on("requestfailed", lambda request: problems.append(f"failed: {request.url} {request.failure}"))
+    page.on("response", lambda response: response.status >= 400
+            and problems.append(f"HTTP {response.status}: {response.url}"))
+    page.goto(base + path, wait_until="networkidle")
+    page.wait_for_function("() => window.MathJax && window.MathJax.Hub")
+    page.evaluate("() => new Promise(done => MathJax.Hub.Queue(done))")      # every formula typeset
+    if os.environ.get("SITE_SCREENSHOTS"):
+        Path(os.environ["SITE_SCREENSHOTS"]).mkdir(parents=True, exist_ok=True)
+        name = path.strip("/").replace("/", "-") or "home"
+        page.screenshot(path=Path(os.environ["SITE_SCREENSHOTS"]) / f"{name}.png", full_page=True)
+    return page, problems
+
+
+def images(page):
+    r"""Each image of the page's content: its source and whether it loaded (has a width)."""
+    return page.eval_on_selector_all("article img", "els => els.map(e => [e.src, e.complete && e.naturalWidth > 0])")
+
+
+def formulas(page):
+    r"""How many of the page's formulas MathJax rendered, how many it found in error, and how many it left as TeX."""
+    return page.evaluate("""() => {
+        const scripts = [...document.querySelectorAll("article .arithmatex script[type^='math/tex']")];
+        const frames = scripts.map(s => document.getElementById(s.id + "-Frame")).filter(Boolean);
+        const failed = scripts.filter(s => MathJax.Hub.getJaxFor(s).texError);
+        const left = document.querySelectorAll("article .arithmatex").length - frames.length;
+        return [frames.length, failed.length, left];
+    }""")
+
+
+def test_the_site_builds_with_every_page(site):
+    for page in ["index.html", "math/index.html", "article/index.html", "tools/check/index.html",
+                 "notebooks/backprop_side_by_side/index.html", "notebooks/write_backprop/index.html",
+                 "api/manual/index.html", "api/torch_impl/index.html", "api/compare/index.html"]:
+        assert (site / page).is_file(), page
+
+
+def test_no_placeholder_repository_on_any_page(site):
+    for page in site.rglob("*.html"):
+        assert "OWNER/REPO" not in page.read_text(encoding="utf-8"), page
+
+
+def test_home_page_shows_the_readme_and_its_figure(browser):
+    page, problems = read(browser, "")
+    assert problems == []
+    assert page.locator("h1").first.inner_text().startswith("Backprop side by side")
+    shown = images(page)
+    assert any(src.endswith("/compare-seed1.png") and loaded for src, loaded in shown), shown
+    assert all(loaded for _, loaded in shown), shown
+    assert page.locator("article a[href='math/']").count() + page.locator("article a[href*='agreement']").count() > 0
+
+
+def test_math_page_renders_every_equation(browser):
+    page, problems = read(browser, "math/")
+    assert problems == []
+    rendered, failed, left = formulas(page)
+    assert rendered >= 40 and failed == 0 and left == 0, (rendered, failed, left)
+    assert page.locator("article script[type='math/tex; mode=display']").count() >= 8    # displayed equations
+
+
+def test_study_guide_renders_its_table_of_formulas(browser):
+    page, problems = read(browser, "article/")
+    assert problems == []
+    rendered, failed, left = formulas(page)
+    assert rendered >= 20 and failed == 0 and left == 0, (rendered, failed, left)
+
+
+def test_notebook_page_shows_its_outputs_and_figures(browser):
+    page, problems = read(browser, "notebooks/backprop_side_by_side/")
+    assert problems == []
+    figures = [loaded for src, loaded in images(page) if src.startswith("data:image/png")]
+    assert len(figures) >= 4 and all(figures), figures              # executed at build time: the figures are there
+    text = page.locator("article").inner_text()
+    assert "verdict:   AGREE" in text and "Run it yourself" in text
+
+
+def test_api_page_lists_neural_network_backward_with_its_docstring(browser):
+    page, problems = read(browser, "api/manual/")
+    assert problems == []
+    entry = page.locator("[id='manual.NeuralNetwork.backward']")
+    assert entry.count() == 1
+    docstring = entry.locator("xpath=following-sibling::div[1]").inner_text()
+    assert "Backpropagate dL/dy_pred through every layer" in docstring
