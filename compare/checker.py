@@ -36,8 +36,7 @@ from manual.train import LOSSES, labels, listed, typed
 from . import options
 from .data import load_data
 from .files import json_writer, save_outputs
-from .pair import tolerance_ratio
-from .trace import LOSS_HINTS
+from .pair import LOSS_HINTS, tolerance_ratio
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OURS = tuple(os.path.join(ROOT, package) + os.sep for package in ("compare", "manual", "torch_impl"))

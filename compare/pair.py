@@ -17,6 +17,19 @@ DTYPES = {"float32": (np.float32, torch.float32), "float64": (np.float64, torch.
 # |manual - torch| <= atol + rtol |torch|, element by element (docs/agreement.md)
 TOLERANCES = {"float32": {"atol": 1e-6, "rtol": 1e-4}, "float64": {"atol": 1e-12, "rtol": 1e-9}}
 
+# The loss and its gradient, per --loss: what a first difference at "loss" or "dL/dy_pred" points to.
+LOSS_HINTS = {
+    "mse": ("MSE is sum((y_pred - y)**2) / N, no 1/2, labels of shape (N, 1)",
+            "dL/dy_pred = 2 (y_pred - y) / N (a 1/2-MSE, Playground's, gives half of it)"),
+    "l1": ("L1 is sum(|y_pred - y|) / N", "dL/dy_pred = sign(y_pred - y) / N, 0 where they are equal"),
+    "bce": ("BCE is -sum(y log p + (1 - y) log(1 - p)) / N, each log clamped at -100, labels 0/1",
+            "dL/dp = (p - y) / max(p (1 - p), 1e-12) / N"),
+    "bce-logits": ("BCE with logits is sum(max(z, 0) - z y + log(1 + exp(-|z|))) / N, labels 0/1",
+                   "dL/dz = (sigmoid(z) - y) / N, with a sigmoid that cannot overflow"),
+    "cross-entropy": ("cross-entropy is -sum_n log softmax(z_n)[y_n] / B, log-softmax shifted by the largest logit",
+                      "dL/dz = (softmax(z) - onehot(y)) / B, softmax shifted by the largest logit"),
+}
+
 
 def tolerance_ratio(manual_value, torch_value, dtype, extra=0.0):
     r"""``|manual - torch| / (atol + rtol |torch| + extra)`` element by element, with ``TOLERANCES[dtype]``:

@@ -26,6 +26,7 @@ from . import options
 from .files import json_writer, png_writer, save_outputs
 from .options import SETTINGS
 from .pair import (
+    LOSS_HINTS,
     epoch_batches,
     make_criteria,
     make_optimizers,
@@ -51,18 +52,7 @@ HINTS = {
     "new_W": "the optimizer's step on a weight: SGD is W - lr (dL/dW + weight_decay W); Adam as docs/optimizers.md",
     "new_b": "the optimizer's step on a bias, weight decay included (torch's optimizers decay every parameter)",
 }
-# The loss and its gradient, per --loss: what a first difference at "loss" or "dL/dy_pred" points to.
-LOSS_HINTS = {
-    "mse": ("MSE is sum((y_pred - y)**2) / N, no 1/2, labels of shape (N, 1)",
-            "dL/dy_pred = 2 (y_pred - y) / N (a 1/2-MSE, Playground's, gives half of it)"),
-    "l1": ("L1 is sum(|y_pred - y|) / N", "dL/dy_pred = sign(y_pred - y) / N, 0 where they are equal"),
-    "bce": ("BCE is -sum(y log p + (1 - y) log(1 - p)) / N, each log clamped at -100, labels 0/1",
-            "dL/dp = (p - y) / max(p (1 - p), 1e-12) / N"),
-    "bce-logits": ("BCE with logits is sum(max(z, 0) - z y + log(1 + exp(-|z|))) / N, labels 0/1",
-                   "dL/dz = (sigmoid(z) - y) / N, with a sigmoid that cannot overflow"),
-    "cross-entropy": ("cross-entropy is -sum_n log softmax(z_n)[y_n] / B, log-softmax shifted by the largest logit",
-                      "dL/dz = (softmax(z) - onehot(y)) / B, softmax shifted by the largest logit"),
-}
+
 
 
 # What each node of autograd's graph does, and the manual method doing the same job.

@@ -166,6 +166,16 @@ def test_a_closed_pipe_is_not_a_traceback():
     assert b"Traceback" not in process.stderr.read()
 
 
+def test_no_command_is_imported_with_its_package():
+    r"""``python -m compare.trace`` runs compare/trace.py as ``__main__`` after importing ``compare``; had
+    ``compare/__init__`` imported it already, runpy warns "found in sys.modules" on every run."""
+    commands = ["compare.__main__", "compare.trace", "compare.walkthrough", "compare.gradcheck", "compare.check",
+                "compare.bench"]
+    code = f"import sys, compare; print([m for m in {commands} if m in sys.modules])"
+    imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert imported.strip() == "[]"
+
+
 def test_the_figure_shows_both_models_and_their_difference_over_the_plane():
     from compare.lockstep import run
     from compare.options import Config
