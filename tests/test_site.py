@@ -122,11 +122,12 @@ def test_math_page_renders_every_equation(browser):
     assert page.locator("article script[type='math/tex; mode=display']").count() >= 8    # displayed equations
 
 
-def test_study_guide_renders_its_table_of_formulas(browser):
-    page, problems = read(browser, "article/")
+@pytest.mark.parametrize("path, least", [("article/", 20), ("losses/", 20), ("optimizers/", 10)])
+def test_other_pages_render_their_formulas(browser, path, least):
+    page, problems = read(browser, path)
     assert problems == []
     rendered, failed, left = formulas(page)
-    assert rendered >= 20 and failed == 0 and left == 0, (rendered, failed, left)
+    assert rendered >= least and failed == 0 and left == 0, (rendered, failed, left)
 
 
 def test_notebook_page_shows_its_outputs_and_figures(browser):
