@@ -82,12 +82,15 @@ def images(page):
 
 
 def formulas(page):
-    r"""How many of the page's formulas MathJax rendered, how many it found in error, and how many it left as TeX."""
+    r"""How many of the page's formulas MathJax rendered, how many it found in error or shows a TeX command of
+    (a backslash), and how many it left as TeX."""
     return page.evaluate("""() => {
-        const scripts = [...document.querySelectorAll("article .arithmatex script[type^='math/tex']")];
+        const scripts = [...document.querySelectorAll("article script[type^='math/tex']")];
         const frames = scripts.map(s => document.getElementById(s.id + "-Frame")).filter(Boolean);
-        const failed = scripts.filter(s => MathJax.Hub.getJaxFor(s).texError);
-        const left = document.querySelectorAll("article .arithmatex").length - frames.length;
+        const failed = scripts.filter(s => MathJax.Hub.getJaxFor(s).texError
+            || document.getElementById(s.id + "-Frame").textContent.includes("\\\\"));
+        const left = [...document.querySelectorAll("article .arithmatex")].filter(
+            e => !e.querySelector("script[type^='math/tex']")).length;
         return [frames.length, failed.length, left];
     }""")
 
@@ -137,6 +140,8 @@ def test_notebook_page_shows_its_outputs_and_figures(browser):
     assert len(figures) >= 4 and all(figures), figures              # executed at build time: the figures are there
     text = page.locator("article").inner_text()
     assert "verdict:   AGREE" in text and "Run it yourself" in text
+    rendered, failed, _ = formulas(page)                    # the notebook's own $...$
+    assert rendered >= 10 and failed == 0, (rendered, failed)
 
 
 def test_api_page_lists_neural_network_backward_with_its_docstring(browser):
