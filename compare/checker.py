@@ -346,10 +346,13 @@ def compare_batch(learner, twin, net, weights, X, y, batch, optimizer=None):
 
 
 def raised_at(exc):
-    r"""``file:line`` of the innermost frame of the exception that is not this project's or a library's."""
+    r"""``file:line, in function: the line`` of the innermost frame of the exception that is not this project's
+    or a library's (in a notebook the file is the kernel's name for the cell: the function and line say where)."""
     frames = [frame for frame in traceback.extract_tb(exc.__traceback__)
               if not frame.filename.startswith((*OURS, sysconfig.get_paths()["purelib"]))]
-    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "(no frame of your code)"
+    if not frames:
+        return "(no frame of your code)"
+    return f"{frames[-1].filename}:{frames[-1].lineno}, in {frames[-1].name}: {frames[-1].line}"
 
 
 def raised_hint(exc):

@@ -178,6 +178,7 @@ def test_what_the_review_of_a_learner_found_is_said_plainly():
     verdict = compare.check(Broken(*ARTICLE))
     assert verdict.first_wrong["what"].startswith("your model raised NotImplementedError at ")
     assert "test_check.py:" in verdict.first_wrong["what"]
+    assert ', in backward: raise NotImplementedError("write backward")' in verdict.first_wrong["what"]
     assert "still raises NotImplementedError" in verdict.first_wrong["hint"]
     assert compare.check(Net([2, 3, 1], ("relu", "tanh")), activations="relu").correct   # as the command line writes it
     with pytest.raises(ValueError, match=r"ModuleNet is a class: pass the model it builds, ModuleNet\(\)"):
