@@ -82,13 +82,15 @@ def images(page):
 
 
 def formulas(page):
-    r"""How many of the page's formulas MathJax rendered, how many it found in error or shows a TeX command of
-    (a backslash), and how many it left as TeX."""
+    r"""How many of the page's formulas MathJax rendered, how many it found in error, shows a TeX command of (a
+    backslash) or drew wider than the page's column, and how many it left as TeX."""
     return page.evaluate("""() => {
         const scripts = [...document.querySelectorAll("article script[type^='math/tex']")];
         const frames = scripts.map(s => document.getElementById(s.id + "-Frame")).filter(Boolean);
+        const tooWide = d => d.classList.contains("MathJax_Display") && d.scrollWidth > d.clientWidth + 1;
         const failed = scripts.filter(s => MathJax.Hub.getJaxFor(s).texError
-            || document.getElementById(s.id + "-Frame").textContent.includes("\\\\"));
+            || document.getElementById(s.id + "-Frame").textContent.includes("\\\\")
+            || tooWide(document.getElementById(s.id + "-Frame").parentElement));
         const left = [...document.querySelectorAll("article .arithmatex")].filter(
             e => !e.querySelector("script[type^='math/tex']")).length;
         return [frames.length, failed.length, left];
