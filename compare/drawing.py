@@ -95,7 +95,7 @@ def graph_figure(nodes, passed, title):
             px, py = where[parent]
             ax.plot([px, px, x], [py, y, y], color="#888888", linewidth=1, zorder=1)
         ax.text(x, y, label, fontsize=8.5, fontweight="bold", va="center", ha="left", zorder=2,
-                bbox=dict(facecolor="#e8f1f8" if depth == 0 else "#f4f4f4", edgecolor="#555555", boxstyle="round"))
+                bbox=dict(facecolor="#b9d3ee" if depth == 0 else "#f4f4f4", edgecolor="#555555", boxstyle="round"))
         ax.plot([x + 3.2, column - 0.1], [y, y], color="#dddddd", linewidth=0.6, linestyle=":", zorder=0)
         ax.text(column, y, f"{method}: {job}\n{passed[k]}", fontsize=7, va="center", ha="left", color="#333333",
                 zorder=2)
