@@ -79,7 +79,7 @@ def network_figure(config, weights, rows, title, row=0):
 
 
 def graph_figure(nodes, passed, title):
-    r"""Autograd's graph of one step (``walkthrough.graph_nodes``), a box per node beside the manual method
+    r"""Autograd's graph of one step (``trace.graph_nodes``), a box per node beside the manual method
     that does its job; ``passed[k]`` is what node ``k`` passed on in the backward pass (the shapes of
     the gradients it sent to its inputs, or the parameter it filled)."""
     fig = Figure(figsize=(12, 0.62 * len(nodes) + 1.2), dpi=100, layout="constrained")

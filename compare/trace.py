@@ -54,7 +54,6 @@ HINTS = {
 }
 
 
-
 # What each node of autograd's graph does, and the manual method doing the same job.
 GRAD_FNS = {
     "MseLossBackward0": ("manual.MSELoss.backward", "dL/dy_pred = 2 (y_pred - y) / N"),
@@ -275,7 +274,7 @@ def graph_nodes(loss, model=None):
 
 
 def recorded_graph(config, weights, X, y):
-    r"""The torch side's ``grad_fn`` graph of one step (``walkthrough.graph_nodes``), and per node what it
+    r"""The torch side's ``grad_fn`` graph of one step (``graph_nodes``), and per node what it
     passed on in ``loss.backward()``: the shapes of the gradients it sent to its inputs."""
     model = make_pair(config, np.random.default_rng(0), weights)[1]
     loss = make_criteria(config)[1](model(torch.tensor(X)), torch.tensor(y))

@@ -55,7 +55,7 @@ def on_page_content(html, page, config, files):
     if not page.file.src_uri.endswith(".ipynb"):
         return html
     note = LOCAL.format(name=Path(page.file.src_uri).name)
-    url = repository()
+    url = config.repo_url                            # the Repository of pyproject.toml, set by on_config
     if url and url.startswith("https://github.com/"):
         colab = COLAB.format(repository=url.removeprefix("https://github.com/").rstrip("/"), path=page.file.src_uri)
         note = f'<p><a href="{colab}"><img src="{BADGE}" alt="Open In Colab"></a></p>\n' + note
