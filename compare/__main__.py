@@ -6,16 +6,19 @@ Exit status: 0 when they agree, 1 when they do not (DISAGREE) or training diverg
 import os
 from dataclasses import replace
 
-from . import options
-from .export import LOSS_CODE, script
-from .files import json_writer, npz_writer, png_writer, save_outputs
-from .lockstep import run
-from .options import SETTINGS
-from .report import epoch_report, summary
+from . import cli
+from .core.config import SETTINGS
+from .core.files import json_writer, npz_writer, png_writer, save_outputs
+from .core.lockstep import run
+from .core.report import epoch_report, summary
+from .core.source import Source
+from .playground.export import LOSS_CODE, script
 
 DESCRIPTION = ("Train the article's network twice, with hand-written NumPy backprop (manual) and with "
                "PyTorch autograd (torch_impl), on the same batches, and check at every step, from "
                "identical weights, that losses, gradients, updates and predictions agree.")
+OPTIONS = (*SETTINGS, "weights", "playground", "exact", "seeds", "quiet", "json", "plot", "animate", "save_weights",
+           "export_torch")
 
 
 def seed_sweep(config, weights, n, out):
@@ -24,7 +27,7 @@ def seed_sweep(config, weights, n, out):
           "(manual's; torch's agree within the tolerance)", file=out)
     verdicts = []
     for seed in range(config.seed, config.seed + n):
-        result = run(replace(config, seed=seed), weights)
+        result = run(replace(config, seed=seed), Source(replace(config, seed=seed), weights))
         last = result.history["manual"][-1] if result.history["manual"] else {}
         print(f"{seed:>6}  {result.verdict:9}" + "".join(f"{last.get(k, float('nan')):{w}.3f}"
               for k, w in (("acc", 8), ("val_acc", 9), ("val_loss", 10))), file=out, flush=True)
@@ -33,37 +36,38 @@ def seed_sweep(config, weights, n, out):
     return 0 if verdicts.count("AGREE") == n else 1
 
 
+def export(parser, args, config, out):
+    r"""``--export-torch PATH``: the Playground URL's set-up as a standalone script, instead of a run."""
+    if args.playground is None:
+        parser.error("--export-torch writes a Playground URL's set-up: it needs --playground URL")
+    if config.loss not in LOSS_CODE:
+        parser.error(f"--export-torch writes a Playground URL's set-up, whose losses are mse and l1: not --loss "
+                     f"{config.loss}")
+    text = script(config, args.playground, os.path.basename(args.export_torch))
+    save_outputs(parser, [(args.export_torch, lambda file: file.write(text.encode()))])
+    print(f"wrote {args.export_torch}: python {args.export_torch} trains it", file=out)
+    return 0
+
+
+def sweep(parser, args, config, source, out):
+    r"""``--seeds N``: a line per seed instead of one run's report."""
+    if not 1 <= args.seeds <= 1000 or config.seed + args.seeds > 2**32:
+        parser.error(f"--seeds {args.seeds}: must be an integer in [1, 1000], with --seed + --seeds <= 2**32")
+    if args.save_weights or args.json or args.plot or args.animate or args.exact:
+        parser.error("--seeds prints a table only; drop --save-weights, --json, --plot, --animate and --exact")
+    return seed_sweep(config, source.weights if args.weights else None, args.seeds, out)
+
+
 def main(argv=None):
-    parser = options.parser("python -m compare", DESCRIPTION,
-                            [*SETTINGS, "weights", "playground", "exact", "seeds", "quiet", "json", "plot", "animate",
-                             "save_weights",
-                             "export_torch"])
+    parser = cli.parser("python -m compare", DESCRIPTION, OPTIONS)
     args = parser.parse_args(argv)
-    config, weights = options.configure(parser, args)
-    out = options.report_stream(args)
+    config, source = cli.configure(parser, args)
+    out = cli.report_stream(args)
     if args.export_torch:
-        if args.playground is None:
-            parser.error("--export-torch writes a Playground URL's set-up: it needs --playground URL")
-        if config.loss not in LOSS_CODE:
-            parser.error("--export-torch writes a Playground URL's set-up, whose losses are mse and l1: "
-                         f"not --loss {config.loss}")
-        text = script(config, args.playground, os.path.basename(args.export_torch))
-        save_outputs(parser, [(args.export_torch, lambda file: file.write(text.encode()))])
-        print(f"wrote {args.export_torch}: python {args.export_torch} trains it", file=out)
-        return 0
+        return export(parser, args, config, out)
     if args.seeds is not None:
-        if not 1 <= args.seeds <= 1000 or config.seed + args.seeds > 2**32:
-            parser.error(f"--seeds {args.seeds}: must be an integer in [1, 1000], with --seed + --seeds <= 2**32")
-        if args.save_weights or args.json or args.plot or args.animate:
-            parser.error("--seeds prints a table only; drop --save-weights, --json, --plot and --animate")
-        return seed_sweep(config, weights, args.seeds, out)
-    for name in ("plot", "animate"):
-        if getattr(args, name) and config.features != ("x", "y"):
-            parser.error(f"--{name} draws the model over the (x, y) plane and needs --features x,y")
-    recorder = None
-    if args.animate:
-        from .animate import Recorder, gif_writer  # matplotlib and Pillow: imported only when asked for
-        recorder = Recorder()
+        return sweep(parser, args, config, source, out)
+    recorder = animation(parser, args, config)
 
     def on_epoch(result):
         if recorder:
@@ -71,20 +75,34 @@ def main(argv=None):
         if not args.quiet:
             print(epoch_report(result), file=out, flush=True)
 
-    result = run(config, weights, on_epoch=on_epoch)
-    if not args.quiet:
-        print(file=out)
-    print(summary(result), file=out)
-    outputs = [(args.save_weights, npz_writer(result.models[0].state_dict())),
-               (args.json, json_writer(result.to_json()))]
-    if args.plot:
-        from .plot import make_figure  # matplotlib: imported only when a figure is asked for
-        outputs.append((args.plot, png_writer(make_figure(result))))
-    if recorder and recorder.planes:
-        outputs.append((args.animate, gif_writer(result, recorder.planes)))
-    save_outputs(parser, outputs)
+    result = run(config, source, on_epoch)
+    print(("" if args.quiet else "\n") + summary(result), file=out)
+    save_outputs(parser, outputs(args, result, recorder))
     return 0 if result.agree else 1
 
 
+def animation(parser, args, config):
+    r"""The ``on_epoch`` recorder of ``--animate`` (None without it); a figure needs the plane's features."""
+    for name in ("plot", "animate"):
+        if getattr(args, name) and config.features != ("x", "y"):
+            parser.error(f"--{name} draws the model over the (x, y) plane and needs --features x,y")
+    if not args.animate:
+        return None
+    from .animate import Recorder  # matplotlib and Pillow: imported only when asked for
+    return Recorder()
+
+
+def outputs(args, result, recorder):
+    r"""The files asked for, as ``(path, write)``; matplotlib is imported only when a figure is."""
+    files = [(args.save_weights, npz_writer(result.models[0].state_dict())), (args.json, json_writer(result.to_json()))]
+    if args.plot:
+        from .plot import make_figure
+        files.append((args.plot, png_writer(make_figure(result))))
+    if recorder and recorder.planes:
+        from .animate import gif_writer
+        files.append((args.animate, gif_writer(result, recorder.planes)))
+    return files
+
+
 if __name__ == "__main__":
-    options.run(main)
+    cli.run(main)

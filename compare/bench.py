@@ -17,14 +17,12 @@ import time
 import numpy as np
 import torch
 
-import manual
-import torch_impl
-
-from . import options
-from .files import json_writer, save_outputs
-from .lockstep import run
-from .options import Config
-from .pair import DTYPES, make_criteria, make_optimizers, make_pair
+from . import cli
+from .core.config import Config
+from .core.files import json_writer, save_outputs
+from .core.lockstep import run
+from .core.pair import DTYPES, Pair
+from .core.source import Source
 
 BATCH_SIZES = (1, 15, 256, 4096, 65536, 1_048_576)
 QUICK_BATCH_SIZES = (15, 4096)
@@ -34,15 +32,12 @@ BLOCK_SECONDS = 0.02           # each timed block repeats a step for about this 
 def step_functions(dtype, batch):
     r"""Two zero-argument functions, one ``train_step`` each, from identical weights on one batch."""
     config = Config(dtype=dtype, lr=1e-9)    # a tiny step keeps the weights, and so the work per step, the same
+    pair = Pair(config, Source(config).weights)
     rng = np.random.default_rng(0)
-    manual_model, torch_model = make_pair(config, rng)
     X = rng.uniform(-6, 6, (batch, 2)).astype(DTYPES[dtype][0])
     y = rng.choice([-1.0, 1.0], (batch, 1)).astype(DTYPES[dtype][0])
     t_X, t_y = torch.tensor(X), torch.tensor(y)   # copies: the two sides share no memory
-    manual_optimizer, torch_optimizer = make_optimizers(config, manual_model, torch_model)
-    manual_criterion, torch_criterion = make_criteria(config)
-    return (lambda: manual.train_step(manual_model, manual_optimizer, manual_criterion, X, y),
-            lambda: torch_impl.train_step(torch_model, torch_optimizer, torch_criterion, t_X, t_y))
+    return lambda: pair.manual_step(X, y), lambda: pair.torch_step(t_X, t_y)
 
 
 def seconds_per_call(step, repeats):
@@ -100,7 +95,7 @@ def format_report(report):
 
 
 def main(argv=None):
-    parser = options.parser("python -m compare.bench", "How fast is hand-written NumPy backprop next to torch? "
+    parser = cli.parser("python -m compare.bench", "How fast is hand-written NumPy backprop next to torch? "
                             "Times one train_step of each side per batch size and dtype, and the phases of the "
                             "lockstep run; it reports and sets no target.", ["json"])
     parser.add_argument("--quick", action="store_true",
@@ -109,8 +104,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error(f"--rounds {args.rounds}: must be an integer >= 1")
-    options.configure(parser, args)                  # checks that --json can be written
-    out = options.report_stream(args)
+    cli.configure(parser, args)                  # checks that --json can be written
+    out = cli.report_stream(args)
     rounds = 3 if args.quick else args.rounds
     cases = ([("float32", b) for b in QUICK_BATCH_SIZES] if args.quick
              else [(dtype, b) for dtype in DTYPES for b in BATCH_SIZES])
@@ -125,4 +120,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    options.run(main)
+    cli.run(main)

@@ -1,6 +1,526 @@
-r"""``python -m compare.check FILE.py:NAME``: check a backprop you wrote yourself (``compare/checker.py``)."""
-from . import options
-from .checker import main
+r"""Check a backprop you wrote yourself: ``python -m compare.check FILE.py:NAME`` (or ``MODULE:NAME``).
 
-if __name__ == "__main__":
-    options.run(main)
+``NAME()`` builds your model, in either of two common shapes:
+
+- module style, as ``manual/``: ``forward(X) -> y_pred``, ``backward(dy_pred)`` that fills the
+  gradients, and ``named_parameters()`` giving objects with ``.data`` and ``.grad``;
+- cs231n style: a dict ``params`` (``W1, b1, W2, b2, ...``) and ``loss(X, y) -> (loss, grads)`` with
+  ``grads`` keyed as ``params`` (and, as cs231n has it, ``loss(X)`` giving the outputs).
+
+The layer sizes come from the parameters' shapes, in order, as weight and bias pairs; weights may be
+``(out, in)`` (torch's, ``x @ W.T + b``) or ``(in, out)`` (``x @ W + b``). The activations and the
+loss are this project's options. A torch model gets identical weights, and on several batches (the
+article's data, random weights, saturated units) your outputs, loss and every gradient are compared
+with autograd's in float64. From the output layer back, the first wrong parameter gradient is
+named, with finite differences as a third opinion and the mistake it looks like.
+
+From Python: ``compare.check(model, activations=..., loss=...)`` returns the verdict; print it.
+Exit status: 0 when every gradient is right, 1 when one is wrong, 2 for a model that cannot be
+loaded or checked.
+"""
+import importlib
+import importlib.util
+import os
+import sys
+import sysconfig
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+import manual
+import torch_impl
+from manual.train import LOSSES, labels, listed, typed
+
+from . import cli
+from .core.data import load_data
+from .core.files import json_writer, save_outputs
+from .core.formulas import activation, loss_hints
+from .core.pair import tolerance_ratio
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OURS = tuple(os.path.join(ROOT, package) + os.sep for package in ("compare", "manual", "torch_impl"))
+SEEDS = {"the article's data": 0, "random weights": 1, "saturated units": 2}
+
+
+def load(spec):
+    r"""``NAME()`` from ``FILE.py:NAME`` or ``MODULE:NAME``; ``ValueError`` (one line) if it cannot be had."""
+    where, _, name = spec.rpartition(":")
+    if not where or not name:
+        raise ValueError(f"{spec}: give FILE.py:NAME or MODULE:NAME")
+    try:
+        if where.endswith(".py") or os.sep in where:
+            module_spec = importlib.util.spec_from_file_location(f"checked_{os.path.basename(where)[:-3]}", where)
+            module = importlib.util.module_from_spec(module_spec)
+            sys.path.insert(0, os.path.dirname(os.path.abspath(where)))   # its own imports, as python FILE runs it
+            try:
+                module_spec.loader.exec_module(module)
+            finally:
+                sys.path.pop(0)
+        else:
+            module = importlib.import_module(where)
+    except OSError as exc:
+        raise ValueError(f"{where}: {exc.strerror}") from None
+    except Exception as exc:                       # a syntax error, or whatever the file raises
+        raise ValueError(f"{where}: {type(exc).__name__} while loading it: {exc}") from None
+    if not hasattr(module, name):
+        raise ValueError(f"{where} defines no {name}() to build the model")
+    if not callable(getattr(module, name)):
+        raise ValueError(f"{where}: {name} is not callable ({type(getattr(module, name)).__name__}); {name}() must "
+                         "build the model")
+    try:
+        return getattr(module, name)()
+    except Exception as exc:
+        raise ValueError(f"{spec}: {name}() raised {type(exc).__name__}: {exc}") from None
+
+
+class Uncheckable(ValueError):
+    r"""A model whose answer cannot be compared (a gradient missing): one error line, not a verdict."""
+
+
+class Learner:
+    r"""Your model behind one interface: its parameters in order, set them, and one forward-backward pass."""
+
+    def __init__(self, model, criterion=None):
+        self.model, self.criterion = model, criterion
+        if isinstance(model, type):
+            raise ValueError(f"{model.__name__} is a class: pass the model it builds, {model.__name__}()")
+        if isinstance(getattr(model, "params", None), dict) and callable(getattr(model, "loss", None)):
+            self.style, self.names = "cs231n", list(model.params)
+        elif all(callable(getattr(model, method, None)) for method in ("forward", "backward", "named_parameters")):
+            self.style, self.names = "module", [name for name, _ in model.named_parameters()]
+        else:
+            raise ValueError(f"{type(model).__name__} is neither module style (forward, backward, named_parameters) "
+                             "nor cs231n style (a dict params and loss(X, y))")
+
+    def gradients_held(self):
+        return [np.array(p.grad, np.float64) for _, p in self.model.named_parameters()]
+
+    def arrays(self):
+        if self.style == "cs231n":
+            return [np.asarray(self.model.params[name]) for name in self.names]
+        return [np.asarray(p.data) for _, p in self.model.named_parameters()]
+
+    def set(self, arrays):
+        r"""Your arrays take these values, in place where they are float64 already."""
+        if self.style == "cs231n":
+            for name, value in zip(self.names, arrays, strict=True):
+                self.model.params[name] = value.copy()
+            return
+        for (_, p), value in zip(self.model.named_parameters(), arrays, strict=True):
+            if isinstance(p.data, np.ndarray) and p.data.dtype == np.float64 and p.data.shape == value.shape:
+                p.data[...] = value
+            else:
+                p.data = value.copy()
+            p.grad = np.zeros_like(value)
+
+    def gradients(self, X, y, dy_pred):
+        r"""Your ``(y_pred or None, loss or None, [gradient per parameter], dL/dy_pred or None)`` for the batch:
+        the cs231n style computes its own loss; the module style is given autograd's ``dL/dy_pred``, or
+        takes its own from ``criterion`` (called as ``criterion(y_pred, y)``, then ``criterion.backward()``)."""
+        if self.style == "cs231n":
+            loss, grads = self.model.loss(X, y)
+            missing = [name for name in self.names if name not in grads]
+            if missing:
+                raise Uncheckable(f"loss(X, y) returned no gradient for {', '.join(missing)}")
+            try:
+                scores = np.asarray(self.model.loss(X))
+            except Exception:                      # loss(X) alone is optional
+                scores = None
+            return scores, float(loss), [np.asarray(grads[name]) for name in self.names], None
+        y_pred = np.asarray(self.model.forward(X))
+        loss = None
+        if self.criterion is not None:
+            loss = float(self.criterion(y_pred, y))
+            dy_pred = np.asarray(self.criterion.backward())
+        self.model.backward(dy_pred)
+        return y_pred, loss, [np.asarray(p.grad) for _, p in self.model.named_parameters()], dy_pred
+
+
+def layers_of(learner, in_features):
+    r"""``(sizes, transposed)`` of the chain of layers the parameters form, or ``ValueError`` saying why not.
+
+    ``transposed`` is True for ``(in, out)`` weights. Where both layouts chain (square weights), the
+    style's own is taken: ``(out, in)`` for module style, ``(in, out)`` for cs231n."""
+    arrays = learner.arrays()
+    if len(arrays) % 2 or any(np.ndim(w) != 2 or np.ndim(b) != 1
+                              for w, b in zip(arrays[0::2], arrays[1::2], strict=True)):
+        shapes = ", ".join(f"{name} {np.shape(a)}" for name, a in zip(learner.names, arrays, strict=True))
+        raise ValueError(f"the parameters do not form a chain of layers: expected (weight, bias) pairs, 2-D then "
+                         f"1-D, in order, got {shapes}")
+    pairs = list(zip(arrays[0::2], arrays[1::2], strict=True))
+    fits = {}
+    for transposed in (False, True):
+        sizes = [in_features]
+        for W, b in pairs:
+            n_out, n_in = W.shape[::-1] if transposed else W.shape
+            if n_in != sizes[-1] or n_out != len(b):
+                break
+            sizes.append(n_out)
+        else:
+            fits[transposed] = sizes
+    if not fits:
+        raise ValueError(f"the parameters do not form a chain of layers from {in_features} inputs: "
+                         + ", ".join(f"{name} {np.shape(a)}" for name, a in zip(learner.names, arrays, strict=True)))
+    transposed = (learner.style == "cs231n") if len(fits) == 2 else next(iter(fits))
+    return fits[transposed], transposed
+
+
+@dataclass
+class Verdict:
+    r"""What ``check`` found; ``print(verdict)`` shows the report, ``verdict.correct`` the answer."""
+    model: str
+    rows: list = field(default_factory=list)         # per batch: which of outputs, loss, gradients agree
+    first_wrong: dict = None                          # the first wrong quantity, from the output back
+
+    @property
+    def correct(self):
+        return self.first_wrong is None
+
+    def to_json(self):
+        return {"model": self.model, "correct": self.correct, "batches": self.rows, "first_wrong": self.first_wrong}
+
+    def __str__(self):
+        columns = [("outputs", 9), ("loss", 7), ("gradients", 11), ("update", 8)]
+        columns = [(key, width) for key, width in columns if any(key in row for row in self.rows)]
+        lines = [f"Checked {self.model}", "", f"  {'batch':22}" + "".join(f"{key:>{w}}" for key, w in columns)]
+        lines += [f"  {row['batch']:22}" + "".join(f"{row.get(key, '-'):>{w}}" for key, w in columns)
+                  for row in self.rows]
+        if self.correct:
+            checked = [key for key, _ in columns if any(row.get(key, "-") != "-" for row in self.rows)]
+            listed = " and ".join([", ".join(checked[:-1]), checked[-1]] if len(checked) > 1 else checked)
+            return "\n".join(lines + ["", f"CORRECT: {listed} equal autograd's on all {len(self.rows)} batches."])
+        f = self.first_wrong
+        lines += ["", f"WRONG: {f['what']} on {f['batch']}"]
+        if "shape" in f:
+            lines.append(f"  yours has shape {tuple(f['shape'])}, autograd's {tuple(f['expected_shape'])}")
+        elif f.get("yours") is not None:
+            fd = f", finite differences {f['fd']:.9g}" if "fd" in f else ""
+            lines.append(f"  element {f['element']}: yours {f['yours']:.9g}, autograd {f['autograd']:.9g}{fd}")
+        lines.append(f"  likely mistake: {f['hint']}")
+        return "\n".join(lines)
+
+
+@dataclass
+class Network:
+    r"""What the checker inferred and was told about your model."""
+    sizes: list                # units per layer, the inputs first
+    transposed: bool           # True for (in, out) weights
+    activations: tuple         # per layer, the output's last
+    loss: str
+
+    def to_torch(self, arrays):
+        return [torch.tensor(a.T if self.transposed and a.ndim == 2 else a) for a in arrays]
+
+    def from_torch(self, tensors):
+        return [t.numpy().T if self.transposed and t.ndim == 2 else t.numpy() for t in tensors]
+
+
+def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=None, seed=1, batch_size=15,
+          criterion=None, optimizer=None):
+    r"""Check ``model``'s backprop against autograd (see the module's docstring); return a ``Verdict``.
+
+    A module-style model may bring its own loss, ``criterion`` (``criterion(y_pred, y)``, then
+    ``criterion.backward()`` gives ``dL/dy_pred``), and its own optimizer, built on its parameters:
+    after the gradients, ``optimizer.step()`` is checked against ``torch.optim.SGD`` with the
+    optimizer's ``lr`` and ``weight_decay``.
+
+    Raises ``ValueError`` (one line) for a model that cannot be checked: parameters that do not chain,
+    activations that do not pair with the hidden layers, gradients of another shape.
+    """
+    activations = listed(str)(activations) if isinstance(activations, str) else tuple(activations)   # "tanh,relu"
+    learner = Learner(model, criterion)
+    if optimizer is not None and learner.style == "cs231n":
+        raise ValueError("an optimizer is checked on a module-style model, whose parameters it updates")
+    sizes, transposed = layers_of(learner, in_features=2)
+    hidden = sizes[1:-1]
+    if len(activations) != len(hidden):
+        raise ValueError(f"the model has {len(hidden)} hidden layer(s) ({'-'.join(map(str, sizes))}) but --activations "
+                         f"{typed(activations)} names {len(activations)}: give one per hidden layer, e.g. "
+                         f"--activations {typed(('tanh',) * len(hidden))}")
+    if sizes[-1] != LOSSES[loss][2]:
+        takes = [name for name, (_, _, outputs) in LOSSES.items() if outputs == sizes[-1]]
+        raise ValueError(f"the model has {sizes[-1]} output(s); --loss {loss} takes {LOSSES[loss][2]} "
+                         f"(--loss {' or '.join(takes) or 'none of them'} takes {sizes[-1]})")
+    net = Network(sizes, transposed, (*activations, output_activation or LOSSES[loss][1]), loss)
+    verdict = Verdict(f"{learner.style}-style {type(model).__name__}: {'-'.join(map(str, sizes))}, "
+                      f"{', '.join(net.activations[:-1]) or 'no hidden layer'}, {net.activations[-1]} output, "
+                      f"{LOSSES[loss][0].__name__}, weights "
+                      f"{'(in, out)' if transposed else '(out, in)'}")
+    twin = torch_impl.NeuralNetwork(hidden, activations, net.activations[-1], torch.float64, out_features=sizes[-1])
+    X_all, y_all, _, _ = load_data(seed=seed)
+    given = [np.array(a, np.float64) for a in learner.arrays()]
+    for batch, offset in SEEDS.items():
+        rng = np.random.default_rng(seed + offset)
+        weights = given if offset == 0 else [rng.uniform(-1, 1, a.shape) * (4 if offset == 2 else 1) for a in given]
+        idx = rng.choice(len(X_all), batch_size, replace=False)
+        row, first = compare_batch(learner, twin, net, weights, X_all[idx], labels(y_all[idx], loss), batch, optimizer)
+        verdict.rows.append(row)
+        verdict.first_wrong = verdict.first_wrong or first
+    learner.set(given)
+    return verdict
+
+
+def autograd(twin, net, weights, X, y):
+    r"""The twin's outputs, loss, dL/dy_pred and parameter gradients (in your layout) from ``weights``."""
+    with torch.no_grad():
+        for q, w in zip(twin.parameters(), net.to_torch(weights), strict=True):
+            q.copy_(w)
+    twin.zero_grad()
+    y_pred = twin(torch.tensor(X))
+    y_pred.retain_grad()
+    value = torch_impl.train.LOSSES[net.loss][0]()(y_pred, torch.tensor(y))
+    value.backward()
+    return y_pred.detach().numpy(), value.item(), y_pred.grad.numpy(), net.from_torch(q.grad for q in twin.parameters())
+
+
+def agree(mine, theirs):
+    return np.shape(mine) == np.shape(theirs) and bool(np.all(tolerance_ratio(mine, theirs, "float64") <= 1))
+
+
+def from_the_output(n):
+    r"""Parameter indices from the output layer back, each layer's weight before its bias."""
+    return sorted(range(n), key=lambda k: (-(k // 2), k % 2))
+
+
+def ok(flag):
+    return "ok" if flag else "WRONG"
+
+
+def compare_batch(learner, twin, net, weights, X, y, batch, optimizer=None):
+    r"""One batch, your model twice from the same weights and the twin once (then, given ``optimizer``,
+    one step of each): the row of the table, and the first wrong quantity (None if all agree)."""
+    y_pred, value, dy_pred, expected = autograd(twin, net, weights, X, y)
+    try:
+        calls = []
+        for _ in range(2):                         # a second call shows gradients that accumulate
+            learner.set(weights)
+            calls.append(learner.gradients(X, y, dy_pred.copy()))
+    except Uncheckable:
+        raise
+    except Exception as exc:                       # a bug in your code: where it was raised, and what it says
+        return ({"batch": batch, "outputs": "-", "loss": "-", "gradients": "raised"},
+                {"batch": batch, "what": f"your model raised {type(exc).__name__} at {raised_at(exc)}: {exc}",
+                 "hint": raised_hint(exc)})
+    (mine_pred, mine_loss, mine, mine_dy), (_, _, again, _) = calls
+    check_shapes(learner, net, mine, expected, len(X))
+    row = {"batch": batch, "outputs": "-" if mine_pred is None else ok(agree(mine_pred, y_pred)),
+           "loss": "-" if mine_loss is None else ok(agree(mine_loss, value))}
+    # the first call's wrong gradients, then the second's
+    order = from_the_output(len(mine))
+    wrong = [(k, gradients) for gradients in (mine, again) for k in order if not agree(gradients[k], expected[k])]
+    row["gradients"] = ok(not wrong and (mine_dy is None or agree(mine_dy, dy_pred)))
+    first = first_wrong(learner, twin, net, (weights, X, y, batch), row, calls[0], wrong,
+                        (value, dy_pred, expected))
+    if first or optimizer is None:
+        return row, first
+    return row, check_step(learner, twin, net, weights, optimizer, row, batch)
+
+
+def check_shapes(learner, net, mine, expected, batch):
+    r"""Refuse a gradient of a shape no classic mistake gives (transposed, another layer's input, a bias
+    gradient not summed over the batch): it cannot be compared."""
+    for k, (name, g, e) in enumerate(zip(learner.names, mine, expected, strict=True)):
+        mistaken = ([(w, e.shape[1 - net.transposed]) if net.transposed else (e.shape[0], w) for w in net.sizes[:-1]]
+                    if k % 2 == 0 else [(batch, *e.shape)])
+        if np.shape(g) not in (e.shape, e.shape[::-1], *mistaken):
+            raise ValueError(f"the gradient of {name} has shape {np.shape(g)}, not {e.shape} like {name}")
+
+
+def first_wrong(learner, twin, net, case, row, yours, wrong, autograd_values):
+    r"""The first wrong quantity of the ``case`` (weights, X, y and the batch's name), from the output back:
+    outputs, loss, dL/dy_pred, then the gradients ``wrong`` (``(k, gradients)``, the first call's first)."""
+    weights, X, y, batch = case
+    _, mine_loss, mine, mine_dy = yours
+    value, dy_pred, expected = autograd_values
+    if row["outputs"] == "WRONG":
+        return {"batch": batch, "what": "the outputs (the forward pass)",
+                     "hint": "the forward pass differs before any gradient: check each layer's x W + b and activation "
+                             "(--activations names the hidden layers', --output-activation or --loss the output's)"}
+    if row["loss"] == "WRONG":
+        hint = ("yours is not finite where autograd's is: a log of 0 or an exp that overflowed; compute it as "
+                "docs/losses.md does (log-softmax shifted by the largest logit, BCE fused with its sigmoid)"
+                if not np.isfinite(mine_loss) else factor_hint(mine_loss, value, len(X)) or
+                f"{loss_hints(net.loss)[0]}, or the forward pass before it: --activations and "
+                "--output-activation must be your model's")
+        return {"batch": batch, "what": f"the loss value (yours {mine_loss:.9g}, autograd {value:.9g})",
+                     "hint": hint}
+    if mine_dy is not None and not agree(mine_dy, dy_pred):
+        return {"batch": batch, "what": "dL/dy_pred, your loss's backward()",
+                     **worst(mine_dy, dy_pred), "hint": factor_hint(mine_dy, dy_pred, len(X)) or
+                     loss_hints(net.loss)[1]}
+    if wrong:
+        k, gradients = wrong[0]
+        g = gradients[k]
+        found = worst(g, expected[k])
+        return {"batch": batch, "parameter": learner.names[k],
+                     "what": f"the gradient of {learner.names[k]} (layer {k // 2 + 1} of {len(mine) // 2})", **found,
+                     **({"fd": finite_difference(twin, net, weights, X, y, k, tuple(found["element"]))}
+                        if "element" in found else {}),
+                     "hint": diagnose(net, weights, X, y, k, g, mine is not gradients)}
+    return None
+
+
+def raised_at(exc):
+    r"""``file:line, in function: the line`` of the innermost frame of the exception that is not this project's
+    or a library's (in a notebook the file is the kernel's name for the cell: the function and line say where)."""
+    frames = [frame for frame in traceback.extract_tb(exc.__traceback__)
+              if not frame.filename.startswith((*OURS, sysconfig.get_paths()["purelib"]))]
+    if not frames:
+        return "(no frame of your code)"
+    return f"{frames[-1].filename}:{frames[-1].lineno}, in {frames[-1].name}: {frames[-1].line}"
+
+
+def raised_hint(exc):
+    if isinstance(exc, NotImplementedError):
+        return "a method still raises NotImplementedError: write it"
+    if "shape" in str(exc) or "broadcast" in str(exc) or "align" in str(exc):
+        return ("two arrays of shapes that do not fit: often a missing transpose, or a bias gradient not summed "
+                "over the batch (db = dz.sum(axis=0))")
+    return "the line named above raised it"
+
+
+def worst(mine, expected):
+    r"""The element where ``mine`` is furthest from ``expected``: its index and both values."""
+    if np.shape(mine) != expected.shape:
+        return {"shape": list(np.shape(mine)), "expected_shape": list(expected.shape)}
+    element = np.unravel_index(np.argmax(tolerance_ratio(mine, expected, "float64")), expected.shape)
+    return {"element": list(map(int, element)), "yours": float(mine[element]), "autograd": float(expected[element])}
+
+
+def check_step(learner, twin, net, weights, optimizer, row, batch):
+    r"""Your optimizer's ``step()`` from the gradients just checked, against ``torch.optim.SGD`` with its
+    ``lr`` and ``weight_decay``; the first parameter it updates wrongly, or None."""
+    lr, weight_decay = getattr(optimizer, "lr", None), getattr(optimizer, "weight_decay", 0.0)
+    if lr is None:
+        raise ValueError(f"the optimizer {type(optimizer).__name__} has no lr to compare torch.optim.SGD with")
+    before = [a.copy() for a in learner.arrays()]
+    grads = learner.gradients_held()
+    try:
+        optimizer.step()
+    except Exception as exc:
+        row["update"] = "raised"
+        return {"batch": batch, "what": f"your optimizer's step() raised {type(exc).__name__} at {raised_at(exc)}: "
+                f"{exc}", "hint": raised_hint(exc)}
+    torch.optim.SGD(twin.parameters(), lr=lr, weight_decay=weight_decay).step()
+    expected, mine = net.from_torch(q.detach() for q in twin.parameters()), learner.arrays()
+    order = from_the_output(len(mine))
+    wrong = [k for k in order if not agree(mine[k], expected[k])]
+    row["update"] = ok(not wrong)
+    if not wrong:
+        return None
+    k = wrong[0]
+    p, g = before[k], grads[k]
+    candidates = ((p - lr * g, "the weight decay is missing: SGD adds weight_decay * p to the gradient"),
+                  (p + lr * (g + weight_decay * p), "the step goes up the gradient: p.data -= lr * (...), not +="),
+                  (p - (g + weight_decay * p),
+                   "the learning rate is missing: p.data -= lr * (p.grad + weight_decay * p.data)"))
+    hint = next((hint for update, hint in candidates if agree(mine[k], update)),
+                "SGD with weight decay is p.data -= lr * (p.grad + weight_decay * p.data), for every parameter")
+    return {"batch": batch, "parameter": learner.names[k], "what": f"the update of {learner.names[k]} by your "
+            f"optimizer (lr {lr}, weight decay {weight_decay})", **worst(mine[k], expected[k]), "hint": hint}
+
+
+def finite_difference(twin, net, weights, X, y, k, element, h=1e-6):
+    r"""``dL/dtheta`` at one element of parameter ``k`` by central differences of the twin's loss."""
+    def loss(shift):
+        moved = [w.copy() for w in weights]
+        moved[k][element] += shift
+        return autograd(twin, net, moved, X, y)[1]
+    return (loss(h) - loss(-h)) / (2 * h)
+
+
+def reference(net, weights, X, y, mistake=None, layer=None):
+    r"""Every parameter gradient (in your layout) by manual's formulas, or as one classic ``mistake`` at
+    ``layer`` computes them: ``"at z"``, ``"at a"`` (an activation's derivative evaluated at the wrong
+    one of the two), ``"input"`` (dW from another layer's input, ``layer`` being ``(k, j)``)."""
+    Ws = [w.T if net.transposed else w for w in weights[0::2]]       # (out, in), as z = x W^T + b
+    xs, zs, activations = [], [], []
+    a = X
+    for W, b, name in zip(Ws, weights[1::2], net.activations, strict=True):
+        activation = manual.ACTIVATIONS[name]()
+        xs.append(a)
+        zs.append(a @ W.T + b)
+        a = activation(zs[-1])
+        activations.append(activation)
+    criterion = LOSSES[net.loss][0]()
+    criterion(a, y)
+    da, grads = criterion.backward(), [None] * len(weights)
+    for k in reversed(range(len(Ws))):
+        activation = activations[k]
+        if layer == k and mistake in ("at z", "at a"):
+            wrong = type(activation)()
+            if mistake == "at a":
+                wrong(activation.a if hasattr(activation, "a") else activation(zs[k]))   # f' at a = f(z)
+            else:
+                wrong(zs[k])
+                wrong.a = zs[k]                               # a formula in a, given z
+            activation = wrong
+        dz = activation.backward(da)
+        x = xs[layer[1]] if mistake == "input" and layer[0] == k else xs[k]
+        grads[2 * k] = (dz.T @ x).T if net.transposed else dz.T @ x
+        grads[2 * k + 1] = dz.sum(axis=0)
+        da = dz @ Ws[k]
+    return grads
+
+
+def factor_hint(g, e, batch):
+    r"""The hint for a gradient ``g`` that is autograd's ``e`` times 2, 1/2, the batch size or its inverse."""
+    for factor, hint in ((2, "twice autograd's: a factor 2 too many (the 2 of MSE applied twice?)"),
+                         (0.5, "half of autograd's: the 2 of (y_pred - y)^2 forgotten, as for a 1/2-MSE"),
+                         (batch, "the batch size times autograd's: a sum where the loss takes the mean "
+                                 "(the 1/N forgotten)"),
+                         (1 / batch, "autograd's over the batch size: a mean where a sum is due "
+                                     "(dW and db add up the batch)")):
+        if agree(g, factor * e):
+            return hint
+    return None
+
+
+def diagnose(net, weights, X, y, k, g, second_call):
+    r"""The classic mistake that gives the wrong gradient ``g`` of parameter ``k``, as a hint."""
+    e = reference(net, weights, X, y)[k]
+    layer, weight = k // 2, k % 2 == 0
+    if second_call:
+        return ("your gradients accumulate across calls: the first call is right, the second adds to it; "
+                "zero every gradient before a backward pass (a forgotten zero_grad, or += into a kept array)")
+    if weight and g.shape == e.T.shape and agree(g, e.T):
+        return "dW transposed: for (out, in) weights dL/dW = dz^T x, for (in, out) weights x^T dz"
+    if not weight and g.shape == (len(X), *e.shape):
+        return "the bias gradient is not summed over the batch: db = dz.sum(axis=0)"
+    factor = factor_hint(g, e, len(X))
+    if factor:
+        return factor
+    in_a = f"{activation('tanh')[1]} for tanh, {activation('sigmoid')[1]} for sigmoid"
+    candidates = [("at z", layer, f"the activation's derivative taken at z, where its formula is in a: {in_a}"),
+                  ("at a", layer, f"the activation's derivative taken at a = f(z), where it is due at z: {in_a}, "
+                                  "a = tanh(z)")]
+    candidates += [("input", (layer, j), f"dW from the input of layer {j + 1}, not of its own layer {layer + 1}: "
+                                          "dL/dW = dz^T x with this layer's x")
+                   for j in range(len(net.sizes) - 1) if j != layer]
+    for mistake, where, hint in candidates:
+        if agree(g, reference(net, weights, X, y, mistake, where)[k]):
+            return hint
+    return (f"none of the classic mistakes: check layer {layer + 1}'s dz = da * f'(z), dW = dz^T x and db = sum dz, "
+            "and the gradient passed back to it, da = dz_next W_next")
+
+
+def main(argv=None):
+    parser = cli.parser("python -m compare.check", __doc__.split("\n\n")[0].replace("``", ""),
+                            ("activations", "loss", "seed", "batch_size", "json"))
+    parser.add_argument("model", metavar="FILE.py:NAME", help="NAME() builds your model (or MODULE:NAME)")
+    parser.add_argument("--output-activation", choices=tuple(manual.ACTIVATIONS),
+                        help="the output layer's activation (default: the loss's, tanh for mse and l1)")
+    args = parser.parse_args(argv)
+    # the hidden layers come from the model: as many as --activations names, for Config's checks
+    config, _ = cli.configure(parser, args, hidden=(1,) * len(vars(args).get("activations", ("tanh", "sigmoid"))))
+    try:
+        verdict = check(load(args.model), config.activations, config.loss, args.output_activation, config.seed,
+                        config.batch_size)
+    except ValueError as exc:
+        parser.error(str(exc))
+    out = cli.report_stream(args)
+    print(verdict, file=out)
+    save_outputs(parser, [(args.json, json_writer(verdict.to_json()))])
+    return 0 if verdict.correct else 1

@@ -11,7 +11,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
-from .pair import sizes, tolerance_ratio
+from .core.pair import sizes, tolerance_ratio
 
 BLUE, ORANGE, RED = "#0877bd", "#f59322", "#c0392b"
 MAX_FAN_IN = 4               # a neuron with more inputs shows its links by colour and width only

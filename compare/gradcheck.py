@@ -16,14 +16,11 @@ PASS needs it below 1e-6 against finite differences, and manual and autograd wit
 import math
 
 import numpy as np
-import torch
 
-from . import options
-from .files import json_writer, png_writer, save_outputs
-from .options import SETTINGS
-from .pair import TOLERANCES, make_criteria, make_pair, tolerance_ratio
-from .pair import sizes as layer_sizes
-from .trace import step_start
+from . import cli
+from .core.config import SETTINGS
+from .core.files import json_writer, png_writer, save_outputs
+from .core.pair import TOLERANCES, Pair, sizes, tolerance_ratio
 
 EPS = 1e-5                                     # step of the finite differences: see --eps-sweep
 SWEEP = tuple(10.0 ** -k for k in range(1, 13))
@@ -56,28 +53,21 @@ def relative_error(a, b):
 
 
 class Problem:
-    r"""One step's batch and the manual and torch models with its float64 weights."""
+    r"""One step's weights and batch: manual's and autograd's gradients from the step's trace
+    (``Pair.trace``, as every tool has them), and a manual model to take finite differences on."""
 
-    def __init__(self, config, weights=None, step=1):
-        state, self.X, self.y = step_start(config, weights, step)
-        self.manual_model, self.torch_model = make_pair(config, np.random.default_rng(0), state)
-        self.criterion, self.torch_criterion = make_criteria(config)
+    def __init__(self, config, weights, X, y):
+        self.X, self.y = X, y
+        rows = Pair(config, weights).trace(X, y)
+        pair = Pair(config, weights)
+        self.manual_model, self.criterion = pair.models[0], pair.criteria[0]
+        self.names = pair.names
+        grads = {row.where: row for row in rows if row.kind in ("dL/dW", "dL/db")}
+        self.gradients = {"manual": {name: grads[name].manual for name in self.names},
+                          "autograd": {name: grads[name].torch for name in self.names}}
 
     def loss(self):
         return self.criterion(self.manual_model(self.X), self.y)
-
-    def manual_gradients(self):
-        for p in self.manual_model.parameters():
-            p.grad = None                               # backward adds to .grad, as torch's does
-        self.loss()
-        self.manual_model.backward(self.criterion.backward())
-        return {name: p.grad for name, p in self.manual_model.named_parameters()}
-
-    def autograd_gradients(self):
-        self.torch_model.zero_grad()
-        y_pred = self.torch_model(torch.tensor(self.X))    # a copy: the two sides share no memory
-        self.torch_criterion(y_pred, torch.tensor(self.y)).backward()
-        return {name: p.grad.numpy() for name, p in self.torch_model.named_parameters()}
 
     def numeric_gradients(self, eps):
         return {name: numeric_gradient(self.loss, p.data, eps) for name, p in self.manual_model.named_parameters()}
@@ -85,8 +75,7 @@ class Problem:
 
 def check(problem, eps):
     r"""Compare every parameter's three gradients pairwise; return the errors and what fails."""
-    grads = {"manual": problem.manual_gradients(), "autograd": problem.autograd_gradients(),
-             "fd": problem.numeric_gradients(eps)}
+    grads = {**problem.gradients, "fd": problem.numeric_gradients(eps)}
     parameters, failures = {}, []
     for name in grads["manual"]:
         g = {side: grads[side][name] for side in grads}
@@ -104,7 +93,7 @@ def check(problem, eps):
 def sweep(problem, names):
     r"""For each eps in ``SWEEP`` and each parameter of ``names``: the relative error of manual vs finite
     differences; each parameter's best eps, and over all of them the largest error per eps."""
-    manual_grads = problem.manual_gradients()
+    manual_grads = problem.gradients["manual"]
     errors = {name: [] for name in names}
     for eps in SWEEP:
         numeric = problem.numeric_gradients(eps)
@@ -171,11 +160,11 @@ def sweep_figure(result, title):
 
 # every setting of the run that reaches step N, as compare.trace takes them; the dtype is float64
 OPTIONS = (*(name for name in SETTINGS if name not in ("dtype", "free_running")), "weights", "playground", "exact",
-           "step", "json", "plot")
+           "step", "point", "label", "json", "plot")
 
 
 def main(argv=None):
-    parser = options.parser("python -m compare.gradcheck", (
+    parser = cli.parser("python -m compare.gradcheck", (
         "Check every gradient of one training step three ways: manual backprop, torch autograd and central "
         "finite differences. Always in float64: a finite difference divides a difference of two losses by "
         "2 eps, which in float32 would keep only a few digits."), OPTIONS)
@@ -189,22 +178,20 @@ def main(argv=None):
         parser.error(f"--fd-eps {args.fd_eps}: must be a finite number > 0")
     if args.plot and not args.eps_sweep:
         parser.error("--plot draws the eps sweep: add --eps-sweep")
-    config, weights = options.configure(parser, args, dtype="float64")
-    try:
-        problem = Problem(config, weights, args.step)
-    except ValueError as exc:
-        parser.error(str(exc))
-    names = [name for name, _ in problem.manual_model.named_parameters()]
+    config, source = cli.configure(parser, args, dtype="float64")
+    weights, _, X, y = cli.step_and_batch(parser, args, source)
+    problem = Problem(config, weights, X, y)
+    names = problem.names
     if args.parameter is not None and args.parameter not in names:
         parser.error(f"--parameter {args.parameter}: the network's parameters are {', '.join(names)}")
     if args.parameter is not None and not args.eps_sweep:
         parser.error("--parameter picks the parameter of the eps sweep: add --eps-sweep")
     names = names if args.parameter is None else [args.parameter]
-    out = options.report_stream(args)
-    sizes = "-".join(map(str, layer_sizes(config)))
+    out = cli.report_stream(args)
     activations = "/".join((*config.activations, config.output_activation))
-    title = (f"{sizes} network ({activations}), float64, {config.init} weights (seed {config.seed}), "
-             f"step {args.step}'s batch of {len(problem.X)} {config.dataset} points")
+    batch = f"the point {args.point}" if args.point else f"batch of {len(X)} {config.dataset} points"
+    title = (f"{'-'.join(map(str, sizes(config)))} network ({activations}), float64, {config.init} weights "
+             f"(seed {config.seed}), step {args.step}'s {batch}")
     result = check(problem, args.fd_eps)
     print(f"Gradient check: {title}, eps {args.fd_eps:g}\n", file=out)
     print(format_check(result), file=out)
@@ -223,4 +210,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    options.run(main)
+    cli.run(main)

@@ -15,13 +15,14 @@ import types
 import numpy as np
 import plygdata.dataset as pg_dataset
 
-from .data import FEATURES, REGRESSION
+from compare.core.data import FEATURES, REGRESSION
+from compare.core.pair import sizes
+from compare.core.source import Source, encoded
 
 WIDTH, CHUNKS = 256, 6                                          # seedrandom's constants
 START, SIGNIFICANCE, OVERFLOW = float(WIDTH**CHUNKS), float(2**52), float(2**53)
 GENERATORS = {"circle": "classify_circle", "xor": "classify_xor", "gauss": "classify_two_gauss",
               "spiral": "classify_spiral", "reg-plane": "regress_plane", "reg-gauss": "regress_gaussian"}
-
 
 
 class Stream:
@@ -73,43 +74,52 @@ class Stream:
         return (n + x) / d
 
 
-def samples(config):
-    r"""Playground's ``numSamples``, which plygdata keeps too: 500 points to classify, 1200 for regression."""
-    return pg_dataset.NUM_SAMPLES_REGRESS if config.dataset in REGRESSION else pg_dataset.NUM_SAMPLES_CLASSIFY
+class PlaygroundRun(Source):
+    r"""The page's own run of a Playground URL as a ``Source``: its points, initial weights and batches drawn
+    from the URL's ``seed`` string as the page draws them, on ``host`` (``"upstream"`` or ``"fork"``) with
+    ``percTrainData`` per cent of the points for training; ``weights`` replaces the page's initial weights.
+    Its epoch loss is Playground's ``getLoss``: the training points after the epoch."""
 
+    training_loss = "after the epoch"
 
-def split_at(config):
-    r"""How many of the points are for training: ``Math.floor(numSamples * percTrainData / 100)``."""
-    return math.floor(samples(config) * config.exact[2] / 100)
+    def __init__(self, config, host, seed, percent, weights=None):
+        self.config, self.host, self.seed, self.rng = config, host, seed, None
+        total = pg_dataset.NUM_SAMPLES_REGRESS if config.dataset in REGRESSION else pg_dataset.NUM_SAMPLES_CLASSIFY
+        self.split = math.floor(total * percent / 100)      # Math.floor(numSamples * percTrainData / 100)
+        if host == "upstream" and config.batch_size > self.split:
+            raise ValueError(f"--exact: batchSize={config.batch_size} is more than the {self.split} training points, "
+                             "and upstream Playground then never updates the weights")
+        stream = Stream(seed)
+        saved = pg_dataset.random
+        pg_dataset.random = types.SimpleNamespace(random=stream.random)    # plygdata's Math.random
+        try:
+            points = getattr(pg_dataset.DataGenerator, GENERATORS[config.dataset])(total, config.noise)
+            pg_dataset.shuffle(points)
+        finally:
+            pg_dataset.random = saved
+        self.drawn = np.array(points, dtype=np.float64)
+        self.weights = initial_weights(config, sizes(config), stream) if weights is None else weights
+        self.data = encoded(config, self.points())
 
+    def points(self):
+        X = np.column_stack([FEATURES[name](self.drawn[:, 0], self.drawn[:, 1]) for name in self.config.features])
+        y = self.drawn[:, 2:3]
+        return X[:self.split], y[:self.split], X[self.split:], y[self.split:]
 
-def check(config):
-    r"""Refuse a replay that never trains: upstream updates only at every ``batchSize``-th point of an epoch."""
-    points = split_at(config)
-    if config.exact[0] == "upstream" and config.batch_size > points:
-        raise ValueError(f"--exact: batchSize={config.batch_size} is more than the {points} training points, and "
-                         "upstream Playground then never updates the weights")
+    def batches(self, rng, epoch):
+        r"""The updates of epoch ``epoch`` (from 1) as index arrays into the fixed order of the training points.
 
-
-def replay(config, sizes):
-    r"""Playground's points and initial weights for ``config`` (with ``config.exact = (host, seed)``).
-
-    Returns ``(X_train, y_train, X_test, y_test)`` as float64 arrays of the network's inputs, and the
-    initial weights as a state dict for the layer ``sizes``.
-    """
-    stream = Stream(config.exact[1])
-    saved = pg_dataset.random
-    pg_dataset.random = types.SimpleNamespace(random=stream.random)    # plygdata's Math.random
-    try:
-        points = getattr(pg_dataset.DataGenerator, GENERATORS[config.dataset])(samples(config), config.noise)
-        pg_dataset.shuffle(points)
-    finally:
-        pg_dataset.random = saved
-    split = split_at(config)
-    points = np.array(points, dtype=np.float64)
-    X = np.column_stack([FEATURES[name](points[:, 0], points[:, 1]) for name in config.features])
-    y = points[:, 2:3]
-    return (X[:split], y[:split], X[split:], y[split:]), initial_weights(config, sizes, stream)
+        An update every ``batch_size`` points. A partial batch left at the end: the fork updates on it at
+        once; upstream carries its derivatives into the next epoch's first update.
+        """
+        n, batch_size = self.split, self.config.batch_size
+        full, rest = divmod(n, batch_size)
+        batches = [np.arange(k * batch_size, (k + 1) * batch_size) for k in range(full)]
+        if rest and self.host == "fork":
+            batches.append(np.arange(full * batch_size, n))
+        elif rest and epoch > 1 and batches:
+            batches[0] = np.concatenate([np.arange(full * batch_size, n), batches[0]])
+        return batches
 
 
 def initial_weights(config, sizes, stream):
@@ -127,18 +137,3 @@ def initial_weights(config, sizes, stream):
         state[f"{name}.weight"] = weight
         state[f"{name}.bias"] = np.full(n_out, 0.1 if config.init == "playground" else 0.0)
     return state
-
-
-def epoch_batches(host, n, batch_size, epoch):
-    r"""The updates of epoch ``epoch`` (from 1) as index arrays into the fixed order of the ``n`` points.
-
-    An update every ``batch_size`` points. A partial batch left at the end: the fork updates on it at
-    once; upstream carries its derivatives into the next epoch's first update.
-    """
-    full, rest = divmod(n, batch_size)
-    batches = [np.arange(k * batch_size, (k + 1) * batch_size) for k in range(full)]
-    if rest and host == "fork":
-        batches.append(np.arange(full * batch_size, n))
-    elif rest and epoch > 1 and batches:
-        batches[0] = np.concatenate([np.arange(full * batch_size, n), batches[0]])
-    return batches

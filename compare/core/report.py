@@ -64,19 +64,30 @@ def summary(result):
             else "free-running: never re-synchronised")
     lines += ["", f"  checks ({sync}); numbers: |manual - torch| <= atol + rtol |torch|, "
                   f"atol {grads['atol']:g}, rtol {grads['rtol']:g}"]
-    for name in ("loss", "gradients", "weights after the update", "optimizer state", "epoch losses"):
-        check = checks[name]
-        if not check["compared"]:
-            lines.append(f"    {name:26}none kept: plain SGD has no state   {verdict_word(check['ok'])}")
-            continue
-        lines.append(f"    {name:26}max diff {check['max_abs_diff']:.2e}, {check['max_diff_over_tolerance']:.2g} "
-                     f"of the tolerance, {check['compared']} compared   {verdict_word(check['ok'])}")
+    lines += [check_line(name, checks[name]) for name in ("loss", "gradients", "weights after the update",
+                                                           "optimizer state", "epoch losses")]
     if config.dataset in REGRESSION:
         lines.append(f"    {'correct counts':26}skipped: regression, real-valued labels")
         lines.append(f"    {'predictions':26}skipped: regression, nothing to discretize")
     else:
         lines += prediction_lines(checks)
-    lines.append(f"    {'discretize':26}edge cases 0, -0.0, +-1e-30   {verdict_word(checks['discretize']['ok'])}")
+    lines.append(f"    {'discretize':26}edge cases 0, -0.0, +-1e-30   {verdict_word(checks['discretize'])}")
+    return "\n".join(lines + notes(result) + ["", verdict_line(result)])
+
+
+def check_line(name, check):
+    r"""One compared check: its largest difference, or that it was never reached or had nothing to compare."""
+    if not check["reached"]:
+        return f"    {name:26}not reached: the run stopped before it   {verdict_word(check)}"
+    if not check["compared"]:
+        return f"    {name:26}none kept: plain SGD has no state   {verdict_word(check)}"
+    return (f"    {name:26}max diff {check['max_abs_diff']:.2e}, {check['max_diff_over_tolerance']:.2g} "
+            f"of the tolerance, {check['compared']} compared   {verdict_word(check)}")
+
+
+def notes(result):
+    r"""What the summary adds below the checks: dead links, float32 rounding, drift."""
+    lines = []
     if result.dead_links:
         lines += ["", f"  dead links (L1 carried the weight across 0, Playground sets it to 0 for good): "
                       f"{result.dead_links['dead']} of {result.dead_links['weights']} weights"]
@@ -86,13 +97,11 @@ def summary(result):
         lines += ["", f"  float32 rounding: {len(result.rounding)} check(s) went past the float32 tolerance and agreed "
                       "when their step was replayed in float64;",
                   f"    the first, {first['check']}{parameter} at {where(first)} ({first['detail']}): {first['cause']}"]
-    if config.free_running and result.drift:
+    if result.config.free_running and result.drift:
         last = result.drift[-1]
         lines += ["", f"  drift after epoch {last['epoch']}: weights {last['max_weight_diff']:.2e}, "
                       f"training loss {last['train_loss_diff']:.2e}, validation loss {last['val_loss_diff']:.2e}"]
-    lines.append("")
-    lines.append(verdict_line(result))
-    return "\n".join(lines)
+    return lines
 
 
 def prediction_lines(checks):
@@ -100,9 +109,9 @@ def prediction_lines(checks):
     ties = checks["correct counts"]["ties"] + checks["predictions"]["ties"]
     tie_note = f" ({ties} float32 ties with |y_pred| < {checks['predictions']['tie_band']:g})" if ties else ""
     return [f"    {'correct counts':26}{checks['correct counts']['compared']} epochs, every step's batch"
-            f"   {verdict_word(checks['correct counts']['ok'])}",
+            f"   {verdict_word(checks['correct counts'])}",
             f"    {'predictions':26}{checks['predictions']['mismatched']} of {checks['predictions']['compared']} "
-            f"differ{tie_note}   {verdict_word(checks['predictions']['ok'])}"]
+            f"differ{tie_note}   {verdict_word(checks['predictions'])}"]
 
 
 def where(failure):
@@ -130,5 +139,8 @@ def verdict_line(result):
             f"\n  likely cause: {f['hint']}")
 
 
-def verdict_word(ok):
-    return "ok" if ok else "FAILED"
+def verdict_word(check):
+    r"""``ok``, ``FAILED``, or ``not reached`` for a check the run stopped before (nothing to vouch for)."""
+    if not check["ok"]:
+        return "FAILED"
+    return "ok" if check.get("reached", check["compared"]) else "not reached"

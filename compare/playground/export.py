@@ -6,8 +6,7 @@ Playground's rule differs from the torch idiom. ``python PATH`` trains it and pr
 epoch lines.
 """
 import torch_impl
-
-from .data import REGRESSION
+from compare.core.data import REGRESSION
 
 DATASETS = {"circle": "ClassifyCircleData", "xor": "ClassifyXORData", "gauss": "ClassifyTwoGaussData",
             "spiral": "ClassifySpiralData", "reg-plane": "RegressPlane", "reg-gauss": "RegressGaussian"}

@@ -14,8 +14,7 @@ import torch
 import manual
 import torch_impl
 
-from .pair import TOLERANCES, make_criteria, make_optimizers, make_pair, tolerance_ratio, update_tolerance
-from .trace import first_difference, trace
+from .pair import TOLERANCES, Pair, first_difference, tolerance_ratio, update_tolerance
 
 ULPS = 8              # a unit this close to its limit, in float32 ulps, is saturated
 CANCELLING = 1e-2     # a sum this small next to the sum of its terms' sizes cancels
@@ -44,44 +43,21 @@ def is_rounding(config, data, replay, state):
             and replay_agrees(config, data, replay, state, "float64"))
 
 
-def converted(entries, dtype, tensor):
-    r"""A copy of one parameter's optimizer state with its arrays in ``dtype`` (masks stay boolean) and its
-    step count as manual keeps it (an int) or as torch does (a 0-d tensor)."""
-    copied = {}
-    for key, value in entries.items():
-        if key == "step":
-            copied[key] = torch.tensor(float(value)) if tensor else int(value)
-        else:
-            value = value.astype(dtype) if value.dtype.kind == "f" else value.copy()
-            copied[key] = torch.tensor(value) if tensor else value
-    return copied
-
-
 def replay_agrees(config, data, replay, state, dtype):
     r"""Whether both sides, in ``dtype`` from the step's own weights ``replay[0]``, manual's optimizer state
     ``state`` (per parameter) and batch, agree on all that the step computes."""
     weights, idx = replay
-    config = replace(config, dtype=dtype)
-    models = make_pair(config, np.random.default_rng(0), weights)
+    pair = Pair(replace(config, dtype=dtype), weights, state)
     X, y = (np.asarray(a, dtype) for a in batch(data, idx))
-    (manual_criterion, torch_criterion), torch_batch = make_criteria(config), (torch.tensor(X), torch.tensor(y))
     if isinstance(idx, str):
-        manual_loss, torch_loss = (manual.valid_step(models[0], manual_criterion, X, y)[0],
-                                   torch_impl.valid_step(models[1], torch_criterion, *torch_batch)[0])
-        return agree([(manual_loss, torch_loss, 0.0)], dtype)
-    optimizers = make_optimizers(config, *models)
-    params = [list(model.parameters()) for model in models]
-    for p, q, entries in zip(*params, state, strict=True):
-        if entries:                             # the state the step started from, on both sides
-            optimizers[0].state[p] = converted(entries, dtype, tensor=False)
-            optimizers[1].state[q] = converted(entries, dtype, tensor=True)
-    manual_loss = manual.train_step(models[0], optimizers[0], manual_criterion, X, y)[0]
-    torch_loss = torch_impl.train_step(models[1], optimizers[1], torch_criterion, *torch_batch)[0]
-    before = [weights[name] for name, _ in models[0].named_parameters()]
-    return agree([(manual_loss, torch_loss, 0.0)]
-                 + [(p.grad, q.grad.numpy(), 0.0) for p, q in zip(*params, strict=True)]
-                 + [(p.data, q.detach().numpy(), update_tolerance(config, w, q.detach().numpy()))
-                    for p, q, w in zip(*params, before, strict=True)], dtype)
+        losses = (manual.valid_step(pair.models[0], pair.criteria[0], X, y)[0],
+                  torch_impl.valid_step(pair.models[1], pair.criteria[1], torch.tensor(X), torch.tensor(y))[0])
+        return agree([(*losses, 0.0)], dtype)
+    losses = pair.manual_step(X, y)[0], pair.torch_step(torch.tensor(X), torch.tensor(y))[0]
+    before = [weights[name] for name in pair.names]
+    return agree([(*losses, 0.0)] + [(p.grad, q.grad.numpy(), 0.0) for p, q in zip(*pair.params, strict=True)]
+                 + [(p.data, q.detach().numpy(), update_tolerance(pair.config, w, q.detach().numpy()))
+                    for p, q, w in zip(*pair.params, before, strict=True)], dtype)
 
 
 def distance(activation, a):
@@ -97,7 +73,7 @@ def rounding_cause(config, data, replay):
     weights, idx = replay
     if isinstance(idx, str):
         return None
-    rows = {row.name: row for row in trace(config, weights, *batch(data, idx))}
+    rows = {row.name: row for row in Pair(config, weights).trace(*batch(data, idx))}
     first = first_difference(rows.values(), config.dtype)
     where = f"; the difference shows at {first.name}" if first else ""
     activations = (*config.activations, config.output_activation)
