@@ -325,7 +325,7 @@ def main(argv=None):
         parser.error("--points takes the first training points, --step a step's batch, --point one point: give one")
     if not 1 <= (args.points or 1) <= MAX_POINTS:
         parser.error(f"--points {args.points}: a walkthrough takes 1 to {MAX_POINTS} examples")
-    config, source = cli.configure(parser, args, **({} if args.step else {"batch_size": args.points or 1}))
+    config, source = cli.configure(parser, args)
     args.step, step = args.step or 1, args.step
     weights, _, X, y = cli.step_and_batch(parser, args, source)
     if step is None and args.point is None:                  # the first training points

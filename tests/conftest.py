@@ -7,7 +7,9 @@ import torch
 from hypothesis import HealthCheck, settings
 
 from compare.__main__ import main as compare_main
-from compare.pair import TOLERANCES
+from compare.core import Pair, Source
+from compare.core.pair import TOLERANCES
+from compare.core.source import initial_weights
 
 # Both everyday profiles are derandomized: the same examples on every run, so the Quick start and CI
 # never fail by luck. "dev" (default) is quick; CI=true selects "ci", 200 examples per property.
@@ -18,6 +20,14 @@ settings.register_profile("ci", max_examples=200, deadline=None, derandomize=Tru
 settings.register_profile("explore", max_examples=1000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") == "true" else "dev"))
+
+
+def make_pair(config, rng=None, weights=None):
+    r"""Both models with identical weights: ``weights``, or drawn from ``rng`` with ``config.init``, or by default
+    the run's own initial weights."""
+    if weights is None:
+        weights = Source(config).weights if rng is None else initial_weights(config, rng)
+    return Pair(config, weights).models
 
 
 def assert_close(actual, expected, dtype, what):

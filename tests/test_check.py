@@ -10,8 +10,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-import compare
-from compare.checker import main
+from compare.check import check, main
 
 from conftest import refused, run_main
 from learners import MISTAKES, ModuleNet, Net
@@ -36,7 +35,7 @@ def named(mistake, at, layers):
 def test_a_correct_network_is_correct(style, loss, outputs):
     sizes, activations = [2, 4, 3, outputs], ("relu", "tanh", "tanh" if loss == "mse" else "linear")
     model = Net(sizes, activations, loss) if style == "cs231n" else ModuleNet(sizes, activations)
-    verdict = compare.check(model, activations=activations[:-1], loss=loss)
+    verdict = check(model, activations=activations[:-1], loss=loss)
     assert verdict.correct, str(verdict)
     assert [row["gradients"] for row in verdict.rows] == ["ok"] * 3
     assert style in verdict.model and ("(in, out)" if style == "cs231n" else "(out, in)") in verdict.model
@@ -45,7 +44,7 @@ def test_a_correct_network_is_correct(style, loss, outputs):
 @pytest.mark.parametrize("mistake", MISTAKES)
 def test_each_classic_mistake_is_named_in_the_article_s_network(mistake):
     at = 3 if mistake == "input" else 2          # layer 2's input is 2 wide, layer 1's 3: no other fits
-    verdict = compare.check(Net(*ARTICLE, mistake=mistake, at=at))
+    verdict = check(Net(*ARTICLE, mistake=mistake, at=at))
     assert not verdict.correct
     assert verdict.first_wrong["parameter"] == named(mistake, at, 3)[0], verdict.first_wrong
     assert HINTS[mistake] in verdict.first_wrong["hint"], verdict.first_wrong["hint"]
@@ -71,7 +70,7 @@ def planted(draw):
 @given(planted())
 def test_a_mistake_planted_in_a_random_architecture_is_named(case):
     sizes, activations, mistake, at, seed = case
-    verdict = compare.check(Net(sizes, activations, mistake=mistake, at=at, seed=seed), activations=activations[:-1])
+    verdict = check(Net(sizes, activations, mistake=mistake, at=at, seed=seed), activations=activations[:-1])
     assert not verdict.correct
     assert verdict.first_wrong["parameter"] in named(mistake, at, len(sizes) - 1), (case, verdict.first_wrong)
     assert HINTS[mistake] in verdict.first_wrong["hint"], (case, verdict.first_wrong["hint"])
@@ -83,9 +82,9 @@ def test_a_mistake_planted_in_a_random_architecture_is_named(case):
 def test_any_correct_network_of_0_to_3_hidden_layers_is_correct(sizes, seed, activation, loss):
     activations = (activation,) * len(sizes)
     layers, output = [2, *sizes, 2 if loss == "cross-entropy" else 1], "tanh" if loss == "mse" else "linear"
-    assert compare.check(Net(layers, (*activations, output), loss, seed=seed),
+    assert check(Net(layers, (*activations, output), loss, seed=seed),
                          activations=activations, loss=loss).correct
-    assert compare.check(ModuleNet(layers, (*activations, output), seed=seed),
+    assert check(ModuleNet(layers, (*activations, output), seed=seed),
                          activations=activations, loss=loss).correct
 
 
@@ -172,16 +171,16 @@ class Broken(ModuleNet):
 
 
 def test_what_the_review_of_a_learner_found_is_said_plainly():
-    verdict = compare.check(SummedLoss(*ARTICLE))
+    verdict = check(SummedLoss(*ARTICLE))
     assert verdict.first_wrong["what"].startswith("the loss value")
     assert "the 1/N forgotten" in verdict.first_wrong["hint"]
-    verdict = compare.check(Broken(*ARTICLE))
+    verdict = check(Broken(*ARTICLE))
     assert verdict.first_wrong["what"].startswith("your model raised NotImplementedError at ")
     assert "test_check.py:" in verdict.first_wrong["what"]
     assert ', in backward: raise NotImplementedError("write backward")' in verdict.first_wrong["what"]
     assert "still raises NotImplementedError" in verdict.first_wrong["hint"]
-    assert compare.check(Net([2, 3, 1], ("relu", "tanh")), activations="relu").correct   # as the command line writes it
+    assert check(Net([2, 3, 1], ("relu", "tanh")), activations="relu").correct   # as the command line writes it
     with pytest.raises(ValueError, match=r"ModuleNet is a class: pass the model it builds, ModuleNet\(\)"):
-        compare.check(ModuleNet)
+        check(ModuleNet)
     with pytest.raises(ValueError, match=r"--loss mse takes 1 \(--loss cross-entropy takes 2\)"):
-        compare.check(Net([2, 3, 2], ("tanh", "linear")), activations=["tanh"])
+        check(Net([2, 3, 2], ("tanh", "linear")), activations=["tanh"])

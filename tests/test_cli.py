@@ -177,8 +177,7 @@ def test_no_command_is_imported_with_its_package():
 
 
 def test_the_figure_shows_both_models_and_their_difference_over_the_plane():
-    from compare.lockstep import run
-    from compare.options import Config
+    from compare.core import Config, run
     from compare.plot import make_figure, outputs_on_the_plane
     result = run(Config(epochs=1, dtype="float64"))
     manual_plane, torch_plane = outputs_on_the_plane(result)
@@ -246,8 +245,7 @@ def test_the_animation_s_frames_show_each_epoch():
     from matplotlib.figure import Figure
 
     from compare.animate import Recorder, frames
-    from compare.lockstep import run
-    from compare.options import Config
+    from compare.core import Config, run
     recorder = Recorder()
     result = run(Config(epochs=2), on_epoch=recorder)
     assert len(recorder.planes) == 2 and recorder.planes[0][0].shape == (121, 121)

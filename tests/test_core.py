@@ -7,12 +7,12 @@ import torch
 
 import manual
 import torch_impl
-from compare.data import load_data
+from compare.core import Config
+from compare.core.data import load_data
+from compare.core.pair import check_weights, to_torch
 from compare.gradcheck import numeric_gradient
-from compare.options import Config
-from compare.pair import check_weights, make_pair, to_torch
 
-from conftest import assert_close
+from conftest import assert_close, make_pair
 
 ARCHITECTURES = [
     ((3, 3), ("tanh", "sigmoid"), "tanh"),          # the article's

@@ -16,9 +16,9 @@ import pytest
 import torch
 
 import manual
-from compare import options
-from compare.files import MAX_WEIGHTS_BYTES, write_output
-from compare.options import Config
+from compare import cli
+from compare.core import Config
+from compare.core.files import MAX_WEIGHTS_BYTES, write_output
 
 from conftest import refused, run_cli
 
@@ -312,7 +312,7 @@ def test_ctrl_c_is_one_line_exit_130(capsys):
     handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         with pytest.raises(SystemExit) as exit_:
-            options.run(lambda: os.kill(os.getpid(), signal.SIGINT))   # options.run installs its handler first
+            cli.run(lambda: os.kill(os.getpid(), signal.SIGINT))   # options.run installs its handler first
     finally:
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
@@ -326,5 +326,5 @@ def test_weights_from_a_device_are_refused_unread(capsys, tmp_path):
 def test_a_closed_standard_output_is_one_line(monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdout", None)
     with pytest.raises(SystemExit) as exit_:
-        options.run(lambda: 0)
+        cli.run(lambda: 0)
     assert exit_.value.code == 2 and capsys.readouterr().err == "error: standard output is closed\n"

@@ -17,12 +17,10 @@ from hypothesis.extra.numpy import arrays
 import manual
 import manual.__main__
 import torch_impl.__main__
-from compare.lockstep import run
-from compare.options import Config
-from compare.pair import make_pair
+from compare.core import Config, Source, run
 from manual.loss import sigmoid
 
-from conftest import refused
+from conftest import make_pair, refused
 
 LOSSES = {"mse": "MSELoss", "l1": "L1Loss", "bce": "BCELoss", "bce-logits": "BCEWithLogitsLoss",
           "cross-entropy": "CrossEntropyLoss"}
@@ -186,10 +184,10 @@ def test_a_planted_backward_bug_is_found_at_the_loss_gradient_by_the_lockstep(bu
     loss, name, backward = PLANTED[bug]
     weights = None
     if "shift" in bug:        # softmax(z + 100) = softmax(z), but exp(z + 100) overflows float32
-        model, _ = make_pair(Config(loss=loss), np.random.default_rng(1))
+        model, _ = make_pair(Config(loss=loss))
         weights = {**model.state_dict(), "layer_out.bias": model.state_dict()["layer_out.bias"] + 100}
     with mock.patch.object(getattr(manual, name), "backward", backward), np.errstate(all="ignore"):
-        result = run(Config(epochs=1, loss=loss), weights)
+        result = run(Config(epochs=1, loss=loss), Source(Config(epochs=1, loss=loss), weights))
     assert result.verdict == "DISAGREE" and result.first_failure["quantity"] == "dL/dy_pred", result.first_failure
     assert "loss gradient" in result.first_failure["hint"]
 

@@ -11,10 +11,9 @@ from hypothesis import strategies as st
 
 import manual
 import torch_impl
-from compare.options import Config
-from compare.pair import make_pair
+from compare.core import Config
 
-from conftest import assert_close
+from conftest import assert_close, make_pair
 
 OPTIMIZERS = {"SGD": (manual.SGD, torch.optim.SGD), "Adam": (manual.Adam, torch.optim.Adam),
               "AdamW": (manual.AdamW, torch.optim.AdamW)}

@@ -2,6 +2,7 @@ r"""Playground's rules (1/2-MSE, weights-only regularisation after the step, L1 
 features and regression data sets, and its URLs, through ``python -m compare``."""
 import json
 import runpy
+import types
 
 import numpy as np
 import pytest
@@ -10,14 +11,14 @@ import torch
 import manual
 import manual.playground
 import torch_impl.playground
-from compare import exact
 from compare.__main__ import main
-from compare.data import load_data
-from compare.exact import Stream
-from compare.lockstep import Sides, run
-from compare.options import Config
-from compare.pair import make_criteria, make_optimizers, make_pair
-from compare.playground import parse_url
+from compare.core import Config, Source
+from compare.core.data import load_data
+from compare.core.lockstep import Sides, run
+from compare.core.pair import criteria, optimizers
+from compare.playground import PlaygroundRun, Stream, parse_url
+
+from conftest import make_pair
 
 URL = ("https://playground.tensorflow.org/#activation=tanh&batchSize=250&dataset=circle&regDataset=reg-plane"
        "&learningRate=0.03&regularization=L2&regularizationRate=0.01&noise=0&networkShape=3,3&seed=0.12345"
@@ -228,26 +229,27 @@ def test_from_zero_weights_with_tanh_no_weight_moves_and_no_link_dies():
 
 def dead_masks(sides):
     r"""Each weight's dead-link mask on both sides, from the optimizers' state."""
-    return [(sides.optimizers[0].state[p]["dead"].copy(), sides.optimizers[1].state[q]["dead"].numpy().copy())
-            for p, q in zip(*sides.params, strict=True) if p.data.ndim == 2]
+    optimizers = sides.pair.optimizers
+    return [(optimizers[0].state[p]["dead"].copy(), optimizers[1].state[q]["dead"].numpy().copy())
+            for p, q in zip(*sides.pair.params, strict=True) if p.data.ndim == 2]
 
 
 def train_epoch(sides):
-    for _, _, _, outcomes in sides.epoch(1):
+    for _, _, _, outcomes in sides.epoch(next(sides.source.epochs())):
         assert not any(isinstance(outcome, Exception) for outcome in outcomes)
-        sides.synchronise()
+        sides.pair.synchronise()
 
 
 def test_dead_links_agree_and_stay_zero_in_a_run():
     config = Config(epochs=2, dtype="float64", rules="playground", regularization="L1", regularization_rate=0.3,
                     init="playground", hidden=(4, 2), activations=("tanh", "tanh"))
     assert run(config).agree
-    sides = Sides(config, None)
+    sides = Sides(config, Source(config))
     train_epoch(sides)
     first = dead_masks(sides)
     assert any(manual_dead.any() for manual_dead, _ in first)
     train_epoch(sides)
-    weights = [(p.data, q.detach().numpy()) for p, q in zip(*sides.params, strict=True) if p.data.ndim == 2]
+    weights = [(p.data, q.detach().numpy()) for p, q in zip(*sides.pair.params, strict=True) if p.data.ndim == 2]
     for (manual_dead, torch_dead), (later_manual, later_torch), (w_manual, w_torch) in zip(
             first, dead_masks(sides), weights, strict=True):
         np.testing.assert_array_equal(manual_dead, torch_dead)
@@ -290,10 +292,13 @@ def test_exact_gives_the_browser_s_epoch_losses(url, tmp_path, capsys):
 
 
 def test_a_partial_batch_is_carried_upstream_and_updated_on_in_the_fork():
-    upstream = [exact.epoch_batches("upstream", 10, 4, epoch) for epoch in (1, 2)]
+    def batches(host, epoch):
+        run = types.SimpleNamespace(host=host, split=10, config=types.SimpleNamespace(batch_size=4))
+        return PlaygroundRun.batches(run, None, epoch)
+    upstream = [batches("upstream", epoch) for epoch in (1, 2)]
     assert [b.tolist() for b in upstream[0]] == [[0, 1, 2, 3], [4, 5, 6, 7]]           # 8, 9 carried over
     assert [b.tolist() for b in upstream[1]] == [[8, 9, 0, 1, 2, 3], [4, 5, 6, 7]]
-    fork = exact.epoch_batches("fork", 10, 4, 2)
+    fork = batches("fork", 2)
     assert [b.tolist() for b in fork] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
 
 
@@ -327,7 +332,7 @@ def test_an_exported_script_steps_as_the_torch_side_s_playground_step(regulariza
         for p, q in zip(model.parameters(), torch_model.parameters(), strict=True):
             p.copy_(q)
     X, y = torch.tensor(rng.uniform(-6, 6, (9, 3))), torch.tensor(rng.choice([-1.0, 1.0], (9, 1)))
-    optimizer, criterion, dead = make_optimizers(config, manual_model, torch_model)[1], make_criteria(config)[1], {}
+    optimizer, criterion, dead = optimizers(config, manual_model, torch_model)[1], criteria(config)[1], {}
     for _ in range(3):                                       # three steps: L1's dead links come into play
         model.zero_grad()
         exported["loss_fn"](model(X), y).backward()

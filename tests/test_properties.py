@@ -13,12 +13,11 @@ from hypothesis import strategies as st
 
 import manual
 import torch_impl
-from compare.data import DATASETS, REGRESSION, load_data
+from compare.core import Config, run
+from compare.core.data import DATASETS, REGRESSION, load_data
+from compare.core.pair import DTYPES, first_difference, layer_pairs, to_torch
 from compare.gradcheck import numeric_gradient
-from compare.lockstep import run
-from compare.options import Config
-from compare.pair import DTYPES, to_torch
-from compare.trace import first_difference, layer_pairs, trace
+from compare.trace import trace
 
 ACTIVATIONS = list(manual.ACTIVATIONS)
 SMOOTH = ["tanh", "sigmoid", "linear"]

@@ -14,13 +14,12 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-import compare.lockstep
-import compare.report
+import compare.core.pair
+import compare.core.report
 import manual
-from compare.data import expand
-from compare.lockstep import run
-from compare.options import Config
-from compare.pair import make_optimizers, make_pair
+from compare.core import Config, Source, run
+from compare.core.data import expand
+from compare.core.pair import optimizers
 
 ALPHA = 1e-6      # a correct initialisation fails a Kolmogorov-Smirnov test this rarely (and the draws are seeded)
 
@@ -41,8 +40,8 @@ def same_distribution(a, b):
 
 def layer2(config, seed):
     r"""The hidden-to-hidden layer (``fan_in = hidden[0]``) of the run's network, drawn as the run draws it."""
-    manual_model, _ = make_pair(config, np.random.default_rng(seed))
-    return manual_model.layer2.weight.data, manual_model.layer2.bias.data
+    weights = Source(dataclasses.replace(config, seed=seed)).weights
+    return weights["layer2.weight"], weights["layer2.bias"]
 
 
 SIZES = st.tuples(st.integers(30, 80), st.integers(30, 80))
@@ -129,8 +128,8 @@ def test_a_shuffling_loader_keeps_points_with_labels_and_visits_each_once(n, bat
 
 def test_an_option_that_does_not_reach_the_optimizers_is_a_disagree(monkeypatch):
     def without_amsgrad(config, manual_model, torch_model):         # the option lost on its way
-        return make_optimizers(dataclasses.replace(config, amsgrad=False), manual_model, torch_model)
-    monkeypatch.setattr(compare.lockstep, "make_optimizers", without_amsgrad)
+        return optimizers(dataclasses.replace(config, amsgrad=False), manual_model, torch_model)
+    monkeypatch.setattr(compare.core.pair, "optimizers", without_amsgrad)
     result = run(Config(epochs=1, optimizer="adam", lr=0.01, amsgrad=True))
     assert result.verdict == "DISAGREE" and result.first_failure["check"] == "settings"
     assert result.first_failure["detail"] == "amsgrad: asked for True, manual holds False, torch False"
@@ -144,5 +143,5 @@ def test_the_summary_reads_the_settings_from_the_objects():
         held = result.settings[side]
         assert held["layers"] == [[2, 4, "relu"], [4, 1, "tanh"]] and held["optimizer"] == "Adam"
         assert held["amsgrad"] is True and held["betas"] == (0.9, 0.999)
-    assert compare.report.describe(result).endswith(
+    assert compare.core.report.describe(result).endswith(
         "Adam lr 0.01, betas (0.9, 0.999), eps 1e-08, weight decay 0.03, amsgrad")

@@ -9,12 +9,11 @@ import torch
 
 import manual
 from compare import trace as trace_module
-from compare.options import Config
-from compare.pair import make_criteria, make_optimizers, start
-from compare.trace import step_start
+from compare.core import Config, Source
+from compare.core.pair import criteria, optimizers
 from compare.walkthrough import main as walkthrough_main
 
-from conftest import refused, run_main
+from conftest import make_pair, refused, run_main
 
 
 def printed_values(out, label):
@@ -30,7 +29,7 @@ def test_trace_prints_step_1_s_dl_dz2_of_row_0_at_full_precision(capsys, tmp_pat
                                                   "--json", str(tmp_path / "t.json")], capsys)
     mine, autograd = printed_values(out, "dL/dz2[0]")
     config = Config(dtype="float64")
-    weights, X, y = step_start(config, None, 1)
+    weights, _, X, y = Source(config).step(1)
     rows = {row.name: row for row in trace_module.trace(config, weights, X, y)}
     np.testing.assert_array_equal(mine, rows["dL/dz2"].manual[0])       # 17 digits: every bit of a float64
     np.testing.assert_array_equal(autograd, rows["dL/dz2"].torch[0])
@@ -43,7 +42,7 @@ def test_the_walkthrough_of_step_1_row_0_prints_the_same_dl_dz2(capsys):
                               capsys)
     shown = dict(re.findall(r"^  dL/dz2\[0,(\d)\] = .* = (\S+) +autograd", out, re.M))
     config = Config(dtype="float64")
-    weights, X, y = step_start(config, None, 1)
+    weights, _, X, y = Source(config).step(1)
     expected = {row.name: row for row in trace_module.trace(config, weights, X, y)}["dL/dz2"].manual[0]
     assert status == 0 and [float(shown[str(j)]) for j in range(3)] == expected.tolist()
     assert "dL/dz2[1," not in out                   # the other rows of the batch are left out
@@ -53,13 +52,13 @@ def test_trace_gives_layer_out_bias_after_one_adam_step_on_each_side(capsys):
     status, out, _ = run_main(trace_module.main, ["--optimizer", "adam", "--lr", "0.01", "--digits", "17"], capsys)
     mine, autograd = printed_values(out, "new_b3")
     config = Config(optimizer="adam", lr=0.01)
-    (manual_model, torch_model), rng = start(config)            # the run's initial weights and first batch
-    weights, X, y = step_start(config, None, 1)
-    optimizers, criteria = make_optimizers(config, manual_model, torch_model), make_criteria(config)
-    manual.train_step(manual_model, optimizers[0], criteria[0], X, y)
-    loss = criteria[1](torch_model(torch.tensor(X)), torch.tensor(y))
+    manual_model, torch_model = make_pair(config)               # the run's initial weights
+    weights, _, X, y = Source(config).step(1)
+    both, losses = optimizers(config, manual_model, torch_model), criteria(config)
+    manual.train_step(manual_model, both[0], losses[0], X, y)
+    loss = losses[1](torch_model(torch.tensor(X)), torch.tensor(y))
     loss.backward()
-    optimizers[1].step()
+    both[1].step()
     assert status == 0 and mine.tolist() == manual_model.layer_out.bias.data.tolist()
     assert autograd.tolist() == torch_model.layer_out.bias.detach().numpy().tolist()
 

@@ -12,7 +12,7 @@ import pytest
 import manual.layers
 from compare import gradcheck
 from compare.__main__ import main as compare_main
-from compare.options import Config
+from compare.core import Config, Source
 
 from conftest import run_main
 
@@ -39,7 +39,9 @@ def test_relative_error_is_the_largest_difference_over_the_largest_element():
 # --- python -m compare.gradcheck --------------------------------------------------------------
 
 def test_default_network_gradients_agree_three_ways_in_float64():
-    result = gradcheck.check(gradcheck.Problem(Config(dtype="float64")), gradcheck.EPS)
+    config = Config(dtype="float64")
+    weights, _, X, y = Source(config).step(1)
+    result = gradcheck.check(gradcheck.Problem(config, weights, X, y), gradcheck.EPS)
     assert result["ok"] and result["failures"] == []
     assert list(result["parameters"]) == ["layer1.weight", "layer1.bias", "layer2.weight", "layer2.bias",
                                           "layer_out.weight", "layer_out.bias"]

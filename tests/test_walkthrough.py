@@ -8,12 +8,11 @@ import torch
 
 import manual
 import torch_impl
-from compare.data import load_data
-from compare.options import Config
-from compare.pair import make_pair
+from compare.core import Config
+from compare.core.data import load_data
 from compare.walkthrough import array_text, compute, grad_fn_chain, main, values, walkthrough
 
-from conftest import assert_close, run_main
+from conftest import assert_close, make_pair, run_main
 
 CONFIGS = {
     "default": (Config(dtype="float64"), 1),
@@ -232,10 +231,11 @@ def test_the_loss_gradient_is_printed_with_its_numbers(loss, formula, capsys):
 def test_the_network_drawn_at_one_step_has_every_neuron_link_and_value(hidden, activations):
     from matplotlib.patches import Circle
 
+    from compare.core import Source
     from compare.drawing import MAX_FAN_IN, network_figure
-    from compare.trace import step_start, trace
+    from compare.trace import trace
     config = Config(dtype="float64", hidden=hidden, activations=activations)
-    weights, X, y = step_start(config, None, 1)
+    weights, _, X, y = Source(config).step(1)
     rows = trace(config, weights, X, y)
     ax = network_figure(config, weights, rows, "step 1", row=2).axes[0]
     sizes = [2, *hidden, 1]
@@ -252,22 +252,24 @@ def test_the_network_drawn_at_one_step_has_every_neuron_link_and_value(hidden, a
 
 
 def test_a_wrong_value_is_marked_on_the_drawing(monkeypatch):
+    from compare.core import Source
     from compare.drawing import network_figure
-    from compare.trace import step_start, trace
+    from compare.trace import trace
     monkeypatch.setattr(manual.Sigmoid, "backward", lambda self, da: da * self.a * (1 + self.a))
     config = Config(dtype="float64")
-    weights, X, y = step_start(config, None, 1)
+    weights, _, X, y = Source(config).step(1)
     ax = network_figure(config, weights, trace(config, weights, X, y), "t").axes[0]
     texts = [text.get_text() for text in ax.texts]
     assert any(text.startswith("dL/dz") and text.endswith("✗") for text in texts)
 
 
 def test_autograd_s_graph_is_drawn_node_by_node_beside_the_manual_code(tmp_path, capsys):
+    from compare.core import Source
     from compare.drawing import graph_figure
     from compare.trace import main as trace_main
-    from compare.trace import recorded_graph, step_start
+    from compare.trace import recorded_graph
     config = Config()
-    weights, X, y = step_start(config, None, 1)
+    weights, _, X, y = Source(config).step(1)
     nodes, passed = recorded_graph(config, weights, X, y)
     texts = [text.get_text() for text in graph_figure(nodes, passed, "step 1").axes[0].texts]
     labels = [label for _, label, *_ in nodes]

@@ -36,7 +36,7 @@ LOSSES = {
 
 def activation(name, z="z", a="a", da="dL/da"):
     r"""``(a = f(z), dL/dz)`` of activation ``name``, with these names or numbers put in."""
-    forward, backward = ACTIVATIONS[name]
+    forward, backward = ACTIVATIONS.get(name, (f"{name}({{z}})", f"{{da}} * {name}'({{z}})"))   # one you added
     return forward.format(z=z), backward.format(z=z, a=a, da=da)
 
 

@@ -19,6 +19,17 @@ from .data import expand, load_data
 from .pair import DTYPES, Pair, manual_model, read_only
 
 
+def initial_weights(config, rng):
+    r"""A state dict drawn from ``rng`` by manual's initialiser ``config.init``: the article's xavier,
+    ``nn.Linear``'s default (``"torch-default"``), Playground's or its ``initZero``."""
+    model = manual_model(config, rng)             # nn.Linear's default draw, for "torch-default"
+    if config.init == "xavier":
+        manual.init_parameters(model, rng)
+    elif config.init in ("playground", "zero"):
+        manual.playground.init_parameters(model, rng, zero=config.init == "zero")
+    return model.state_dict()
+
+
 def encoded(config, points):
     r"""``X_train, y_train, X_valid, y_valid`` in the run's dtype, the labels as ``config.loss`` takes them
     (``manual.train.labels``): a ``Source``'s ``data``."""
@@ -36,12 +47,8 @@ class Source:
     def __init__(self, config, weights=None):
         self.config = config
         self.rng = np.random.default_rng(config.seed)
-        model = manual_model(config, self.rng)             # nn.Linear's default draw, for "torch-default"
-        if config.init == "xavier":
-            manual.init_parameters(model, self.rng)
-        elif config.init in ("playground", "zero"):
-            manual.playground.init_parameters(model, self.rng, zero=config.init == "zero")
-        self.weights = model.state_dict() if weights is None else weights
+        drawn = initial_weights(config, self.rng)
+        self.weights = drawn if weights is None else weights
         self.data = encoded(config, self.points())
 
     def points(self):

@@ -32,7 +32,7 @@ def number(convert, check, requirement, scale=1):
             raise ValueError(f"{key}={text}: not a number; it must be {requirement}") from None
         if not check(value):
             raise ValueError(f"{key}={text}: out of range; it must be {requirement}")
-        return value / scale
+        return value if scale == 1 else value / scale
     return read
 
 
