@@ -119,18 +119,23 @@ def loss_section(config, step, layers, y):
     lines = [f"y_pred = a{last} (the output of layer {last}, {name}), y = {labels} the label; "
              f"{LOSS_NOTES.get(config.loss, '')}N = {y.size} {'examples' if y.ndim == 1 else 'elements'}"]
     _, term, gradient, _ = LOSSES[config.loss]
-    rows = [("" if batch == 1 else f"[{n}]", y_pred[n] if config.loss == "cross-entropy" else y_pred[n, 0], y[n]
-             if y.ndim == 1 else y[n, 0]) for n in range(batch)]
+    if config.loss == "cross-entropy":        # an element of softmax(z) - onehot(y), and softmax's numbers
+        shifted = np.exp(y_pred - y_pred.max(axis=1, keepdims=True))
+        softmax = shifted / shifted.sum(axis=1, keepdims=True)
+        gradient = "(softmax({p})[{j}] - [{j} == {y}]) / N"
+        rows = [("" if batch == 1 else f"[{n}]", y_pred[n], y[n]) for n in range(batch)]
+    else:
+        rows = [(index(batch, n, 0), y_pred[n, 0], y[n, 0]) for n in range(batch)]
     numbers = " + ".join(term.format(p=f"({numbers_of(p)})", y=f"({short(t)})") for _, p, t in rows)
     value = step.rows["loss"]
     lines.append(Value("L", f"({' + '.join(term.format(p=f'y_pred{i}', y=f'y{i}') for i, _, _ in rows)}) / N",
                        f"({numbers}) / {y.size}", value.manual, value.torch))
     for n, j in np.ndindex(step.rows["dL/dy_pred"].manual.shape):
         i, p, t = rows[n]
-        element = f"({{}})[{j}]" if config.loss == "cross-entropy" else "{}"
-        lines.append(step.value("dL/dy_pred", (n, j), element.format(gradient.format(p=f"y_pred{i}", y=f"y{i}")),
-                                element.format(gradient.format(p=f"({numbers_of(p)})", y=f"({short(t)})")).replace(
-                                    "/ N", f"/ {y.size}"), sample=n))
+        numbers = (f"(({short(softmax[n, j])}) - {int(j == t)}) / N" if config.loss == "cross-entropy" else
+                   gradient.format(p=f"({short(p)})", y=f"({short(t)})"))
+        lines.append(step.value("dL/dy_pred", (n, j), gradient.format(p=f"y_pred{i}", y=f"y{i}", j=j),
+                                numbers.replace("/ N", f"/ {y.size}"), sample=n))
     return "Loss", lines
 
 
@@ -323,7 +328,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.points is not None and (args.step is not None or args.point is not None):
         parser.error("--points takes the first training points, --step a step's batch, --point one point: give one")
-    if not 1 <= (args.points or 1) <= MAX_POINTS:
+    if args.points is not None and not 1 <= args.points <= MAX_POINTS:
         parser.error(f"--points {args.points}: a walkthrough takes 1 to {MAX_POINTS} examples")
     config, source = cli.configure(parser, args)
     args.step, step = args.step or 1, args.step

@@ -9,7 +9,7 @@ does, beside the manual method that does the same job. The formulas are template
 # a = f(z), and dL/dz = dL/da f'(z) as manual's backward computes it (f' in a where a is at hand)
 ACTIVATIONS = {
     "tanh": ("tanh({z})", "{da} * (1 - {a}^2)"),
-    "sigmoid": ("1 / (1 + exp(-{z}))", "{da} * {a} (1 - {a})"),
+    "sigmoid": ("1 / (1 + exp(-{z}))", "{da} * {a} * (1 - {a})"),
     "relu": ("max({z}, 0)", "{da} * [{z} > 0]"),
     "linear": ("{z}", "{da}"),
     "elu": ("{z} if {z} > 0 else exp({z}) - 1", "{da} * (1 if {z} > 0 else exp({z}))"),
