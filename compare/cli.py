@@ -157,10 +157,11 @@ def step_and_batch(parser, args, source):
 
 def point(config, xy, label):
     r"""The batch of one point ``(x, y)`` with its label, as the run's data holds its points."""
-    if xy is None or label is None:
-        raise ValueError("--point X,Y and --label L go together: a point and its label")
-    if len(xy) != 2 or not all(map(math.isfinite, (*xy, label))):
-        raise ValueError(f"--point {typed(xy)} --label {label:g}: a point is two finite numbers x,y, its label one")
+    if xy is not None and (len(xy) != 2 or not all(map(math.isfinite, xy))):
+        raise ValueError(f"--point {typed(xy)}: must be two finite numbers x,y, e.g. --point 1,-2")
+    if xy is None or label is None or not math.isfinite(label):
+        raise ValueError("--point X,Y and --label L go together: a point and its finite label, e.g. --point 1,-2 "
+                         "--label 1")
     if config.dataset not in REGRESSION and label not in (1, -1):
         raise ValueError(f"--label {label:g}: must be 1 (blue) or -1 (orange)")
     return points_batch(config, [xy], [label])

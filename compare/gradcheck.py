@@ -189,9 +189,10 @@ def main(argv=None):
     names = names if args.parameter is None else [args.parameter]
     out = cli.report_stream(args)
     activations = "/".join((*config.activations, config.output_activation))
-    batch = f"the point {args.point}" if args.point else f"batch of {len(X)} {config.dataset} points"
+    batch = (f"the point ({args.point[0]:g}, {args.point[1]:g})" if args.point else
+             f"its batch of {len(X)} {config.dataset} points")
     title = (f"{'-'.join(map(str, sizes(config)))} network ({activations}), float64, {config.init} weights "
-             f"(seed {config.seed}), step {args.step}'s {batch}")
+             f"(seed {config.seed}), step {args.step}'s weights, {batch}")
     result = check(problem, args.fd_eps)
     print(f"Gradient check: {title}, eps {args.fd_eps:g}\n", file=out)
     print(format_check(result), file=out)

@@ -141,7 +141,7 @@ def main(argv=None):
     rows = trace(config, weights, X, y, state)
     first = first_difference(rows, config.dtype)
     out = cli.report_stream(args)
-    batch = "the point --point" if args.point else f"batch of {len(X)}"
+    batch = f"the point ({args.point[0]:g}, {args.point[1]:g})" if args.point else f"batch of {len(X)}"
     print(f"Step {args.step} ({batch}) of the {'-'.join(map(str, sizes(config)))} network "
           f"({'/'.join((*config.activations, config.output_activation))}), {loss_name(rows)}, {config.dtype}, "
           "from identical weights:\n", file=out)

@@ -331,7 +331,7 @@ def main(argv=None):
     if args.points is not None and not 1 <= args.points <= MAX_POINTS:
         parser.error(f"--points {args.points}: a walkthrough takes 1 to {MAX_POINTS} examples")
     config, source = cli.configure(parser, args)
-    args.step, step = args.step or 1, args.step
+    args.step, step = 1 if args.step is None else args.step, args.step
     weights, _, X, y = cli.step_and_batch(parser, args, source)
     if step is None and args.point is None:                  # the first training points
         X, y = source.data[0][:args.points or 1], source.data[1][:args.points or 1]

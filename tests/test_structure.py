@@ -115,3 +115,17 @@ def test_every_tool_gives_the_same_digits_for_the_same_value(dtype, batch, tmp_p
         run_main(compare_main, [*settings, "--epochs", "1", "--quiet", "--json", str(path)], capsys)
         step = json.loads(path.read_text())["steps"][int(batch[1]) - 1]
         assert [step["loss"]["manual"], step["loss"]["torch"]] == [rows["loss"]["manual"], rows["loss"]["autograd"]]
+
+
+@pytest.mark.parametrize("mistake", [["--step", "0"], ["--point", "1"], ["--point", "1,2"], ["--label", "1"],
+                                     ["--point", "1,2", "--label", "3"], ["--point", "1,inf", "--label", "1"]],
+                         ids=" ".join)
+def test_a_bad_point_or_step_is_the_same_line_in_every_tool_that_takes_it(mistake, capsys):
+    answers = set()
+    for main in (trace_main, walkthrough_main, gradcheck.main):
+        with pytest.raises(SystemExit) as exited:
+            main(mistake)
+        out, err = capsys.readouterr()
+        assert exited.value.code == 2 and out == "" and err.startswith("error: ") and err.count("\n") == 1
+        answers.add(err)
+    assert len(answers) == 1, answers
