@@ -8,11 +8,11 @@ from dataclasses import replace
 
 from . import cli
 from .core.config import SETTINGS
-from .core.files import json_writer, npz_writer, png_writer, save_outputs
 from .core.lockstep import run
-from .core.report import epoch_report, summary
 from .core.source import Source
+from .files import json_writer, npz_writer, png_writer, save_outputs
 from .playground.export import LOSS_CODE, script
+from .report import epoch_report, summary
 
 DESCRIPTION = ("Train the article's network twice, with hand-written NumPy backprop (manual) and with "
                "PyTorch autograd (torch_impl), on the same batches, and check at every step, from "

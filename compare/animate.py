@@ -12,8 +12,8 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from PIL import Image
 
-from .core.report import SIDES
 from .plot import draw_points, outputs_on_the_plane
+from .report import SIDES
 
 FRAME_MS = 100              # 10 frames a second: 100 epochs in 10 s
 

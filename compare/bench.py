@@ -19,10 +19,10 @@ import torch
 
 from . import cli
 from .core.config import Config
-from .core.files import json_writer, save_outputs
 from .core.lockstep import run
 from .core.pair import DTYPES, Pair
 from .core.source import Source
+from .files import json_writer, save_outputs
 
 BATCH_SIZES = (1, 15, 256, 4096, 65536, 1_048_576)
 QUICK_BATCH_SIZES = (15, 4096)

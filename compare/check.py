@@ -35,9 +35,9 @@ from manual.train import LOSSES, labels, listed, typed
 
 from . import cli
 from .core.data import load_data
-from .core.files import json_writer, save_outputs
 from .core.formulas import activation, loss_hints
 from .core.pair import tolerance_ratio
+from .files import json_writer, save_outputs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OURS = tuple(os.path.join(ROOT, package) + os.sep for package in ("compare", "manual", "torch_impl"))

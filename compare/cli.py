@@ -16,9 +16,8 @@ from manual.train import listed, typed
 
 from .core.config import Config, flag
 from .core.data import REGRESSION
-from .core.files import check_outputs, load_weights
-from .core.pair import check_weights
 from .core.source import Source, points_batch
+from .files import check_outputs, check_weights, load_weights
 from .playground import PlaygroundRun, parse_url
 
 # The options that are not settings of a run: what a command reads or writes, and how it reports.

@@ -19,8 +19,8 @@ import numpy as np
 
 from . import cli
 from .core.config import SETTINGS
-from .core.files import json_writer, png_writer, save_outputs
 from .core.pair import TOLERANCES, Pair, sizes, tolerance_ratio
+from .files import json_writer, png_writer, save_outputs
 
 EPS = 1e-5                                     # step of the finite differences: see --eps-sweep
 SWEEP = tuple(10.0 ** -k for k in range(1, 13))

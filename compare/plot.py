@@ -12,7 +12,7 @@ from matplotlib.ticker import MaxNLocator, NullFormatter
 from manual.train import score
 
 from .core.data import REGRESSION
-from .core.report import SIDES, describe
+from .report import SIDES, describe
 
 GRID = np.linspace(-6, 6, 121)          # the plane the Playground draws, 0.1 apart
 

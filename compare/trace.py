@@ -20,9 +20,9 @@ import torch
 
 from . import cli
 from .core.config import SETTINGS
-from .core.files import json_writer, png_writer, save_outputs
 from .core.formulas import DIVERGED_HINT, GRAD_FNS, explain
 from .core.pair import Pair, first_difference, sizes
+from .files import json_writer, png_writer, save_outputs
 
 
 def trace(config, weights, X, y, state=None):

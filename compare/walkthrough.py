@@ -18,10 +18,10 @@ import numpy as np
 import torch
 
 from . import cli
-from .core.files import png_writer, save_outputs
 from .core.formulas import LOSSES, activation
 from .core.pair import TOLERANCES, Pair, Row, layer_pairs, sizes
 from .core.source import Source, points_batch
+from .files import png_writer, save_outputs
 from .trace import graph_nodes, values_text
 
 MAX_POINTS = 4    # every dL/dW is a sum over the batch: beyond a few samples the formulas stop being readable

@@ -22,6 +22,11 @@ settings.register_profile("explore", max_examples=1000, deadline=None,
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") == "true" else "dev"))
 
 
+def to_torch(state_dict):
+    r"""Copy a NumPy state dict into new tensors (``torch.from_numpy`` would share memory)."""
+    return {name: torch.tensor(value) for name, value in state_dict.items()}
+
+
 def make_pair(config, rng=None, weights=None):
     r"""Both models with identical weights: ``weights``, or drawn from ``rng`` with ``config.init``, or by default
     the run's own initial weights."""

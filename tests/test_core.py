@@ -9,10 +9,10 @@ import manual
 import torch_impl
 from compare.core import Config
 from compare.core.data import load_data
-from compare.core.pair import check_weights, to_torch
+from compare.files import check_weights
 from compare.gradcheck import numeric_gradient
 
-from conftest import assert_close, make_pair
+from conftest import assert_close, make_pair, to_torch
 
 ARCHITECTURES = [
     ((3, 3), ("tanh", "sigmoid"), "tanh"),          # the article's

@@ -18,7 +18,7 @@ import torch
 import manual
 from compare import cli
 from compare.core import Config
-from compare.core.files import MAX_WEIGHTS_BYTES, write_output
+from compare.files import MAX_WEIGHTS_BYTES, write_output
 
 from conftest import refused, run_cli
 

@@ -15,9 +15,11 @@ import manual
 import torch_impl
 from compare.core import Config, run
 from compare.core.data import DATASETS, REGRESSION, load_data
-from compare.core.pair import DTYPES, first_difference, layer_pairs, to_torch
+from compare.core.pair import DTYPES, first_difference, layer_pairs
 from compare.gradcheck import numeric_gradient
 from compare.trace import trace
+
+from conftest import to_torch
 
 ACTIVATIONS = list(manual.ACTIVATIONS)
 SMOOTH = ["tanh", "sigmoid", "linear"]

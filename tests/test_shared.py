@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import compare.core.pair
-import compare.core.report
+import compare.report
 import manual
 from compare.core import Config, Source, run
 from compare.core.data import expand
@@ -143,5 +143,5 @@ def test_the_summary_reads_the_settings_from_the_objects():
         held = result.settings[side]
         assert held["layers"] == [[2, 4, "relu"], [4, 1, "tanh"]] and held["optimizer"] == "Adam"
         assert held["amsgrad"] is True and held["betas"] == (0.9, 0.999)
-    assert compare.core.report.describe(result).endswith(
+    assert compare.report.describe(result).endswith(
         "Adam lr 0.01, betas (0.9, 0.999), eps 1e-08, weight decay 0.03, amsgrad")

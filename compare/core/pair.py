@@ -47,11 +47,6 @@ def read_only(array):
     return array
 
 
-def to_torch(state_dict):
-    r"""Copy a NumPy state dict into new tensors (``torch.from_numpy`` would share memory)."""
-    return {name: torch.tensor(value) for name, value in state_dict.items()}
-
-
 def flat(arrays):
     return np.concatenate([np.ravel(a) for a in arrays] or [np.zeros(0)])
 
@@ -66,26 +61,6 @@ def manual_model(config, rng=None):
     return manual.NeuralNetwork(config.hidden, config.activations, config.output_activation,
                                 dtype=DTYPES[config.dtype][0], rng=rng or np.random.default_rng(0),
                                 in_features=len(config.features), out_features=sizes(config)[-1])
-
-
-def check_weights(config, weights, source):
-    r"""Raise ``ValueError`` naming ``source`` and the key unless ``weights`` fit ``config``'s network.
-
-    Besides the model's own key and shape checks: every value must be a real number that stays
-    finite in ``config.dtype``.
-    """
-    np_dtype = DTYPES[config.dtype][0]
-    for name, value in weights.items():
-        if np.asarray(value).dtype.kind not in "fiu":
-            raise ValueError(f"{source}: {name} has dtype {np.asarray(value).dtype}, not a real number type")
-        with np.errstate(over="ignore"):            # too large for the dtype: caught just below
-            converted = np.asarray(value).astype(np_dtype)
-        if not np.isfinite(converted).all():
-            raise ValueError(f"{source}: {name} holds a non-finite value (nan, inf, or too large for {config.dtype})")
-    try:
-        manual_model(config).load_state_dict(weights)
-    except ValueError as exc:
-        raise ValueError(f"{source}: {exc}") from None
 
 
 def criteria(config):

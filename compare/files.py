@@ -2,7 +2,8 @@ r"""Weights in, outputs out.
 
 A weights file may come from anywhere: it is never unpickled (``.npz`` with ``allow_pickle=False``,
 a torch file with ``weights_only=True``), its size and every array's declared size are bounded
-before anything is allocated, and only dense arrays of real floating-point numbers are accepted.
+before anything is allocated, and only dense arrays of real floating-point numbers are accepted;
+``check_weights`` then holds them against the run's network.
 
 An output is written whole or not at all: a regular file through a temporary file in its own
 directory and ``os.replace``; ``-`` (or the file standard output already writes to, such as
@@ -20,6 +21,8 @@ import zipfile
 
 import numpy as np
 import torch
+
+from .core.pair import DTYPES, manual_model
 
 MAX_WEIGHTS_BYTES = 100 * 10**6      # 10 million float64 parameters, the largest network trained, take 80 MB
 FLOAT_DTYPES = ("float16", "float32", "float64")
@@ -195,3 +198,23 @@ def png_writer(figure):
 
 def npz_writer(state_dict):
     return lambda file: np.savez(file, **state_dict)
+
+
+def check_weights(config, weights, source):
+    r"""Raise ``ValueError`` naming ``source`` and the key unless ``weights`` fit ``config``'s network.
+
+    Besides the model's own key and shape checks: every value must be a real number that stays
+    finite in ``config.dtype``.
+    """
+    np_dtype = DTYPES[config.dtype][0]
+    for name, value in weights.items():
+        if np.asarray(value).dtype.kind not in "fiu":
+            raise ValueError(f"{source}: {name} has dtype {np.asarray(value).dtype}, not a real number type")
+        with np.errstate(over="ignore"):            # too large for the dtype: caught just below
+            converted = np.asarray(value).astype(np_dtype)
+        if not np.isfinite(converted).all():
+            raise ValueError(f"{source}: {name} holds a non-finite value (nan, inf, or too large for {config.dtype})")
+    try:
+        manual_model(config).load_state_dict(weights)
+    except ValueError as exc:
+        raise ValueError(f"{source}: {exc}") from None

@@ -1,7 +1,7 @@
 r"""What ``python -m compare`` prints: the article's epoch line per side, then a summary."""
 from manual.train import epoch_line
 
-from .data import REGRESSION
+from .core.data import REGRESSION
 
 SIDES = {"manual": "manual (NumPy)", "torch": "torch_impl (autograd)"}
 LABELS = {"BCELoss": " on 0/1 labels", "BCEWithLogitsLoss": " on 0/1 labels",
