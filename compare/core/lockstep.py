@@ -27,7 +27,7 @@ from manual.train import score
 from .data import REGRESSION
 from .formulas import CHECKS, explain
 from .pair import DTYPES, TOLERANCES, Pair, first_difference, flat, read_only, sizes, tolerance_ratio, update_tolerance
-from .rounding import explained_rounding
+from .rounding import batch, explained_rounding
 from .source import Source
 
 TIE = 1e-4     # float32: outputs this close to the threshold 0 may discretize differently (a tie)
@@ -131,8 +131,7 @@ class Sides:
         with self.clock("data"):
             data = source.data
         self.pair = Pair(config, source.weights)
-        self.models = self.pair.models
-        self.result = Result(config, data, self.models)
+        self.result = Result(config, data, self.pair.models)
         # each side its own copies: nothing one side does can reach the other's data
         self.manual_data, self.torch_data = tuple(map(read_only, data)), tuple(map(torch.tensor, data))
         self.X_all = np.concatenate([data[0], data[2]])     # every point, for the predictions
@@ -143,7 +142,7 @@ class Sides:
         self.names = [name for name in self.pair.optimizers[1].param_groups[0] if name in config.__dataclass_fields__]
         self.result.settings = {side: held_settings(model, optimizer, criterion, activations, self.names)
                                 for side, model, optimizer, criterion, activations
-                                in zip(SIDES, self.models, self.pair.optimizers, self.pair.criteria,
+                                in zip(SIDES, self.pair.models, self.pair.optimizers, self.pair.criteria,
                                        (manual.ACTIVATIONS, torch_impl.nn.ACTIVATIONS), strict=True)}
         self.shapes = [p.data.shape for p in self.pair.params[0]]
         self.state_before = []           # manual's optimizer state at the start of the step, per parameter
@@ -155,7 +154,7 @@ class Sides:
         self.order[:] = batches
         manual_batches, torch_batches = (iter(loader) for loader in self.loaders)
         for step, idx in enumerate(self.order, 1):
-            before = self.models[0].state_dict()
+            before = self.pair.models[0].state_dict()
             self.state_before = self.pair.manual_state()
             with self.clock("manual"):
                 manual_out = attempt(side_step, self, "manual", self.pair.manual_step, next(manual_batches, None))
@@ -167,9 +166,9 @@ class Sides:
         r"""Both sides' ``valid_step`` on the validation set (or ``split=slice(0, 2)``, the training set):
         ``(loss, correct)`` each, or an exception."""
         with self.clock("manual"):
-            manual_out = attempt(manual.valid_step, self.models[0], self.pair.criteria[0], *self.manual_data[split])
+            manual_out = attempt(self.pair.manual_valid, *self.manual_data[split])
         with self.clock("torch"):
-            torch_out = attempt(torch_impl.valid_step, self.models[1], self.pair.criteria[1], *self.torch_data[split])
+            torch_out = attempt(self.pair.torch_valid, *self.torch_data[split])
         return manual_out, torch_out
 
     def values(self):
@@ -334,7 +333,7 @@ class Record:
     def diagnose(self, failure, replay):
         r"""Trace the failing step (``replay``: its weights and the batch's indices, or ``"validation"``)."""
         weights, idx = replay
-        X, y = self.result.data[2:] if isinstance(idx, str) else (self.result.data[0][idx], self.result.data[1][idx])
+        X, y = batch(self.result.data, idx)
         try:
             first = first_difference(Pair(self.config, weights, self.sides.state_before).trace(X, y),
                                      self.config.dtype)
@@ -468,7 +467,7 @@ def check_epoch(sides, record, epoch, totals):
                 SIDES, train_loss, totals[:, 2:4].sum(axis=0), outcomes, strict=True):
             result.history[side].append({"epoch": epoch, "loss": float(loss), "acc": float(correct / n_train),
                                          "val_loss": val_loss, "val_acc": val_correct / n_valid})
-        replay = (sides.models[0].state_dict(), "validation")
+        replay = (sides.pair.models[0].state_dict(), "validation")
         epoch_losses = {"epoch losses": (np.array([train_loss[0], manual_valid[0]]),
                                          np.array([train_loss[1], torch_valid[0]]))}
         if not record.finite(where, epoch_losses, replay):

@@ -148,6 +148,13 @@ class Pair:
     def torch_step(self, X, y):
         return torch_impl.train_step(self.models[1], self.optimizers[1], self.criteria[1], X, y)
 
+    def manual_valid(self, X, y):
+        r"""manual's ``valid_step`` on the batch, no training: ``(loss, correct)``."""
+        return manual.valid_step(self.models[0], self.criteria[0], X, y)
+
+    def torch_valid(self, X, y):
+        return torch_impl.valid_step(self.models[1], self.criteria[1], X, y)
+
     def outputs(self, X):
         r"""Both models' outputs on the points ``X``, each side on its own copy."""
         with torch.no_grad():

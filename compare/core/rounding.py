@@ -11,9 +11,6 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-import manual
-import torch_impl
-
 from .pair import TOLERANCES, Pair, first_difference, tolerance_ratio, update_tolerance
 
 ULPS = 8              # a unit this close to its limit, in float32 ulps, is saturated
@@ -50,9 +47,7 @@ def replay_agrees(config, data, replay, state, dtype):
     pair = Pair(replace(config, dtype=dtype), weights, state)
     X, y = (np.asarray(a, dtype) for a in batch(data, idx))
     if isinstance(idx, str):
-        losses = (manual.valid_step(pair.models[0], pair.criteria[0], X, y)[0],
-                  torch_impl.valid_step(pair.models[1], pair.criteria[1], torch.tensor(X), torch.tensor(y))[0])
-        return agree([(*losses, 0.0)], dtype)
+        return agree([(pair.manual_valid(X, y)[0], pair.torch_valid(torch.tensor(X), torch.tensor(y))[0], 0.0)], dtype)
     losses = pair.manual_step(X, y)[0], pair.torch_step(torch.tensor(X), torch.tensor(y))[0]
     before = [weights[name] for name in pair.names]
     return agree([(*losses, 0.0)] + [(p.grad, q.grad.numpy(), 0.0) for p, q in zip(*pair.params, strict=True)]
