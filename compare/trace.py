@@ -109,12 +109,16 @@ def graph_nodes(loss, model=None):
     return found
 
 
+def recorded_loss(config, weights, X, y):
+    r"""torch's loss of the batch ``X, y`` from ``weights``, its graph recorded and not yet walked, and the model."""
+    pair = Pair(config, weights)
+    return pair.criteria[1](pair.models[1](torch.tensor(X)), torch.tensor(y)), pair.models[1]
+
+
 def recorded_graph(config, weights, X, y):
     r"""The torch side's ``grad_fn`` graph of one step (``graph_nodes``), and per node what it
     passed on in ``loss.backward()``: the shapes of the gradients it sent to its inputs."""
-    pair = Pair(config, weights)
-    model = pair.models[1]
-    loss = pair.criteria[1](model(torch.tensor(X)), torch.tensor(y))
+    loss, model = recorded_loss(config, weights, X, y)
     nodes = graph_nodes(loss, model)
     passed = {}
     for k, (*_, node) in enumerate(nodes):

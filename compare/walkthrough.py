@@ -15,14 +15,13 @@ From Python, e.g. in a notebook::
 from dataclasses import dataclass, replace
 
 import numpy as np
-import torch
 
 from . import cli
 from .core.formulas import LOSSES, activation
-from .core.pair import TOLERANCES, Pair, Row, layer_pairs, sizes
+from .core.pair import TOLERANCES, Row, sizes
 from .core.source import Source, points_batch
 from .files import png_writer, save_outputs
-from .trace import graph_nodes, values_text
+from .trace import graph_nodes, recorded_loss, trace, values_text
 
 MAX_POINTS = 4    # every dL/dW is a sum over the batch: beyond a few samples the formulas stop being readable
 MAX_PRINTED = 2000   # values; a larger network gets a count per section instead of pages of numbers
@@ -215,21 +214,17 @@ def compute(config, X, y, weights=None):
     """
     X, y = points_batch(config, X, y)
     weights = Source(config).weights if weights is None else weights
-    return sections(config, weights, X, y)
+    return sections(config, weights, trace(config, weights, X, y), X, y)
 
 
-def sections(config, weights, X, y):
-    r"""The sections of the step from ``weights`` on the batch ``X, y`` (as the run's data holds it)."""
-    pair = Pair(config, weights)
-    names = [name for (name, _), _ in layer_pairs(pair.models[0])]
+def sections(config, weights, rows, X, y):
+    r"""The sections of the step from ``weights`` on the batch ``X, y`` (as the run's data holds it), whose
+    trace is ``rows``."""
+    layer_of = {row.name: row.where for row in rows}                     # z2 -> layer2
+    layers = [(k, layer_of[f"z{k}"], kind) for k, kind in enumerate((*config.activations, config.output_activation), 1)]
     before = {f"{symbol}{k}": np.asarray(weights[f"{name}.{kind}"]).astype(X.dtype)
-              for k, name in enumerate(names, 1) for symbol, kind in (("W", "weight"), ("b", "bias"))}
-    step = Step(pair.trace(X, y), len(X), before)
-    layers = [(k, name, kind) for k, (((name, _), _), kind)
-              in enumerate(zip(layer_pairs(pair.models[0]), (*config.activations, config.output_activation),
-                               strict=True), 1)]
-    torch_model = Pair(config, weights).models[1]
-    loss = pair.criteria[1](torch_model(torch.tensor(X)), torch.tensor(y))
+              for k, name, _ in layers for symbol, kind in (("W", "weight"), ("b", "bias"))}
+    step = Step(rows, len(X), before)
     weight_lines = [f"W{k} = {array_text(before[f'W{k}'])}   b{k} = {array_text(before[f'b{k}'])}"
                     f"   ({name}.weight, {name}.bias)" for k, name, _ in layers]
     return [(f"Weights (seed {config.seed}, {config.init} init; W_k[j, i] is input i's weight in neuron j)",
@@ -244,7 +239,7 @@ def sections(config, weights, X, y):
                 "each node is the manual method doing its job. Identity ('linear') records no node; the example X",
                 "needs no gradient, so the path ends at the first layer's weight.",
                 "",
-                *grad_fn_chain(loss, torch_model)])]
+                *grad_fn_chain(*recorded_loss(config, weights, X, y))])]
 
 
 def values(sections):
@@ -339,13 +334,13 @@ def main(argv=None):
         parser.error(f"--row {args.row}: must be an integer in [0, {len(X) - 1}] (a batch of {len(X)})")
     if args.row is None and len(X) > MAX_POINTS:
         args.row = 0                               # a whole batch of 15 is too long to read
-    shown = sections(config, weights, X, y)
+    rows = trace(config, weights, X, y)
+    shown = sections(config, weights, rows, X, y)
     described = describe(args, config, len(X))
     print(render(shown if args.row is None else one_row(shown, args.row), config, described, args.digits))
     if args.plot:
         from .drawing import network_figure  # matplotlib: imported only when a figure is asked for
-        figure = network_figure(config, weights, Pair(config, weights).trace(X, y), f"{described}: row {args.row or 0}",
-                                args.row or 0)
+        figure = network_figure(config, weights, rows, f"{described}: row {args.row or 0}", args.row or 0)
         save_outputs(parser, [(args.plot, png_writer(figure))])
     return 0 if all(v.status(config.dtype) in ("exact", "close") for v in values(shown)) else 1
 
