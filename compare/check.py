@@ -14,7 +14,8 @@ article's data, random weights, saturated units) your outputs, loss and every gr
 with autograd's in float64. From the output layer back, the first wrong parameter gradient is
 named, with finite differences as a third opinion and the mistake it looks like.
 
-From Python: ``compare.check(model, activations=..., loss=...)`` returns the verdict; print it.
+From Python: ``from compare.check import check``; ``check(model, activations=..., loss=...)`` returns
+the verdict; print it.
 Exit status: 0 when every gradient is right, 1 when one is wrong, 2 for a model that cannot be
 loaded or checked.
 """
@@ -336,29 +337,27 @@ def first_wrong(learner, twin, net, case, row, yours, wrong, autograd_values):
     value, dy_pred, expected = autograd_values
     if row["outputs"] == "WRONG":
         return {"batch": batch, "what": "the outputs (the forward pass)",
-                     "hint": "the forward pass differs before any gradient: check each layer's x W + b and activation "
-                             "(--activations names the hidden layers', --output-activation or --loss the output's)"}
+                "hint": "the forward pass differs before any gradient: check each layer's x W + b and activation "
+                        "(--activations names the hidden layers', --output-activation or --loss the output's)"}
     if row["loss"] == "WRONG":
         hint = ("yours is not finite where autograd's is: a log of 0 or an exp that overflowed; compute it as "
                 "docs/losses.md does (log-softmax shifted by the largest logit, BCE fused with its sigmoid)"
                 if not np.isfinite(mine_loss) else factor_hint(mine_loss, value, len(X)) or
                 f"{loss_hints(net.loss)[0]}, or the forward pass before it: --activations and "
                 "--output-activation must be your model's")
-        return {"batch": batch, "what": f"the loss value (yours {mine_loss:.9g}, autograd {value:.9g})",
-                     "hint": hint}
+        return {"batch": batch, "what": f"the loss value (yours {mine_loss:.9g}, autograd {value:.9g})", "hint": hint}
     if mine_dy is not None and not agree(mine_dy, dy_pred):
-        return {"batch": batch, "what": "dL/dy_pred, your loss's backward()",
-                     **worst(mine_dy, dy_pred), "hint": factor_hint(mine_dy, dy_pred, len(X)) or
-                     loss_hints(net.loss)[1]}
+        return {"batch": batch, "what": "dL/dy_pred, your loss's backward()", **worst(mine_dy, dy_pred),
+                "hint": factor_hint(mine_dy, dy_pred, len(X)) or loss_hints(net.loss)[1]}
     if wrong:
         k, gradients = wrong[0]
         g = gradients[k]
         found = worst(g, expected[k])
         return {"batch": batch, "parameter": learner.names[k],
-                     "what": f"the gradient of {learner.names[k]} (layer {k // 2 + 1} of {len(mine) // 2})", **found,
-                     **({"fd": finite_difference(twin, net, weights, X, y, k, tuple(found["element"]))}
-                        if "element" in found else {}),
-                     "hint": diagnose(net, weights, X, y, k, g, mine is not gradients)}
+                "what": f"the gradient of {learner.names[k]} (layer {k // 2 + 1} of {len(mine) // 2})", **found,
+                **({"fd": finite_difference(twin, net, weights, X, y, k, tuple(found["element"]))}
+                   if "element" in found else {}),
+                "hint": diagnose(net, weights, X, y, k, g, mine is not gradients)}
     return None
 
 
@@ -494,8 +493,8 @@ def diagnose(net, weights, X, y, k, g, second_call):
         return factor
     in_a = f"{activation('tanh')[1]} for tanh, {activation('sigmoid')[1]} for sigmoid"
     candidates = [("at z", layer, f"the activation's derivative taken at z, where its formula is in a: {in_a}"),
-                  ("at a", layer, f"the activation's derivative taken at a = f(z), where it is due at z: {in_a}, "
-                                  "a = tanh(z)")]
+                  ("at a", layer, f"the activation's derivative taken at a = f(z), where its formula in a is "
+                                  f"due: {in_a}, with a = f(z) from the forward pass")]
     candidates += [("input", (layer, j), f"dW from the input of layer {j + 1}, not of its own layer {layer + 1}: "
                                           "dL/dW = dz^T x with this layer's x")
                    for j in range(len(net.sizes) - 1) if j != layer]
@@ -508,7 +507,7 @@ def diagnose(net, weights, X, y, k, g, second_call):
 
 def main(argv=None):
     parser = cli.parser("python -m compare.check", __doc__.split("\n\n")[0].replace("``", ""),
-                            ("activations", "loss", "seed", "batch_size", "json"))
+                        ("activations", "loss", "seed", "batch_size", "json"))
     parser.add_argument("model", metavar="FILE.py:NAME", help="NAME() builds your model (or MODULE:NAME)")
     parser.add_argument("--output-activation", choices=tuple(manual.ACTIVATIONS),
                         help="the output layer's activation (default: the loss's, tanh for mse and l1)")
