@@ -326,9 +326,10 @@ def main(argv=None):
     if args.points is not None and not 1 <= args.points <= MAX_POINTS:
         parser.error(f"--points {args.points}: a walkthrough takes 1 to {MAX_POINTS} examples")
     config, source = cli.configure(parser, args)
-    args.step, step = 1 if args.step is None else args.step, args.step
+    taken = "a point" if args.point is not None else "a step's batch" if args.step is not None else "the first points"
+    args.step = 1 if args.step is None else args.step          # a point or the first points: the initial weights
     weights, _, X, y = cli.step_and_batch(parser, args, source)
-    if step is None and args.point is None:                  # the first training points
+    if taken == "the first points":
         X, y = source.data[0][:args.points or 1], source.data[1][:args.points or 1]
     if args.row is not None and not 0 <= args.row < len(X):
         parser.error(f"--row {args.row}: must be an integer in [0, {len(X) - 1}] (a batch of {len(X)})")
@@ -336,7 +337,7 @@ def main(argv=None):
         args.row = 0                               # a whole batch of 15 is too long to read
     rows = trace(config, weights, X, y)
     shown = sections(config, weights, rows, X, y)
-    described = describe(args, config, len(X))
+    described = describe(taken, args, config, len(X))
     print(render(shown if args.row is None else one_row(shown, args.row), config, described, args.digits))
     if args.plot:
         from .drawing import network_figure  # matplotlib: imported only when a figure is asked for
@@ -345,16 +346,17 @@ def main(argv=None):
     return 0 if all(v.status(config.dtype) in ("exact", "close") for v in values(shown)) else 1
 
 
-def describe(args, config, batch):
-    r"""Where the walkthrough's example comes from, in words."""
-    if args.point is not None:
-        text = f"the point ({args.point[0]:g}, {args.point[1]:g}) with label {args.label:g}, from seed {config.seed}'s "
-        return text + "initial weights" if args.step == 1 else text + f"weights at step {args.step}"
-    if args.points is None and batch > 1 or args.step > 1:
+def describe(taken, args, config, batch):
+    r"""Where the walkthrough's example comes from (``taken``: a point, a step's batch or the first points)."""
+    if taken == "a point":
+        weights = "initial weights" if args.step == 1 else f"weights at step {args.step}"
+        text = (f"the point ({args.point[0]:g}, {args.point[1]:g}) with label {args.label:g}, from seed "
+                f"{config.seed}'s {weights}")
+    elif taken == "a step's batch":
         text = f"step {args.step}'s batch of {batch} (seed {config.seed}), from the weights the run reached"
     else:
-        text = f"the first {'training point' if batch == 1 else f'{batch} training points'} of the circle data " \
-               f"(seed {config.seed})"
+        text = f"the first {'training point' if batch == 1 else f'{batch} training points'} of the {config.dataset} " \
+               f"data (seed {config.seed})"
     return text + ("" if args.row is None else f"; its row {args.row} (--row)")
 
 
