@@ -24,21 +24,23 @@ def module_name(path):
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+MODULES = {module_name(path) for path in PACKAGE.rglob("*.py")}
+
+
 def imports(path):
-    r"""The modules of compare that the file at ``path`` imports, at any depth of its code."""
+    r"""The modules of compare that the file at ``path`` imports, at any depth of its code: for ``from X import
+    a``, ``X.a`` where that is a module, else ``X``."""
     here = module_name(path).split(".")
     package = here if path.name == "__init__.py" else here[:-1]
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names if alias.name.startswith("compare")}
+            found |= {alias.name for alias in node.names if alias.name in MODULES}
         elif isinstance(node, ast.ImportFrom):
             base = package[:len(package) - node.level + 1] if node.level else []
-            name = ".".join([*base, *(node.module or "").split(".")]).strip(".") if node.level else node.module
-            if name.startswith("compare"):
-                modules = {f"{name}.{alias.name}" for alias in node.names}
-                found |= {m for m in modules if (PACKAGE.parent / m.replace(".", "/")).with_suffix(".py").exists()}
-                found |= {name} - {m.rsplit(".", 1)[0] for m in modules if m in found}
+            name = ".".join([*base, *filter(None, [node.module])])
+            if name in MODULES:
+                found |= {f"{name}.{a.name}" if f"{name}.{a.name}" in MODULES else name for a in node.names}
     return found - {module_name(path)}
 
 
