@@ -5,14 +5,13 @@ the two outputs differ. The frames are drawn on one ``matplotlib.figure.Figure``
 display) and written as a GIF with Pillow, matplotlib's own image library.
 """
 import numpy as np
-import plygdata as pg
 from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from PIL import Image
 
-from .plot import draw_points, outputs_on_the_plane
+from .plot import gap_image, loss_curves, outputs_on_the_plane, plane_panel
 from .report import SIDES
 
 FRAME_MS = 100              # 10 frames a second: 100 epochs in 10 s
@@ -33,24 +32,15 @@ def frames(result, planes, fig=None):
     fig = fig or Figure(figsize=(13, 3.6), dpi=72, layout="constrained")
     canvas = FigureCanvasAgg(fig)
     ax_loss, *ax_planes, ax_diff = fig.subplots(1, 4)
-    history = {side: result.history[side] for side in SIDES}
+    history = result.history
     epochs = [h["epoch"] for h in history["manual"]]
     losses = [h[key] for side in SIDES for h in history[side] for key in ("loss", "val_loss")]
     ax_loss.set(xlim=(0, max(epochs[-1], 1)), ylim=(0, max(losses) * 1.05), xlabel="epoch", ylabel="loss")
-    curves = {(side, key): ax_loss.plot([], [], style, color=color, label=f"{label} ({side})")[0]
-              for side, style in (("manual", "-"), ("torch", "--"))
-              for key, label, color in (("loss", "training", "tab:blue"), ("val_loss", "validation", "tab:orange"))}
+    curves = loss_curves(ax_loss, result, label="{} ({})")       # each frame shows the epochs up to its own
     ax_loss.legend(loc="upper right", fontsize=7)
-    ax_loss.grid()
-    cmap, norm = pg.DataColor.get_colormap()
-    images = []
-    for ax, side in zip(ax_planes, SIDES, strict=True):
-        images.append(ax.imshow(planes[0][0], extent=(-6, 6, -6, 6), cmap=cmap, norm=norm, alpha=160 / 255,
-                                interpolation="bicubic"))
-        draw_points(ax, result.data[0], result.data[1], result.config.loss, "white")
-        ax.set(xlim=(-6, 6), ylim=(-6, 6), aspect="equal", title=SIDES[side])
-    difference = ax_diff.imshow(np.full_like(planes[0][0], np.nan, dtype=np.float64), extent=(-6, 6, -6, 6),
-                                cmap="viridis", norm=LogNorm(1e-9, 1e-5), interpolation="nearest")
+    images = [plane_panel(ax, planes[0][0], result, SIDES[side], validation=False)
+              for ax, side in zip(ax_planes, SIDES, strict=True)]
+    difference = gap_image(ax_diff, np.zeros_like(planes[0][0], dtype=np.float64), LogNorm(1e-9, 1e-5))
     fig.colorbar(difference, ax=ax_diff, shrink=0.8, label="|manual - torch|")
     ax_diff.set(aspect="equal", title="where they differ (blank: bit-identical)")
     ax_loss.set_title("loss")

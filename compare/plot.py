@@ -37,6 +37,41 @@ def draw_points(ax, X, y, loss, edgecolor):
                edgecolors=edgecolor, linewidths=0.7, alpha=0.9)
 
 
+STYLES = {"manual": "-", "torch": "--"}
+CURVES = {"loss": ("training", "tab:blue"), "val_loss": ("validation", "tab:orange")}
+
+
+def loss_curves(ax, result, label="{} loss ({})"):
+    r"""Both sides' training and validation loss per epoch on ``ax``: the four lines, by (side, key)."""
+    curves = {}
+    for side, style in STYLES.items():
+        history = result.history[side]
+        for key, (name, color) in CURVES.items():
+            curves[side, key], = ax.plot([h["epoch"] for h in history], [h[key] for h in history], style,
+                                         color=color, label=label.format(name, side))
+    ax.grid()
+    return curves
+
+
+def plane_panel(ax, plane, result, title, validation=True):
+    r"""One model's output over the plane in Playground's colours, the training points (and the validation
+    points, grey-edged) on it; returns the image."""
+    cmap, norm = pg.DataColor.get_colormap()
+    image = ax.imshow(plane, extent=(-6, 6, -6, 6), cmap=cmap, norm=norm, alpha=160 / 255, interpolation="bicubic")
+    X_train, y_train, X_valid, y_valid = result.data
+    draw_points(ax, X_train, y_train, result.config.loss, "white")
+    if validation:
+        draw_points(ax, X_valid, y_valid, result.config.loss, "#555555")
+    ax.set(xlim=(-6, 6), ylim=(-6, 6), aspect="equal", title=title)
+    return image
+
+
+def gap_image(ax, gap, norm):
+    r"""``|y_manual - y_torch|`` over the plane on a log colour scale, blank where it is 0 (bit-identical)."""
+    return ax.imshow(np.where(gap > 0, gap, np.nan), extent=(-6, 6, -6, 6), cmap="viridis", norm=norm,
+                     interpolation="nearest")
+
+
 def make_figure(result):
     r"""Return the figure: loss curves and per-step gradient differences on top; below, each
     model's output over the plane with the data, and where the two outputs differ."""
@@ -46,15 +81,10 @@ def make_figure(result):
     ax_loss, ax_grad = fig.add_subplot(grid[0, :3]), fig.add_subplot(grid[0, 3:])
     ax_manual, ax_torch, ax_diff = (fig.add_subplot(grid[1, 2 * i:2 * i + 2]) for i in range(3))
 
-    for side, style in (("manual", "-"), ("torch", "--")):
-        history = result.history[side]
-        epochs = [h["epoch"] for h in history]
-        for key, label, color in (("loss", "training", "tab:blue"), ("val_loss", "validation", "tab:orange")):
-            ax_loss.plot(epochs, [h[key] for h in history], style, color=color, label=f"{label} loss ({side})")
+    loss_curves(ax_loss, result)
     ax_loss.set(xlabel="epoch", ylabel="loss", title="Loss curves (the lines overlap when the two agree)")
     ax_loss.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_loss.legend(loc="best")
-    ax_loss.grid()
 
     diffs = np.asarray(result.step_grad_diffs).reshape(-1, len(result.parameter_names))
     steps = np.arange(1, len(diffs) + 1)
@@ -71,27 +101,20 @@ def make_figure(result):
     ax_grad.legend(loc="best", fontsize=8)
     ax_grad.grid(which="major")
 
-    X_train, y_train, X_valid, y_valid = result.data
     planes = outputs_on_the_plane(result)
-    cmap, norm = pg.DataColor.get_colormap()
     what = "Output" if result.config.dataset in REGRESSION else "Decision boundary"
     for ax, side, plane in zip((ax_manual, ax_torch), SIDES, planes, strict=True):
-        image = ax.imshow(plane, extent=(-6, 6, -6, 6), cmap=cmap, norm=norm, alpha=160 / 255,
-                          interpolation="bicubic")
-        draw_points(ax, X_train, y_train, result.config.loss, "white")
-        draw_points(ax, X_valid, y_valid, result.config.loss, "#555555")
-        ax.set(xlim=(-6, 6), ylim=(-6, 6), aspect="equal", title=f"{what}: {SIDES[side]}")
+        image = plane_panel(ax, plane, result, f"{what}: {SIDES[side]}")
         fig.colorbar(image, ax=ax, orientation="horizontal", shrink=0.8, ticks=[-1, -0.5, 0, 0.5, 1],
                      label="y_pred" if result.config.loss in ("mse", "l1") else "2 P(blue) - 1, from y_pred")
 
     difference = np.abs(planes[0].astype(np.float64) - planes[1])
     exact = difference == 0
     blank = exact | ~np.isfinite(difference)          # LogNorm has no 0; a diverged run's planes hold NaN
-    shown = np.where(blank, np.nan, difference)
     positive = difference[~blank]
     largest = positive.max() if positive.size else 1e-16
     norm = LogNorm(vmin=min(positive.min(), largest / 10) if positive.size else largest / 10, vmax=largest)
-    image = ax_diff.imshow(shown, extent=(-6, 6, -6, 6), cmap="viridis", norm=norm, interpolation="nearest")
+    image = gap_image(ax_diff, np.where(blank, np.nan, difference), norm)
     ax_diff.set(xlim=(-6, 6), ylim=(-6, 6), aspect="equal",
                 title=f"|y_manual - y_torch| over the plane\n(blank: bit-identical, {100 * exact.mean():.0f}% of it"
                       + (f"; non-finite, {100 * (blank & ~exact).mean():.0f}%)" if (blank & ~exact).any() else ")"))
