@@ -137,6 +137,9 @@ def playground_settings(args, given):
         return settings, notes, None
     if seed is None:
         raise ValueError("--exact replays a Playground URL's own run from its seed=...: this URL has none")
+    if not seed[1]:
+        raise ValueError("--exact: the URL's seed= is empty, and Playground then draws a random seed; copy the "
+                         "address again once the page shows it with its seed")
     if "seed" in given:
         raise ValueError("--seed does not apply to --exact: the URL's seed draws the points and weights")
     return settings, [note for note in notes if not note.startswith("seed:")], seed

@@ -302,12 +302,38 @@ def test_a_partial_batch_is_carried_upstream_and_updated_on_in_the_fork():
     assert [b.tolist() for b in fork] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
 
 
+# The seed Playground reads, measured with its own code under node: tensorflow/playground's src/state.ts,
+# nn.ts and dataset.ts compiled by tsc 4 (commit 02469bd), with window.location.hash = new URL(url).hash and
+# Math.seedrandom from seedrandom 3.0.5, printing State.deserializeState().seed; an empty seed there is a
+# random one. The two streams: seedrandom(seed)() twice, under node.
+PAGE_SEEDS = {"#seed=0.5": "0.5", "#seed=a%20b": "a%20b", "#seed=a b": "a%20b", "#seed=a=b&batchSize=10=4": "a",
+              "#seed=ä€": "%C3%A4%E2%82%AC", "#seed=%C3%A4": "%C3%A4", '#seed=x"y<z>`w': "x%22y%3Cz%3E%60w",
+              "#seed=%20": "%20", "#seed=a#b": "a#b", "#seed=": "", "#seed=   ": ""}
+SEEDRANDOM = {"a%20b": [0.13735817327874844, 0.401507036186567],
+              "%C3%A4%E2%82%AC": [0.9899129933268696, 0.2718141935592721]}
+
+
+@pytest.mark.parametrize("fragment", PAGE_SEEDS)
+def test_exact_reads_the_seed_as_the_page_does(fragment):
+    settings, _ = parse_url("https://playground.tensorflow.org/" + fragment)
+    assert settings["exact"][1] == PAGE_SEEDS[fragment]
+    assert settings["batch_size"] == 10                      # batchSize=10=4 is 10 there too
+
+
+@pytest.mark.parametrize("seed", SEEDRANDOM)
+def test_an_encoded_seed_keys_the_page_s_stream(seed):
+    stream = Stream(seed)
+    assert [stream.random(), stream.random()] == SEEDRANDOM[seed]
+
+
 @pytest.mark.parametrize("args, error", [
     (["--exact"], "--exact replays a Playground URL's own run: it needs --playground URL"),
     (["--exact", "--playground", "https://playground.tensorflow.org/#dataset=xor"],
      "--exact replays a Playground URL's own run from its seed=...: this URL has none"),
     (["--exact", "--playground", "#seed=0.1", "--seed", "5"],
      "--seed does not apply to --exact: the URL's seed draws the points and weights"),
+    (["--exact", "--playground", "#seed=&dataset=xor"], "--exact: the URL's seed= is empty, and Playground then "
+     "draws a random seed; copy the address again once the page shows it with its seed"),
 ])
 def test_exact_needs_a_url_with_its_seed_and_no_other(args, error, capsys):
     with pytest.raises(SystemExit) as exit_:

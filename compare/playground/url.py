@@ -7,12 +7,16 @@ and Deep Insider's fork ``deepinsider.github.io/playground``, which the article 
 its own keys, defaults and initialisation. A key that is missing takes its host's default.
 """
 import math
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, urlsplit
 
 from compare.core.data import REGRESSION, load_data
 
 CLASSIFICATION = ("circle", "xor", "gauss", "spiral")
 # Playground's input keys -> compare.core.data.FEATURES, in the order its network lists its inputs
+# What a browser's ``location.hash`` leaves as typed: printable ASCII but the URL standard's fragment
+# percent-encode set (space " < > `); everything else, non-ASCII included, reaches the page as %XX
+FRAGMENT_SAFE = "".join(chr(code) for code in range(0x21, 0x7F) if chr(code) not in '"<>`')
+C0_OR_SPACE = "".join(chr(code) for code in range(0x21))    # what a URL parser strips from both ends
 INPUTS = {"x": "x", "y": "y", "xSquared": "x2", "ySquared": "y2", "xTimesY": "xy", "sinX": "sinx", "sinY": "siny"}
 
 
@@ -94,7 +98,7 @@ def parse_url(url):
     Raises ``ValueError`` with one line naming the key for an unknown key, a malformed value or a
     setting this project does not support.
     """
-    parts = urlsplit(url)
+    parts = urlsplit(url.strip(C0_OR_SPACE))
     host = parts.hostname or "playground.tensorflow.org"
     if host not in HOSTS:
         raise ValueError(f"{url!r}: unknown host {host!r}; a Playground URL is on {' or '.join(HOSTS)}")
@@ -103,7 +107,8 @@ def parse_url(url):
                          "with the part after '#' (activation=...&batchSize=...)")
     keys, display, name = HOSTS[host]
     given, ignored = {}, []
-    for key, _, text in (part.partition("=") for part in parts.fragment.split("&") if part):
+    for key, _, text in (part.partition("=") for part in page_hash(parts.fragment).split("&") if part):
+        text = text.split("=")[0]                  # the page's `let [name, value] = keyvalue.split("=")`
         if key in display or key.endswith("_hide"):
             ignored.append((key, text))
         elif key not in keys:
@@ -117,8 +122,14 @@ def parse_url(url):
     hidden = [key for key, text in ignored if key.removesuffix("_hide") in INPUTS and text == "true"]
     settings = settings_of(state, [key.removesuffix("_hide") for key in hidden])
     if "seed" in state:                                       # what --exact needs to replay the page's run
-        settings["exact"] = (name, unquote(state["seed"]), state["percTrainData"])
+        settings["exact"] = (name, state["seed"], state["percTrainData"])
     return settings, notes(state, ignored, hidden)
+
+
+def page_hash(fragment):
+    r"""The text after ``#`` as Playground's ``window.location.hash`` gives it: ``a b`` and ``ä`` arrive
+    percent-encoded (``a%20b``, ``%C3%A4``), ``%20`` as it is: nothing is decoded."""
+    return quote(fragment, safe=FRAGMENT_SAFE)
 
 
 def settings_of(state, hidden_inputs):
