@@ -11,11 +11,19 @@ first, with the same options), each parameter's gradient dL/dtheta of the loss i
 Relative error of a parameter's gradient ``a`` against another, ``b``: the largest difference
 relative to the largest gradient element, ``max_i |a_i - b_i| / max(max_i |a_i|, max_i |b_i|, TINY)``.
 PASS needs it below 1e-6 against finite differences, and manual and autograd within
-``python -m compare``'s float64 rule. docs/tools.md explains why this error and the ``--eps-sweep``.
+``python -m compare``'s float64 rule. docs/tools/gradcheck.md explains why this error and the ``--eps-sweep``.
+
+A finite difference whose two ends fall on two sides of a kink (ReLU's or SELU's z = 0, L1's
+y_pred = y) measures the slope of neither side, nor does one inside BCE's clamp (p (1 - p) below
+1e-12, where the gradient is torch's clamped formula): those elements are counted and left out of
+the comparison with finite differences, and nothing else is.
 """
 import math
 
 import numpy as np
+
+from manual import SELU, BCELoss, L1Loss, ReLU
+from manual.loss import EPSILON
 
 from . import cli
 from .core.config import SETTINGS
@@ -30,25 +38,44 @@ PAIRS = (("manual", "fd"), ("autograd", "fd"), ("manual", "autograd"))
 LABELS = {"manual": "manual", "autograd": "autograd", "fd": "FD"}
 
 
-def numeric_gradient(f, x, h=1e-6):
-    r"""Central finite differences of the scalar ``f()`` with respect to every element of ``x``.
+def numeric_gradient(f, x, h=1e-6, pieces=tuple):
+    r"""Central finite differences of the scalar ``f()`` with respect to every element of ``x``:
+    ``(grad, crossed)``, where ``crossed[i]`` says that ``pieces()``, read after each call of ``f``,
+    differed between ``x_i + h`` and ``x_i - h``: the step crossed a kink.
 
     ``x`` is changed in place, one element at a time, and each element is put back exactly.
     """
-    grad = np.zeros_like(x)
+    grad, crossed = np.zeros_like(x), np.zeros(x.shape, dtype=bool)
     for i in np.ndindex(x.shape):
         saved = x[i]
         x[i] = saved + h
-        f_plus = f()
+        f_plus, pieces_plus = f(), pieces()
         x[i] = saved - h
-        f_minus = f()
+        f_minus, pieces_minus = f(), pieces()
         x[i] = saved
         grad[i] = (f_plus - f_minus) / (2 * h)
-    return grad
+        crossed[i] = not all(map(np.array_equal, pieces_plus, pieces_minus))
+    return grad, crossed
+
+
+def pieces(model, criterion):
+    r"""Which piece of each piecewise function the last forward pass and loss fell on: the sign of z
+    before every ReLU and SELU, of y_pred - y in L1; inside BCE's clamp p itself, so that any step
+    that moves p there counts as crossing."""
+    signs = [module.z > 0 for module in model.children() if isinstance(module, (ReLU, SELU))]
+    if isinstance(criterion, L1Loss):
+        signs.append(np.sign(criterion.y_pred - criterion.y))
+    if isinstance(criterion, BCELoss):
+        p = criterion.y_pred
+        signs.append(np.where(p * (1 - p) < EPSILON, p, -1))
+    return signs
 
 
 def relative_error(a, b):
-    r"""``max |a - b| / max(max |a|, max |b|, TINY)``: the largest difference over the largest element."""
+    r"""``max |a - b| / max(max |a|, max |b|, TINY)``: the largest difference over the largest element;
+    None for no elements (every one left out)."""
+    if a.size == 0:
+        return None
     return float(np.abs(a - b).max() / max(np.abs(a).max(), np.abs(b).max(), TINY))
 
 
@@ -70,38 +97,63 @@ class Problem:
         return self.criterion(self.manual_model(self.X), self.y)
 
     def numeric_gradients(self, eps):
-        return {name: numeric_gradient(self.loss, p.data, eps) for name, p in self.manual_model.named_parameters()}
+        r"""``{name: (finite differences, where they crossed a kink)}`` for every parameter."""
+        return {name: numeric_gradient(self.loss, p.data, eps, lambda: pieces(self.manual_model, self.criterion))
+                for name, p in self.manual_model.named_parameters()}
+
+
+def difference(a, b):
+    return {"max_abs": float(np.abs(a - b).max()) if a.size else None, "max_rel": relative_error(a, b)}
+
+
+def failed(error):
+    return error is not None and not error < FD_THRESHOLD
 
 
 def check(problem, eps):
-    r"""Compare every parameter's three gradients pairwise; return the errors and what fails."""
-    grads = {**problem.gradients, "fd": problem.numeric_gradients(eps)}
+    r"""Compare every parameter's three gradients pairwise, finite differences where they crossed no
+    kink; return the errors, the differences left out per parameter (``kinks``) and what fails."""
+    numeric = problem.numeric_gradients(eps)
     parameters, failures = {}, []
-    for name in grads["manual"]:
-        g = {side: grads[side][name] for side in grads}
-        errors = parameters[name] = {f"{a}-{b}": {"max_abs": float(np.abs(g[a] - g[b]).max()),
-                                                  "max_rel": relative_error(g[a], g[b])}
-                                     for a, b in PAIRS}
+    for name in problem.names:
+        manual, autograd = (problem.gradients[side][name] for side in ("manual", "autograd"))
+        fd, crossed = numeric[name]
+        kept = ~crossed
+        errors = parameters[name] = {"manual-fd": difference(manual[kept], fd[kept]),
+                                     "autograd-fd": difference(autograd[kept], fd[kept]),
+                                     "manual-autograd": difference(manual, autograd),
+                                     "kinks": int(crossed.sum()), "elements": int(crossed.size)}
         for side in ("manual", "autograd"):
-            if not errors[f"{side}-fd"]["max_rel"] < FD_THRESHOLD:
+            if failed(errors[f"{side}-fd"]["max_rel"]):
                 failures.append(f"{name}: {side} vs FD relative error {errors[f'{side}-fd']['max_rel']:.1e}")
-        if not np.all(tolerance_ratio(g["manual"], g["autograd"], "float64") <= 1):
+        if not np.all(tolerance_ratio(manual, autograd, "float64") <= 1):
             failures.append(f"{name}: manual vs autograd differ by {errors['manual-autograd']['max_abs']:.1e}")
     return {"eps": eps, "parameters": parameters, "failures": failures, "ok": not failures}
 
 
 def sweep(problem, names):
     r"""For each eps in ``SWEEP`` and each parameter of ``names``: the relative error of manual vs finite
-    differences; each parameter's best eps, and over all of them the largest error per eps."""
+    differences (those across a kink left out, as in ``check``); each parameter's best eps, and over all of them the largest error per eps."""
     manual_grads = problem.gradients["manual"]
     errors = {name: [] for name in names}
     for eps in SWEEP:
         numeric = problem.numeric_gradients(eps)
         for name in names:
-            errors[name].append(relative_error(manual_grads[name], numeric[name]))
-    largest = np.max(list(errors.values()), axis=0).tolist()
-    return {"eps": list(SWEEP), "max_rel": largest, "best_eps": SWEEP[int(np.argmin(largest))],
-            "parameters": {name: {"rel": rel, "best_eps": SWEEP[int(np.argmin(rel))]} for name, rel in errors.items()}}
+            fd, crossed = numeric[name]
+            errors[name].append(relative_error(manual_grads[name][~crossed], fd[~crossed]))
+    largest = [max((e for e in at_eps if e is not None), default=None) for at_eps in zip(*errors.values())]
+    return {"eps": list(SWEEP), "max_rel": largest, "best_eps": best_eps(largest),
+            "parameters": {name: {"rel": rel, "best_eps": best_eps(rel)} for name, rel in errors.items()}}
+
+
+def best_eps(errors):
+    r"""The eps of the smallest error; None if every difference was left out at every eps."""
+    compared = [(error, eps) for error, eps in zip(errors, SWEEP) if error is not None]
+    return min(compared)[1] if compared else None
+
+
+def cell(value, width):
+    return f"{value:{width}.2e}" if value is not None else f"{'-':>{width}}"
 
 
 def format_check(result):
@@ -110,7 +162,7 @@ def format_check(result):
              f"{'parameter':18}" + "".join(f"{p:>17}" for p in pairs * 2)]
     for name, errors in result["parameters"].items():
         values = [errors[f"{a}-{b}"][kind] for kind in ("max_abs", "max_rel") for a, b in PAIRS]
-        lines.append(f"{name:18}" + "".join(f"{v:17.2e}" for v in values))
+        lines.append(f"{name:18}" + "".join(cell(v, 17) for v in values))
     return "\n".join(lines)
 
 
@@ -120,7 +172,7 @@ def format_sweep(result):
     lines = ["relative error, manual vs FD, per parameter (* its best eps)",
              f"{'eps':>8}" + "".join(f"{name:>18}" for name in names)]
     for i, eps in enumerate(result["eps"]):
-        cells = [f"{sweep['rel'][i]:.2e}{'*' if sweep['best_eps'] == eps else ' '}"
+        cells = [f"{cell(sweep['rel'][i], 8)}{'*' if sweep['best_eps'] == eps else ' '}"
                  for sweep in result["parameters"].values()]
         lines.append(f"{eps:8.0e}" + "".join(f"{cell:>18}" for cell in cells))
     return "\n".join(lines)
@@ -130,12 +182,15 @@ def verdict(result):
     tol = TOLERANCES["float64"]
     rules = (f"relative error vs FD < {FD_THRESHOLD:g}; "
              f"|manual - autograd| <= {tol['atol']:g} + {tol['rtol']:g} |autograd|")
+    crossed = [f"{name} {p['kinks']} of {p['elements']}" for name, p in result["parameters"].items() if p["kinks"]]
+    kinks = ("\nLeft out of the comparison with FD, their step crossing a kink (ReLU's or SELU's z = 0, L1's "
+             f"y_pred = y) or inside BCE's clamp: {', '.join(crossed)}." if crossed else "")
     if result["failures"]:
-        return f"FAIL ({rules}):\n  " + "\n  ".join(result["failures"])
-    worst = {pair: max(p[pair]["max_rel"] for p in result["parameters"].values())
-             for pair in ("manual-fd", "autograd-fd")}
+        return f"FAIL ({rules}):\n  " + "\n  ".join(result["failures"]) + kinks
+    worst = {pair: max((p[pair]["max_rel"] for p in result["parameters"].values() if p[pair]["max_rel"] is not None),
+                       default=0) for pair in ("manual-fd", "autograd-fd")}
     return (f"PASS ({rules}): largest relative error vs FD {worst['manual-fd']:.1e} (manual), "
-            f"{worst['autograd-fd']:.1e} (autograd).")
+            f"{worst['autograd-fd']:.1e} (autograd).") + kinks
 
 
 def sweep_figure(result, title):
@@ -145,7 +200,9 @@ def sweep_figure(result, title):
     fig = Figure(figsize=(8, 5.5), dpi=100, layout="constrained")
     ax = fig.subplots()
     for name, sweep in result["parameters"].items():
-        line, = ax.loglog(result["eps"], sweep["rel"], "o-", markersize=4,
+        if sweep["best_eps"] is None:                      # every difference crossed a kink: nothing to draw
+            continue
+        line, = ax.loglog(result["eps"], np.array(sweep["rel"], dtype=float), "o-", markersize=4,
                           label=f"{name} (best eps {sweep['best_eps']:g})")
         best = result["eps"].index(sweep["best_eps"])
         ax.loglog([sweep["best_eps"]], [sweep["rel"][best]], "*", color=line.get_color(), markersize=16,

@@ -76,9 +76,9 @@ def test_gradients_match_finite_differences(architecture, rng):
     dX = model.backward(criterion.backward())
     loss = lambda: criterion(model(X), y)                          # noqa: E731
     for name, p in model.named_parameters():
-        np.testing.assert_allclose(p.grad, numeric_gradient(loss, p.data), rtol=1e-6, atol=1e-9,
+        np.testing.assert_allclose(p.grad, numeric_gradient(loss, p.data)[0], rtol=1e-6, atol=1e-9,
                                    err_msg=f"dL/d{name}")
-    np.testing.assert_allclose(dX, numeric_gradient(loss, X), rtol=1e-6, atol=1e-9, err_msg="dL/dX")
+    np.testing.assert_allclose(dX, numeric_gradient(loss, X)[0], rtol=1e-6, atol=1e-9, err_msg="dL/dX")
 
 
 def test_gradients_accumulate_like_torch_until_zero_grad(rng):

@@ -122,7 +122,7 @@ def test_gradients_equal_finite_differences(case):
     loss = criterion(model(X), y)
     model.backward(criterion.backward())
     for name, p in model.named_parameters():
-        numeric = numeric_gradient(lambda: criterion(model(X), y), p.data)
+        numeric, _ = numeric_gradient(lambda: criterion(model(X), y), p.data)
         # central differences err by ~h^2 (third derivative) plus ~eps L / h = 2e-10 L (rounding)
         close = np.abs(p.grad - numeric) <= 1e-8 * (1 + loss) + 1e-5 * np.abs(numeric)
         assert close.all(), (f"dL/d{name} at {np.argwhere(~close).tolist()}: backprop {p.grad[~close]}, "

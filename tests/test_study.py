@@ -25,9 +25,30 @@ EPOCH_LINE = re.compile(r"\[Epoch +\d+/ *\d+\] loss: \d\.\d{5}, acc: \d\.\d{5} v
 def test_numeric_gradient_is_central_and_puts_every_element_back():
     x = np.array([[0.3, -1.2], [2.0, 0.7]])
     before = x.copy()
-    grad = gradcheck.numeric_gradient(lambda: float((x ** 3).sum()), x, h=1e-4)
+    grad, crossed = gradcheck.numeric_gradient(lambda: float((x ** 3).sum()), x, h=1e-4)
     np.testing.assert_allclose(grad, 3 * before ** 2 + 1e-8, rtol=1e-9)    # central: exact up to h^2 f'''/6
-    assert np.array_equal(x, before)
+    assert np.array_equal(x, before) and not crossed.any()
+
+
+def test_a_step_across_a_kink_is_marked_and_no_other():
+    x = np.array([0.0, 5e-7, 2e-6, -1.0])
+    _, crossed = gradcheck.numeric_gradient(lambda: float(np.abs(x).sum()), x, h=1e-6, pieces=lambda: [x > 0])
+    assert crossed.tolist() == [True, True, False, False]
+
+
+@pytest.mark.parametrize("criterion, y_pred, y, crossing", [
+    (manual.L1Loss(), [[0.5], [0.2]], [[0.5], [-1.0]], True),              # y_pred = y: L1's kink
+    (manual.L1Loss(), [[0.6], [0.2]], [[0.5], [-1.0]], False),
+    (manual.BCELoss(), [[5e-13], [0.3]], [[1.0], [0.0]], True),             # inside the clamp of p (1 - p)
+    (manual.BCELoss(), [[0.9], [0.3]], [[1.0], [0.0]], False),
+], ids=["L1 at y_pred = y", "L1 elsewhere", "BCE in its clamp", "BCE elsewhere"])
+def test_the_loss_s_kinks_are_pieces_a_step_can_cross(criterion, y_pred, y, crossing):
+    model = manual.NeuralNetwork(hidden=(), activations=(), output_activation="linear", dtype=np.float64)
+    y_pred, y = np.array(y_pred), np.array(y)
+    shift = np.zeros_like(y_pred)                           # the step moves y_pred itself
+    _, crossed = gradcheck.numeric_gradient(lambda: criterion(y_pred + shift, y), shift, h=1e-14,
+                                            pieces=lambda: gradcheck.pieces(model, criterion))
+    assert crossed[0, 0] == crossing and not crossed[1, 0]
 
 
 def test_relative_error_is_the_largest_difference_over_the_largest_element():
@@ -71,6 +92,23 @@ def test_a_wrong_sigmoid_derivative_exits_1_naming_the_parameters_below_it(monke
         assert f"{name}: manual vs FD relative error 1.0e-03" in failures
         assert f"{name}: manual vs autograd differ by" in failures
     assert "layer_out" not in failures and "autograd vs FD" not in failures
+
+
+@pytest.mark.parametrize("args", [["--activations", "relu,relu", "--seed", str(seed)] for seed in (1, 2, 3)]
+                         + [["--activations", "relu,relu", "--dataset", "xor"]], ids=" ".join)
+def test_relu_s_kink_is_left_out_with_a_count_and_the_check_passes(args, capsys):
+    status, out, _ = run_main(gradcheck.main, args, capsys)
+    assert status == 0 and out.splitlines()[-2].startswith("PASS")
+    assert re.fullmatch(r"Left out of the comparison with FD, .*: (layer\S+ \d+ of \d+(, )?)+\.", out.splitlines()[-1])
+
+
+@pytest.mark.parametrize("derivative", [lambda self, da: da * (self.z >= 0),         # wrong only at the kink
+                                        lambda self, da: da * (self.z > 0) * 1.001],
+                         ids=["[z >= 0]", "1.001 [z > 0]"])
+def test_a_wrong_relu_derivative_still_fails_beside_the_kinks(derivative, monkeypatch, capsys):
+    monkeypatch.setattr(manual.layers.ReLU, "backward", derivative)
+    status, out, _ = run_main(gradcheck.main, ["--activations", "relu,relu"], capsys)
+    assert status == 1 and "FAIL" in out and ": manual vs autograd differ by" in out
 
 
 @pytest.mark.parametrize("args", [["--fd-eps", "0"], ["--fd-eps", "nan"], ["--step", "0"], ["--step", "1701"],
