@@ -17,7 +17,7 @@ from manual.train import listed, typed
 from .core.config import Config, flag
 from .core.data import REGRESSION
 from .core.source import Source, points_batch
-from .files import check_outputs, check_weights, load_weights
+from .files import check_first_forward, check_outputs, check_weights, load_weights
 from .playground import PlaygroundRun, parse_url
 
 # The options that are not settings of a run: what a command reads or writes, and how it reports.
@@ -115,6 +115,8 @@ def configure(parser, args, **fixed):
         weights = read_weights(config, args.weights) if getattr(args, "weights", None) else None
         # the points are drawn here: a train ratio may leave a set empty
         source = PlaygroundRun(config, *exact, weights) if exact else Source(config, weights)
+        if weights is not None:
+            check_first_forward(config, weights, source.data[0], f"--weights {args.weights}")
         check_outputs({flag(name): getattr(args, name, None) for name in OUTPUTS})
     except ValueError as exc:
         parser.error(str(exc))

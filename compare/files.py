@@ -22,7 +22,7 @@ import zipfile
 import numpy as np
 import torch
 
-from .core.pair import DTYPES, manual_model
+from .core.pair import DTYPES, layer_pairs, manual_model
 
 MAX_WEIGHTS_BYTES = 100 * 10**6      # 10 million float64 parameters, the largest network trained, take 80 MB
 FLOAT_DTYPES = ("float16", "float32", "float64")
@@ -218,3 +218,18 @@ def check_weights(config, weights, source):
         manual_model(config).load_state_dict(weights)
     except ValueError as exc:
         raise ValueError(f"{source}: {exc}") from None
+
+
+def check_first_forward(config, weights, X, source):
+    r"""Raise ``ValueError`` naming ``source`` if the forward pass of ``weights`` over the points ``X``
+    overflows in ``config.dtype``: a run from them could only report the overflow, on whichever side
+    met it first."""
+    model = manual_model(config)
+    model.load_state_dict(weights)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for (name, layer), (_, activation) in layer_pairs(model):
+            z = layer(X)
+            if not np.isfinite(z).all():
+                raise ValueError(f"{source}: {name}'s z = x W^T + b is not finite in {config.dtype} on the training "
+                                 "points: weights this large overflow before the first step")
+            X = activation(z)

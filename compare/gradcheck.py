@@ -133,7 +133,8 @@ def check(problem, eps):
 
 def sweep(problem, names):
     r"""For each eps in ``SWEEP`` and each parameter of ``names``: the relative error of manual vs finite
-    differences (those across a kink left out, as in ``check``); each parameter's best eps, and over all of them the largest error per eps."""
+    differences (those across a kink left out, as in ``check``); each parameter's best eps, and over all
+    of them the largest error per eps."""
     manual_grads = problem.gradients["manual"]
     errors = {name: [] for name in names}
     for eps in SWEEP:
@@ -141,14 +142,14 @@ def sweep(problem, names):
         for name in names:
             fd, crossed = numeric[name]
             errors[name].append(relative_error(manual_grads[name][~crossed], fd[~crossed]))
-    largest = [max((e for e in at_eps if e is not None), default=None) for at_eps in zip(*errors.values())]
+    largest = [max((e for e in at_eps if e is not None), default=None) for at_eps in zip(*errors.values(), strict=True)]
     return {"eps": list(SWEEP), "max_rel": largest, "best_eps": best_eps(largest),
             "parameters": {name: {"rel": rel, "best_eps": best_eps(rel)} for name, rel in errors.items()}}
 
 
 def best_eps(errors):
     r"""The eps of the smallest error; None if every difference was left out at every eps."""
-    compared = [(error, eps) for error, eps in zip(errors, SWEEP) if error is not None]
+    compared = [(error, eps) for error, eps in zip(errors, SWEEP, strict=True) if error is not None]
     return min(compared)[1] if compared else None
 
 

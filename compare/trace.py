@@ -20,7 +20,7 @@ import torch
 
 from . import cli
 from .core.config import SETTINGS
-from .core.formulas import DIVERGED_HINT, GRAD_FNS, explain
+from .core.formulas import GRAD_FNS, explain
 from .core.pair import Pair, first_difference, sizes
 from .files import json_writer, png_writer, save_outputs
 
@@ -151,7 +151,7 @@ def main(argv=None):
           "from identical weights:\n", file=out)
     print(format_rows(rows, config.dtype), "", format_values(rows, args.row, args.digits), "", sep="\n", file=out)
     if first and first.status(config.dtype) == "non-finite":
-        print(f"DIVERGED at {first.name} ({first.where}): {DIVERGED_HINT}.", file=out)
+        print(f"DIVERGED at {first.name} ({first.where}): {explain(first, config)}.", file=out)
     else:
         print(f"First difference: {first.name} ({first.where}); likely cause: {explain(first, config)}" if first
               else "Every quantity agrees.", file=out)

@@ -122,8 +122,9 @@ def test_nan_run_is_diverged_with_strict_json(tmp_path, capsys):
                                    tmp_path, capsys)
     assert status == 1 and result["verdict"] == "DIVERGED"
     assert result["diverged"]["side"] == "both" and result["diverged"]["epoch"] == 1
-    written = (tmp_path / "result.json").read_text()
-    assert "NaN" not in written and "Infinity" not in written
+    def refuse(constant):
+        raise AssertionError(f"{constant} in the JSON")
+    json.loads((tmp_path / "result.json").read_text(), parse_constant=refuse)    # strict JSON: no NaN, no Infinity
 
 
 def test_trace_command_prints_the_table_and_its_first_difference(monkeypatch, capsys):
@@ -290,3 +291,32 @@ def test_a_loader_one_batch_short_is_a_disagree_at_the_missing_step(monkeypatch,
     status, result, _ = run_json(["--epochs", "1"], tmp_path, capsys)
     assert status == 1 and result["first_failure"]["step"] == 17 and result["first_failure"]["detail"] == (
         "manual raised RuntimeError: manual's loader gave fewer batches than the 17 of the epoch")
+
+
+def test_weights_that_overflow_the_first_forward_pass_are_refused_in_one_line(tmp_path, capsys):
+    config_args = ["--epochs", "1"]
+    assert run_main(main, [*config_args, "--quiet", "--save-weights", str(tmp_path / "w.npz")], capsys)[0] == 0
+    weights = dict(np.load(tmp_path / "w.npz"))
+    weights["layer1.weight"][...] = 3e38                   # finite in float32, but x W^T is not
+    np.savez(tmp_path / "big.npz", **weights)
+    status, out, err = run_main(main, [*config_args, "--weights", str(tmp_path / "big.npz")], capsys)
+    assert status == 2 and out == "" and err == (
+        f"error: --weights {tmp_path / 'big.npz'}: layer1's z = x W^T + b is not finite in float32 on the training "
+        "points: weights this large overflow before the first step\n")
+    assert run_main(main, [*config_args, "--weights", str(tmp_path / "big.npz"), "--dtype", "float64"], capsys)[0] == 0
+
+
+def test_adam_s_zero_eps_is_named_not_the_learning_rate(tmp_path, capsys):
+    status, result, out = run_json(["--optimizer", "adam", "--eps", "0", "--init", "zero", "--epochs", "1"],
+                                   tmp_path, capsys)
+    assert status == 1 and result["verdict"] == "DIVERGED"
+    assert "--eps 0" in result["diverged"]["hint"] and "--lr" not in result["diverged"]["hint"]
+
+
+def test_a_planted_playground_penalty_bug_is_told_playground_s_update(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(manual.playground.REGULARIZATIONS, "L2", lambda theta: 2 * theta)
+    status, result, _ = run_json(["--rules", "playground", "--regularization", "L2", "--regularization-rate", "0.3",
+                                  "--epochs", "1", "--dtype", "float64"], tmp_path, capsys)
+    first = result["first_failure"]
+    assert status == 1 and first["check"] == "weights after the update"
+    assert first["hint"].startswith("Playground's update") and "decay" not in str(first)

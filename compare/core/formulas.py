@@ -50,7 +50,19 @@ def loss_hints(name):
     return f"the loss: L = {value} ({watch})", f"the loss gradient: dL/dy_pred = {loss_gradient(name)} ({watch})"
 
 
-DIVERGED_HINT = "both sides overflowed to NaN or infinity: training diverged here, try a smaller --lr"
+
+def diverged(config, update):
+    r"""Why both sides reached a NaN or an infinity from finite weights (in the optimizer's ``update`` or
+    before it), named by the option that controls it."""
+    if update and config.optimizer in ("adam", "adamw") and config.eps == 0:
+        return ("Adam divides by sqrt(v) + eps, and with --eps 0 a gradient that has been exactly 0 gives 0 / 0: "
+                "give --eps > 0 (torch's default is 1e-8)")
+    return "both sides overflowed to NaN or infinity: training diverged here, try a smaller --lr"
+
+
+PLAYGROUND_UPDATE = ("Playground's update: W - lr dL/dW, then minus lr * --regularization-rate * R'(W) at the weight "
+                     "before the step (R' = sign(W) for L1, W for L2), weights only, never biases; with L1 a weight "
+                     "the penalty pushes across 0 is set to 0 for good (docs/playground.md)")
 
 # What a first difference at each kind of quantity of one step most likely means.
 QUANTITIES = {
@@ -70,10 +82,19 @@ QUANTITIES = {
 def explain(row, config):
     r"""What the first difference ``row`` of a step's trace under ``config`` most likely means."""
     if row.status(config.dtype) == "non-finite":
-        return DIVERGED_HINT
+        return diverged(config, row.kind in ("new_W", "new_b"))
     if row.kind in ("loss", "dL/dy_pred"):
         return loss_hints(config.loss)[row.kind == "dL/dy_pred"]
+    if row.kind in ("new_W", "new_b") and config.rules == "playground":
+        return PLAYGROUND_UPDATE
     return QUANTITIES[row.kind]
+
+
+def check_hint(check, config):
+    r"""What a failed ``check`` points to when one forward-backward pass from the step's weights agrees."""
+    if check == "weights after the update" and config.rules == "playground":
+        return PLAYGROUND_UPDATE
+    return CHECKS[check]
 
 
 # When the trace of a failed step finds every quantity equal, the cause lies outside one

@@ -25,7 +25,7 @@ import torch_impl
 from manual.train import score
 
 from .data import REGRESSION
-from .formulas import CHECKS, explain
+from .formulas import check_hint, diverged, explain
 from .pair import DTYPES, TOLERANCES, Pair, first_difference, flat, read_only, sizes, tolerance_ratio, update_tolerance
 from .rounding import batch, explained_rounding
 from .source import Source
@@ -290,7 +290,7 @@ class Record:
         for name, pair in compared.items():
             sides = [side for side, values in zip(SIDES, pair, strict=True) if not np.isfinite(values).all()]
             if len(sides) == 2:
-                hint = "training diverged: try a smaller --lr"
+                hint = diverged(self.config, name == "weights after the update")
                 self.result.diverged = {**where, "quantity": name, "side": "both", "hint": hint}
                 self.fail(where, "non-finite", f"{name} on both", quantity=name, hint=hint)
             elif sides:
@@ -327,7 +327,7 @@ class Record:
             summary["ok"] = False
         if self.result.first_failure is None:
             failure = {**where, "check": check, "parameter": parameter, "detail": detail, "quantity": quantity,
-                       "hint": hint or CHECKS[check]}
+                       "hint": hint or check_hint(check, self.config)}
             self.result.first_failure = self.diagnose(failure, replay) if replay else failure
 
     def diagnose(self, failure, replay):
