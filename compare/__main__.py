@@ -70,7 +70,7 @@ def main(argv=None):
     recorder = animation(parser, args, config)
 
     def on_epoch(result):
-        if recorder:
+        if recorder is not None:
             recorder(result)
         if not args.quiet:
             print(epoch_report(result), file=out, flush=True)
@@ -98,9 +98,9 @@ def outputs(args, result, recorder):
     if args.plot:
         from .plot import make_figure
         files.append((args.plot, png_writer(make_figure(result))))
-    if recorder and recorder.planes:
+    if recorder is not None and recorder.count:    # at least one epoch recorded
         from .animate import gif_writer
-        files.append((args.animate, gif_writer(result, recorder.planes)))
+        files.append((args.animate, gif_writer(result, recorder)))
     return files
 
 

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import manual
+from compare.animate import Recorder, frames, gif_palette, gif_writer
 
 from conftest import run_cli, run_main
 
@@ -244,21 +245,54 @@ def test_animate_writes_a_frame_per_epoch(tmp_path, capsys):
 def test_the_animation_s_frames_show_each_epoch():
     from matplotlib.figure import Figure
 
-    from compare.animate import Recorder, frames
     from compare.core import Config, run
+    from compare.plot import outputs_on_the_plane
     recorder = Recorder()
     result = run(Config(epochs=2), on_epoch=recorder)
-    assert len(recorder.planes) == 2 and recorder.planes[0][0].shape == (121, 121)
+    assert recorder.count == 2 and recorder[0].shape == (2, 121, 121)      # both sides' planes per epoch
+    np.testing.assert_array_equal(recorder[1], np.stack(outputs_on_the_plane(result)))   # read back as written
     fig = Figure(figsize=(13, 3.6), dpi=72, layout="constrained")
-    drawing = frames(result, recorder.planes, fig)
+    drawing = frames(result, recorder, fig)
     first = next(drawing)
     ax_loss, ax_manual, ax_torch, ax_diff = fig.axes[:4]
     assert first.shape == (259, 936, 3) and first.dtype == np.uint8
     assert [ax.get_title() for ax in (ax_manual, ax_torch)] == ["manual (NumPy)", "torch_impl (autograd)"]
     assert [text.get_text() for text in ax_loss.texts] == ["epoch 1 of 2"]
     assert [len(line.get_xdata()) for line in ax_loss.get_lines()] == [1] * 4      # both sides' two curves
-    np.testing.assert_array_equal(ax_manual.get_images()[0].get_array(), recorder.planes[0][0])
+    np.testing.assert_array_equal(ax_manual.get_images()[0].get_array(), recorder[0][0])
     assert len(ax_manual.collections[0].get_offsets()) == len(result.data[0])      # every training point
     next(drawing)
     assert [text.get_text() for text in ax_loss.texts] == ["epoch 2 of 2"]
     assert ax_diff.texts[0].get_text().endswith("% bit-identical")
+
+
+def test_the_gif_is_written_frame_by_frame_and_keeps_none(monkeypatch):
+    import io
+    import weakref
+
+    from PIL import Image
+
+    import compare.animate
+    from compare.core import Config, run
+    recorder = Recorder()
+    result = run(Config(epochs=6), on_epoch=recorder)
+    palette = gif_palette(result, recorder)
+    drawn, alive = [], []
+
+    def watched(*args, **kwargs):                                # every frame drawn, and how many still live
+        for frame in frames(*args, **kwargs):
+            drawn.append(frame.copy())
+            yield frame
+            alive.append(sum(ref() is not None for ref in refs))
+            refs.append(weakref.ref(frame))
+    refs = []
+    monkeypatch.setattr(compare.animate, "frames", watched)
+    file = io.BytesIO()
+    gif_writer(result, recorder)(file)
+    assert max(alive[3:]) <= 1, alive                             # past the palette's 3, none is kept
+    with Image.open(file) as gif:
+        assert gif.n_frames == 6
+        for k, frame in enumerate(drawn[3:]):                     # every frame as drawn, on the GIF's palette
+            gif.seek(k)
+            expected = Image.fromarray(frame).quantize(palette=palette, dither=Image.Dither.NONE).convert("RGB")
+            np.testing.assert_array_equal(np.asarray(gif.convert("RGB")), np.asarray(expected))
