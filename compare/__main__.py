@@ -10,7 +10,7 @@ from . import cli
 from .core.config import SETTINGS
 from .core.lockstep import run
 from .core.source import Source
-from .files import json_writer, npz_writer, png_writer, save_outputs
+from .files import figure_writer, json_writer, save_outputs, weights_writer
 from .playground.export import LOSS_CODE, script
 from .report import epoch_report, summary
 
@@ -94,10 +94,11 @@ def animation(parser, args, config):
 
 def outputs(args, result, recorder):
     r"""The files asked for, as ``(path, write)``; matplotlib is imported only when a figure is."""
-    files = [(args.save_weights, npz_writer(result.models[0].state_dict())), (args.json, json_writer(result.to_json()))]
+    files = [(args.save_weights, weights_writer(result.models[0].state_dict(), args.save_weights)),
+             (args.json, json_writer(result.to_json()))]
     if args.plot:
         from .plot import make_figure
-        files.append((args.plot, png_writer(make_figure(result))))
+        files.append((args.plot, figure_writer(make_figure(result), "--plot", args.plot)))
     if recorder is not None and recorder.count:    # at least one epoch recorded
         from .animate import gif_writer
         files.append((args.animate, gif_writer(result, recorder)))

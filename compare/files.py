@@ -10,6 +10,7 @@ directory and ``os.replace``; ``-`` (or the file standard output already writes 
 ``/dev/stdout``) through standard output; a device such as ``/dev/null`` directly. An operating
 system error is one ``ValueError`` line with the path and the system's reason.
 """
+import errno
 import json
 import math
 import os
@@ -26,6 +27,8 @@ from .core.pair import DTYPES, layer_pairs, manual_model
 
 MAX_WEIGHTS_BYTES = 100 * 10**6      # 10 million float64 parameters, the largest network trained, take 80 MB
 FLOAT_DTYPES = ("float16", "float32", "float64")
+FIGURES = ("--plot", "--graph")                 # in any format matplotlib writes
+FORMATS = {"--save-weights": ("npz", "pt", "pth"), "--animate": ("gif",)}      # the first without an extension
 HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 
 
@@ -116,16 +119,48 @@ def check_outputs(outputs):
             raise ValueError(f"{seen[real]} and {flag} name the same file, {path}; give each output its own")
         seen[real] = flag
     for flag, path in given.items():
+        check_writable(flag, path)
+        output_format(flag, path)
+
+
+def check_writable(flag, path):
+    r"""Raise ``ValueError`` with the system's reason unless ``path`` can be written; changes nothing."""
+    try:
         if writes_to_stdout(path):
-            continue
-        try:
-            if os.path.exists(path):
-                open(path, "ab").close()             # append mode: checks without truncating
-            else:
-                open(path, "xb").close()             # the system's own answer for this very name
-                os.remove(path)
-        except OSError as exc:
-            raise ValueError(f"{flag} {path}: {exc.strerror}") from None
+            return
+        if not os.path.exists(path):
+            open(path, "xb").close()                 # the system's own answer for this very name
+            os.remove(path)
+        elif not stat.S_ISFIFO(os.stat(path).st_mode):
+            open(path, "ab").close()                 # append mode: checks without truncating
+        elif not os.access(path, os.W_OK):           # opening a pipe would end its reader's input
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+    except OSError as exc:
+        raise ValueError(f"{flag} {path}: {exc.strerror}") from None
+
+
+def output_format(flag, path):
+    r"""The format ``flag`` writes ``path`` in, from its extension: a figure in any format matplotlib
+    writes, weights as ``.npz`` or a torch state dict (``.pt``, ``.pth``), the animation as ``.gif``; without
+    an extension (``-`` included) PNG, npz and GIF. ``ValueError`` for another extension."""
+    suffix = os.path.splitext(path)[1][1:].lower()
+    if flag in FIGURES:
+        from matplotlib.backend_bases import FigureCanvasBase  # matplotlib: imported only for a figure
+        known = FigureCanvasBase.get_supported_filetypes()
+        if suffix and suffix not in known:
+            raise ValueError(f"{flag} {path}: matplotlib writes no .{suffix}; end the name in {extensions(known)}")
+        return suffix or "png"
+    if flag not in FORMATS:
+        return suffix
+    if suffix and suffix not in FORMATS[flag]:
+        raise ValueError(f"{flag} {path}: end the name in {extensions(FORMATS[flag])}, what it writes")
+    return suffix or FORMATS[flag][0]
+
+
+def extensions(names):
+    r"""``[npz, pt, pth]`` -> ``".npz, .pt or .pth"``."""
+    *others, last = ["." + name for name in sorted(names)]
+    return f"{', '.join(others)} or {last}" if others else last
 
 
 def write_output(path, write):
@@ -192,12 +227,18 @@ def json_writer(value):
     return lambda file: file.write(json_text(value).encode())
 
 
-def png_writer(figure):
-    return lambda file: figure.savefig(file, format="png")
+def figure_writer(figure, flag, path):
+    return lambda file: figure.savefig(file, format=output_format(flag, path))
 
 
-def npz_writer(state_dict):
-    return lambda file: np.savez(file, **state_dict)
+def weights_writer(state_dict, path):
+    r"""``.npz`` of arrays, or for ``.pt`` and ``.pth`` a torch state dict (``torch.load`` reads it)."""
+    def write(file):
+        if output_format("--save-weights", path) == "npz":
+            np.savez(file, **state_dict)
+        else:
+            torch.save({name: torch.from_numpy(value) for name, value in state_dict.items()}, file)
+    return write
 
 
 def check_weights(config, weights, source):

@@ -28,7 +28,7 @@ from manual.loss import EPSILON
 from . import cli
 from .core.config import SETTINGS
 from .core.pair import TOLERANCES, Pair, sizes, tolerance_ratio
-from .files import json_writer, png_writer, save_outputs
+from .files import figure_writer, json_writer, save_outputs
 
 EPS = 1e-5                                     # step of the finite differences: see --eps-sweep
 SWEEP = tuple(10.0 ** -k for k in range(1, 13))
@@ -263,8 +263,8 @@ def main(argv=None):
     report = {"config": config.to_json(), "step": args.step,
               "relative_error": f"max |a - b| / max(max |a|, max |b|, {TINY:g}), per parameter",
               "fd_threshold": FD_THRESHOLD, "manual_autograd_tolerance": TOLERANCES["float64"], **result}
-    save_outputs(parser, [(args.json, json_writer(report)),
-                          (args.plot, args.plot and png_writer(sweep_figure(result["sweep"], title)))])
+    figure = args.plot and sweep_figure(result["sweep"], title)
+    save_outputs(parser, [(args.json, json_writer(report)), (args.plot, figure_writer(figure, "--plot", args.plot))])
     return 0 if result["ok"] else 1
 
 

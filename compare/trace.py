@@ -22,7 +22,7 @@ from . import cli
 from .core.config import SETTINGS
 from .core.formulas import GRAD_FNS, explain
 from .core.pair import Pair, first_difference, sizes
-from .files import json_writer, png_writer, save_outputs
+from .files import figure_writer, json_writer, save_outputs
 
 
 def trace(config, weights, X, y, state=None):
@@ -159,8 +159,8 @@ def main(argv=None):
     if args.graph:
         from .drawing import graph_figure  # matplotlib: imported only when a figure is asked for
         nodes, passed = recorded_graph(config, weights, X, y)
-        outputs.append((args.graph, png_writer(graph_figure(nodes, passed, f"Autograd's graph of step {args.step} "
-                                                                           f"({batch})"))))
+        figure = graph_figure(nodes, passed, f"Autograd's graph of step {args.step} ({batch})")
+        outputs.append((args.graph, figure_writer(figure, "--graph", args.graph)))
     save_outputs(parser, outputs)
     return 1 if first else 0
 

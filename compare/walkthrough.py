@@ -20,7 +20,7 @@ from . import cli
 from .core.formulas import LOSSES, activation
 from .core.pair import TOLERANCES, Row, sizes
 from .core.source import Source, points_batch
-from .files import png_writer, save_outputs
+from .files import figure_writer, save_outputs
 from .trace import graph_nodes, recorded_loss, trace, values_text
 
 MAX_POINTS = 4    # every dL/dW is a sum over the batch: beyond a few samples the formulas stop being readable
@@ -342,7 +342,7 @@ def main(argv=None):
     if args.plot:
         from .drawing import network_figure  # matplotlib: imported only when a figure is asked for
         figure = network_figure(config, weights, rows, f"{described}: row {args.row or 0}", args.row or 0)
-        save_outputs(parser, [(args.plot, png_writer(figure))])
+        save_outputs(parser, [(args.plot, figure_writer(figure, "--plot", args.plot))])
     return 0 if all(v.status(config.dtype) in ("exact", "close") for v in values(shown)) else 1
 
 

@@ -225,6 +225,8 @@ OUTPUTS = {      # each the operating system's own reason
         "--json and --plot name the same file, {tmp}/./out.png; give each output its own",
     "--save-weights {tmp}/out --json {tmp}/link":
         "--json and --save-weights name the same file, {tmp}/out; give each output its own",
+    "--save-weights {tmp}/w.txt": "--save-weights {tmp}/w.txt: end the name in .npz, .pt or .pth, what it writes",
+    "--animate {tmp}/run.mp4": "--animate {tmp}/run.mp4: end the name in .gif, what it writes",
 }
 
 
@@ -328,3 +330,37 @@ def test_a_closed_standard_output_is_one_line(monkeypatch, capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.run(lambda: 0)
     assert exit_.value.code == 2 and capsys.readouterr().err == "error: standard output is closed\n"
+
+
+def test_a_figure_format_matplotlib_does_not_write_is_refused_before_training(tmp_path, capsys):
+    line = refused(["--plot", str(tmp_path / "run.foo")], capsys, tmp_path)
+    assert line.startswith(f"--plot {tmp_path / 'run.foo'}: matplotlib writes no .foo; end the name in ")
+    assert ".pdf, " in line and ".png, " in line and ".svg, " in line       # as many as this matplotlib writes
+
+
+@pytest.mark.parametrize("name, magic", [("run.jpg", b"\xff\xd8\xff"), ("run.pdf", b"%PDF"), ("run.svg", b"<?xml"),
+                                         ("run", b"\x89PNG")])
+def test_a_figure_is_written_in_its_extension_s_format(name, magic, tmp_path, capsys):
+    status, _, err = run_cli(["--epochs", "1", "--quiet", "--plot", str(tmp_path / name)], capsys)
+    assert status == 0 and err == "" and (tmp_path / name).read_bytes().startswith(magic)
+
+
+def test_weights_saved_as_pt_are_a_torch_state_dict_that_loads_back(tmp_path, capsys):
+    for name in ("w.pt", "w.npz"):
+        assert run_cli(["--epochs", "1", "--quiet", "--save-weights", str(tmp_path / name)], capsys)[0] == 0
+    saved = torch.load(tmp_path / "w.pt", weights_only=True)
+    assert all(isinstance(value, torch.Tensor) for value in saved.values())
+    with np.load(tmp_path / "w.npz") as npz:
+        assert {name: value.numpy().tolist() for name, value in saved.items()} == {
+            name: npz[name].tolist() for name in npz.files}
+    assert run_cli(["--epochs", "1", "--quiet", "--weights", str(tmp_path / "w.pt")], capsys)[0] == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_an_output_to_a_named_pipe_keeps_its_reader(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE) as reader:
+        run_compare("--quiet", "--json", str(fifo), timeout=120, check=True, capture_output=True)
+        out, _ = reader.communicate(timeout=60)
+    assert json.loads(out)["verdict"] == "AGREE"                    # the reader got the whole of it
