@@ -40,6 +40,10 @@ def export(parser, args, config, out):
     r"""``--export-torch PATH``: the Playground URL's set-up as a standalone script, instead of a run."""
     if args.playground is None:
         parser.error("--export-torch writes a Playground URL's set-up: it needs --playground URL")
+    for name in ("weights", "exact"):
+        if getattr(args, name):
+            parser.error(f"--export-torch writes a script that draws its own points and initial weights from its "
+                         f"SEED: it cannot take --{name}")
     if config.loss not in LOSS_CODE:
         parser.error(f"--export-torch writes a Playground URL's set-up, whose losses are mse and l1: not --loss "
                      f"{config.loss}")

@@ -1,8 +1,17 @@
 r"""Playground's rules (1/2-MSE, weights-only regularisation after the step, L1 dead links), its
 features and regression data sets, and its URLs, through ``python -m compare``."""
 import json
+import re
 import runpy
+import subprocess
+import sys
 import types
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
 
 import numpy as np
 import pytest
@@ -17,6 +26,7 @@ from compare.core.data import load_data
 from compare.core.lockstep import Sides, run
 from compare.core.pair import criteria, optimizers
 from compare.playground import PlaygroundRun, Stream, parse_url
+from compare.playground.export import REQUIREMENTS
 
 from conftest import make_pair
 
@@ -346,7 +356,7 @@ def test_an_exported_script_steps_as_the_torch_side_s_playground_step(regulariza
     url = (f"https://playground.tensorflow.org/#activation=relu&networkShape=3,2&regularization={regularization}"
            "&regularizationRate=0.3&learningRate=0.1&dataset=xor&x=true&y=true&xTimesY=true")
     path = tmp_path / "exported.py"
-    assert main(["--playground", url, "--epochs", "2", "--export-torch", str(path)]) == 0
+    assert main(["--playground", url, "--epochs", "2", "--dtype", "float64", "--export-torch", str(path)]) == 0
     exported = runpy.run_path(str(path))                     # defines build_model, loss_fn, update, main
     settings, _ = parse_url(url)
     settings.pop("exact", None)
@@ -384,3 +394,50 @@ def test_exact_refuses_an_upstream_run_that_would_never_update(capsys):
     assert exit_.value.code == 2 and capsys.readouterr().err == (
         "error: --exact: batchSize=300 is more than the 250 training points, and upstream Playground then never "
         "updates the weights\n")
+
+
+def test_the_exported_script_declares_the_project_s_own_requirements(tmp_path, capsys):
+    pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    names = {"numpy", "torch", "playground-data"}
+    assert set(REQUIREMENTS) == {r for r in pyproject["project"]["dependencies"] if re.split("[<>=]", r)[0] in names}
+    path = tmp_path / "exported.py"
+    assert main(["--playground", ARTICLE_URL, "--epochs", "1", "--export-torch", str(path)]) == 0
+    block = re.search(r"^# /// script\n(.*?)^# ///$", path.read_text(), re.M | re.S).group(1)
+    metadata = tomllib.loads("\n".join(line.removeprefix("# ") for line in block.splitlines()))
+    assert metadata["dependencies"] == list(REQUIREMENTS)
+
+
+@pytest.mark.parametrize("option", [["--exact"], ["--weights", "{weights}"]])
+def test_export_refuses_what_its_script_cannot_take(option, tmp_path, capsys):
+    weights = tmp_path / "w.npz"
+    np.savez(weights, **make_pair(Config(hidden=(), activations=()), np.random.default_rng(0))[0].state_dict())
+    args = [arg.format(weights=weights) for arg in option]
+    with pytest.raises(SystemExit) as exit_:
+        main(["--playground", ARTICLE_URL, *args, "--export-torch", str(tmp_path / "x.py")])
+    assert exit_.value.code == 2 and capsys.readouterr().err == (
+        f"error: --export-torch writes a script that draws its own points and initial weights from its SEED: "
+        f"it cannot take {option[0]}\n")
+    assert not (tmp_path / "x.py").exists()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_exported_script_trains_in_the_dtype_asked_for(dtype, tmp_path, capsys):
+    path = tmp_path / "exported.py"
+    assert main(["--playground", ARTICLE_URL, "--dtype", dtype, "--export-torch", str(path)]) == 0
+    assert next(p for p in runpy.run_path(str(path))["build_model"]().parameters()).dtype == getattr(torch, dtype)
+
+
+@pytest.mark.venv
+def test_the_exported_script_runs_in_a_fresh_venv_with_only_what_it_declares(tmp_path, capsys):
+    path = tmp_path / "exported.py"
+    assert main(["--playground", ARTICLE_URL, "--epochs", "3", "--export-torch", str(path)]) == 0
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    # the torch build of this environment first (a CPU build: an unpinned torch may be a CUDA one of
+    # gigabytes), which the declared range admits; then exactly the declared requirements
+    subprocess.run([*pip, f"torch=={torch.__version__.split('+')[0]}"], check=True)
+    subprocess.run([*pip, *REQUIREMENTS], check=True)
+    alone = subprocess.run([str(venv / "bin" / "python"), str(path)], capture_output=True, text=True, check=True)
+    here = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, check=True)
+    assert alone.stdout == here.stdout and len(alone.stdout.splitlines()) == 3

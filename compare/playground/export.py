@@ -1,12 +1,17 @@
 r"""``python -m compare --playground URL --export-torch PATH``: the URL's set-up as a standalone PyTorch script.
 
-The script imports only torch, numpy and plygdata. It is written as a PyTorch user would write it,
+The script imports only torch, numpy and plygdata, and declares them (``REQUIREMENTS``, the project's own
+ranges) in a PEP 723 block that ``uv run`` and ``pipx run`` read. It is written as a PyTorch user would write it,
 ``nn.Sequential``, ``DataLoader`` and a training loop, with a comment at each place where
 Playground's rule differs from the torch idiom. ``python PATH`` trains it and prints the article's
 epoch lines.
 """
+import json
+
 import torch_impl
 from compare.core.data import REGRESSION
+
+REQUIREMENTS = ("numpy>=1.24", "torch>=2.0", "playground-data>=1.1")     # pyproject.toml's (a test holds them equal)
 
 DATASETS = {"circle": "ClassifyCircleData", "xor": "ClassifyXORData", "gauss": "ClassifyTwoGaussData",
             "spiral": "ClassifySpiralData", "reg-plane": "RegressPlane", "reg-gauss": "RegressGaussian"}
@@ -27,16 +32,21 @@ LOSS_CODE = {
           "    return nn.functional.l1_loss(y_pred, y)",
 }
 
-TEMPLATE = '''"""TensorFlow Playground's set-up as a PyTorch script: {summary}.
+TEMPLATE = '''# /// script
+# requires-python = ">=3.10"
+# dependencies = {requirements}
+# ///
+"""TensorFlow Playground's set-up as a PyTorch script: {summary}.
 
 Exported by python -m compare --export-torch from
 {url}
+It needs {install} (the block above says the same to uv run and pipx run).
 Run it with python {name}; it trains the network and prints one line per epoch.
 """
 import random
 
 import numpy as np
-import plygdata as pg
+import plygdata as pg                                   # the package playground-data
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
@@ -53,6 +63,7 @@ REGULARIZATION = {regularization!r}                     # "none", "L1" or "L2": 
 REGULARIZATION_RATE = {regularization_rate!r}
 EPOCHS = {epochs!r}
 SEED = {seed!r}
+DTYPE = torch.{dtype}                                   # float32 is the article's .float()
 INPUTS = {{"x": lambda x, y: x, "y": lambda x, y: y, "x2": lambda x, y: x * x, "y2": lambda x, y: y * y,
           "xy": lambda x, y: x * y, "sinx": lambda x, y: np.sin(x), "siny": lambda x, y: np.sin(y)}}
 
@@ -67,7 +78,7 @@ def build_model():
     for n_in, n_out in zip(sizes, sizes[1:]):
         layers += [nn.Linear(n_in, n_out), {activation}()]
     layers += [nn.Linear(sizes[-1], 1), {output_activation}()]   # Playground: tanh output, linear for regression
-    model = nn.Sequential(*layers).double()
+    model = nn.Sequential(*layers).to(DTYPE)
     for layer in model:
         if isinstance(layer, nn.Linear):   # {init[0]}
             {init[1]}
@@ -104,8 +115,8 @@ def main():
     torch.manual_seed(SEED)
     X_train, y_train, X_valid, y_valid = pg.split_data(pg.generate_data(DATASET, NOISE),
                                                        training_size=TRAINING_DATA_RATIO)
-    train = TensorDataset(torch.from_numpy(features(X_train)), torch.from_numpy(y_train.astype(np.float64)))
-    valid = (torch.from_numpy(features(X_valid)), torch.from_numpy(y_valid.astype(np.float64)))
+    train = TensorDataset(*(torch.from_numpy(a).to(DTYPE) for a in (features(X_train), y_train.astype(np.float64))))
+    valid = tuple(torch.from_numpy(a).to(DTYPE) for a in (features(X_valid), y_valid.astype(np.float64)))
     # The torch idiom, not Playground's: a new order every epoch and a last, partial batch of its own.
     # Playground keeps one order and (upstream) carries a partial batch into the next epoch. SEED seeds
     # plygdata's points and torch's generator, not the URL's seed, so the numbers are this script's own
@@ -142,7 +153,8 @@ def script(config, url, name):
     summary = (f"a {sizes} network of {config.activations[0] if config.hidden else 'no hidden layer'} on the "
                f"{config.dataset} data, batch {config.batch_size}, learning rate {config.lr}")
     return TEMPLATE.format(
-        summary=summary, url=url, name=name, dataset=DATASETS[config.dataset], noise=config.noise,
+        requirements=json.dumps(list(REQUIREMENTS)), install="pip install " + " ".join(f"'{r}'" for r in REQUIREMENTS),
+        dtype=config.dtype, summary=summary, url=url, name=name, dataset=DATASETS[config.dataset], noise=config.noise,
         train_ratio=config.train_ratio, features=list(config.features), hidden=list(config.hidden),
         batch_size=config.batch_size, lr=config.lr, regularization=config.regularization,
         regularization_rate=config.regularization_rate, epochs=config.epochs, seed=config.seed,
