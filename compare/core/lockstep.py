@@ -277,9 +277,9 @@ class Record:
             detail = f"manual {a[worst]:.9g}, torch {b[worst]:.9g}"
             cause = self.config.dtype == "float32" and attempt(explained_rounding, self.config, self.result.data,
                                                                replay, self.sides.state_before)
-            if isinstance(cause, str):
+            if isinstance(cause, dict):
                 self.result.rounding.append({**where, "check": name, "parameter": parameter, "detail": detail,
-                                             "cause": cause})
+                                             **cause})
             else:
                 self.fail(where, name, detail, replay, parameter)
         return abs_diff

@@ -2,19 +2,18 @@ r"""Rounding or a bug? A float32 check that fails is replayed, on its own, in fl
 
 The step is replayed from the weights, optimizer state and batch it started from. If the float32
 replay agrees, the failure came from outside the step (a loader, a leftover gradient): a bug. If it
-fails again but the float64 replay agrees, the math is right and float32 rounded it apart; a bug in
-the math fails in float64 too. What the float32 values show then names the kind of rounding: a
-saturated unit (``1 - a**2`` of a tanh within an ulp of +-1), a sum whose terms nearly cancel.
+fails again but the float64 replay agrees, the math is right; a bug in the math fails in float64 too.
+Then every quantity of the float32 step is held to its a-priori rounding bound (``bounds``): within
+them all, float32 rounded the two sides apart; beyond any, float32 code computed something else (a
+float16 intermediate, say).
 """
 from dataclasses import replace
 
 import numpy as np
 import torch
 
-from .pair import TOLERANCES, Pair, first_difference, tolerance_ratio, update_tolerance
-
-ULPS = 8              # a unit this close to its limit, in float32 ulps, is saturated
-CANCELLING = 1e-2     # a sum this small next to the sum of its terms' sizes cancels
+from .bounds import bounds
+from .pair import Pair, tolerance_ratio, update_tolerance
 
 
 def batch(data, idx):
@@ -28,8 +27,8 @@ def agree(pairs, dtype):
 
 
 def explained_rounding(config, data, replay, state):
-    r"""The cause of a float32 failure of the step ``replay`` if it is rounding the values explain, else None."""
-    return rounding_cause(config, data, replay) if is_rounding(config, data, replay, state) else None
+    r"""The cause of a float32 failure of the step ``replay`` if it is rounding within its bounds, else None."""
+    return rounding_cause(config, data, replay, state) if is_rounding(config, data, replay, state) else None
 
 
 def is_rounding(config, data, replay, state):
@@ -55,42 +54,32 @@ def replay_agrees(config, data, replay, state, dtype):
                     for p, q, w in zip(*pair.params, before, strict=True)], dtype)
 
 
-def distance(activation, a):
-    r"""How far the unit's output ``a`` lies from its limit: +-1 for tanh, 0 or 1 for sigmoid."""
-    return 1 - np.abs(a) if activation == "tanh" else np.minimum(a, 1 - a)
-
-
-def rounding_cause(config, data, replay):
-    r"""What the float32 values of the step show, in a few words: a saturated unit whose derivative
-    rounded differently on the two sides, or a sum whose terms nearly cancel; None when they show
-    neither (then a difference that float64 does not have is a bug in float32 code, such as a
-    float16 intermediate)."""
+def rounding_cause(config, data, replay, state):
+    r"""Whether every quantity of the step ``replay``, traced in float32, differs between the two sides by
+    no more than float32 rounding can move it (``bounds``): then a few words on the closest one, else
+    None (the difference is larger than rounding: a bug, such as a float16 intermediate). Where it is
+    rounding: ``{"cause": text, "closest": {quantity, share_of_bound, ulps}}``."""
     weights, idx = replay
-    if isinstance(idx, str):
+    X, y = batch(data, idx)
+    rows = Pair(config, weights, state).trace(X, y)
+    limits = bounds(config, weights, state, y, rows)
+    ratios = {row.name: share(np.abs(row.manual.astype(np.float64) - row.torch), limits[row.name])
+              for row in rows if row.name in limits}
+    if not all(ratio <= 1 for ratio in ratios.values()):           # a NaN ratio is never within
         return None
-    rows = {row.name: row for row in Pair(config, weights).trace(*batch(data, idx))}
-    first = first_difference(rows.values(), config.dtype)
-    where = f"; the difference shows at {first.name}" if first else ""
-    activations = (*config.activations, config.output_activation)
-    for k in range(len(activations), 0, -1):                       # the order of the backward pass
-        if activations[k - 1] in ("tanh", "sigmoid"):
-            dz = rows[f"dL/dz{k}"]
-            rtol, gap = TOLERANCES["float32"]["rtol"], distance(activations[k - 1], rows[f"a{k}"].manual)
-            differ = np.abs(dz.manual - dz.torch) > rtol * np.abs(dz.torch)
-            # within eps/rtol of its limit, f'(z) = 1 - a**2 (or a (1 - a)) can round by more than rtol;
-            # a difference anywhere else is not this rounding
-            near = gap < np.finfo(np.float32).eps / rtol
-            rounded = (gap < ULPS * np.finfo(np.float32).eps) & differ
-            if rounded.any() and not (differ & ~near).any():
-                return (f"saturation: {int(rounded.sum())} of a{k}'s values lie within {ULPS} float32 ulps of "
-                        f"their limit, where the {activations[k - 1]}'s derivative keeps few digits and rounds "
-                        f"differently on the two sides{where}")
-    if first is not None and first.kind in ("dL/dW", "dL/db"):
-        j, i = np.unravel_index(int(np.argmax(tolerance_ratio(first.manual, first.torch, config.dtype))),
-                                first.manual.shape + (1,) * (first.kind == "dL/db"))
-        k = first.name[len(first.kind):]                                 # "dL/dW3" -> "3"
-        terms = rows[f"dL/dz{k}"].manual[:, j] * (rows[f"x{k}"].manual[:, i] if first.kind == "dL/dW" else 1)
-        if abs(terms.sum()) < CANCELLING * np.abs(terms).sum():
-            return (f"cancellation: {first.name} sums over the batch terms that nearly cancel (the sum is "
-                    f"{abs(terms.sum()) / np.abs(terms).sum():.0e} of their sizes), and rounding follows the terms")
-    return None                                  # nothing in the values explains it as rounding
+    closest = max(ratios, key=ratios.get)
+    row = next(row for row in rows if row.name == closest)
+    difference = np.abs(row.manual.astype(np.float64) - row.torch)
+    at = np.unravel_index(np.argmax(difference / np.broadcast_to(limits[closest], difference.shape)), difference.shape)
+    ulps = float(difference[at] / np.spacing(np.float32(abs(row.torch[at]))))
+    return {"cause": f"within float32's error bounds: every quantity of the step differs by less than rounding "
+                     f"can move it; the closest, {closest}, by {ratios[closest]:.0%} of its bound ({ulps:.0f} ulps)",
+            "closest": {"quantity": closest, "share_of_bound": ratios[closest], "ulps": ulps}}
+
+
+def share(difference, bound):
+    r"""The largest ``difference / bound``, element by element: 0 where the two sides are equal, inf where
+    they differ with a bound of 0, NaN where a side is not a number."""
+    bound = np.broadcast_to(bound, difference.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.max(np.where(difference == 0, 0.0, difference / bound), initial=0.0))
