@@ -2,6 +2,7 @@ r"""What ``python -m compare`` prints: the article's epoch line per side, then a
 from manual.train import epoch_line
 
 from .core.data import REGRESSION
+from .core.paths import REFERENCES
 
 SIDES = {"manual": "manual (NumPy)", "torch": "torch_impl (autograd)"}
 LABELS = {"BCELoss": " on 0/1 labels", "BCEWithLogitsLoss": " on 0/1 labels",
@@ -72,6 +73,9 @@ def summary(result):
     else:
         lines += prediction_lines(checks)
     lines.append(f"    {'discretize':26}edge cases 0, -0.0, +-1e-30   {verdict_word(checks['discretize'])}")
+    lines.append(f"    {'initialisers':26}{REFERENCES[config.init]}   {verdict_word(checks['initialisers'])}")
+    lines.append(f"    {'loaders':26}each side's, batch {config.batch_size}, shuffled, 2 epochs   "
+                 f"{verdict_word(checks['loaders'])}")
     return "\n".join(lines + notes(result) + ["", verdict_line(result)])
 
 

@@ -44,7 +44,7 @@ def test_json_has_the_documented_schema(tmp_path, capsys):
     checks = result["checks"]
     assert result["verdict"] == "AGREE" and result["first_failure"] is None and result["drift"] is None
     assert set(checks) == {"loss", "gradients", "weights after the update", "optimizer state", "epoch losses",
-                           "correct counts", "predictions", "discretize"}
+                           "correct counts", "predictions", "discretize", "initialisers", "loaders"}
     assert all(check["ok"] for check in checks.values())
     assert checks["gradients"]["compared"] == 34 and checks["epoch losses"]["compared"] == 2
     assert 0 <= checks["gradients"]["max_abs_diff"] < 1e-12

@@ -229,3 +229,17 @@ def test_the_scripts_train_with_each_loss(script, capsys):
     for loss in LOSSES:
         assert script.main(["--loss", loss, "--epochs", "1"]) == 0
         assert capsys.readouterr().out.startswith("[Epoch   1/  1] loss: ")
+
+
+@pytest.mark.parametrize("loss", ["mse", "l1", "bce", "bce-logits", "cross-entropy"])
+def test_score_is_the_class_s_sign_on_both_sides(loss, rng):
+    outputs = 2 if loss == "cross-entropy" else 1
+    low, high = {"bce": (0.01, 0.99), "mse": (-1, 1), "l1": (-1, 1)}.get(loss, (-5, 5))    # the output's own range
+    y_pred = rng.uniform(low, high, (40, outputs))
+    criterion = manual.train.LOSSES[loss][0]()
+    score = manual.train.score(y_pred, loss)
+    torch_score = torch_impl.train.score(torch.from_numpy(y_pred), loss).numpy()
+    np.testing.assert_allclose(score, torch_score, rtol=1e-15, atol=0)
+    assert score.shape == (40, 1) and (np.abs(score) <= 1).all()
+    classes = manual.predict(y_pred, criterion).reshape(-1, 1)              # +1/-1, 0/1 or class indices
+    assert ((score >= 0) == (classes > 0)).all()                           # the sign is the class

@@ -131,3 +131,14 @@ def test_a_bad_point_or_step_is_the_same_line_in_every_tool_that_takes_it(mistak
         assert exited.value.code == 2 and out == "" and err.startswith("error: ") and err.count("\n") == 1
         answers.add(err)
     assert len(answers) == 1, answers
+
+
+def test_every_test_docs_agreement_names_for_a_path_outside_the_lockstep_exists():
+    page = (PACKAGE.parent / "docs" / "agreement.md").read_text()
+    section = page[page.index("## What the lockstep does not run"):]
+    section = section[:section.index("\n## ", 1)]
+    named = re.findall(r"`tests/(\w+\.py)::(\w+)`", section)
+    assert len(named) >= 8
+    for file, test in named:
+        tree = ast.parse((PACKAGE.parent / "tests" / file).read_text())
+        assert test in {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}, f"{file}::{test}"

@@ -67,7 +67,7 @@ PLANTED = {
     "torch discretize(0) == -1": (torch_impl, "discretize", lambda f: lambda p: (p > 0).to(p.dtype) * 2 - 1,
                                   [], {"check": "discretize", "epoch": 0}),
     "labels misaligned by the loader": (manual.DataLoader, "__iter__", lambda f: misaligned_iter, [],
-                                        {"check": "loss", "step": 1, "quantity": None}),
+                                        {"check": "loaders", "step": 0, "quantity": None}),
     # biases start at 0, so only step 2 shows the missing decay
     "biases not decayed": (manual.SGD, "apply_weight_decay", skip_bias_decay, [],
                            {"check": "weights after the update", "step": 2, "parameter": "layer_out.bias"}),
@@ -292,8 +292,9 @@ def test_optimizer_state_kept_as_a_list_is_a_verdict_not_a_crash(monkeypatch, tm
 
 
 def test_a_loader_one_batch_short_is_a_disagree_at_the_missing_step(monkeypatch, tmp_path, capsys):
-    batches = manual.DataLoader.__iter__
-    monkeypatch.setattr(manual.DataLoader, "__iter__", lambda self: iter(list(batches(self))[:-1]))
+    batches = manual.DataLoader.__iter__                 # short only as the run drives it: past the loaders check
+    monkeypatch.setattr(manual.DataLoader, "__iter__", lambda self: iter(list(batches(self))[:-1])
+                        if self.batch_sampler is not None else batches(self))
     status, result, _ = run_json(["--epochs", "1"], tmp_path, capsys)
     assert status == 1 and result["first_failure"]["step"] == 17 and result["first_failure"]["detail"] == (
         "manual raised RuntimeError: manual's loader gave fewer batches than the 17 of the epoch")
@@ -372,3 +373,69 @@ def test_a_float32_error_twice_its_rounding_bound_disagrees_and_half_of_it_agree
         verdicts[share] = result.verdict
         assert all(r["closest"]["share_of_bound"] <= 1 for r in result.rounding)
     assert verdicts == {0.5: "AGREE", 2.0: "DISAGREE"}
+
+
+def linear_bound_1_over_in(self, in_features, out_features, dtype, rng):
+    r"""nn.Linear's default drawn with the bound 1 / in instead of 1 / sqrt(in)."""
+    manual.Module.__init__(self)
+    self.weight = manual.Parameter(rng.uniform(-1 / in_features, 1 / in_features, (out_features, in_features)).astype(
+        dtype))
+    self.bias = manual.Parameter(rng.uniform(-1 / in_features, 1 / in_features, out_features).astype(dtype))
+
+
+def xavier_with_2_not_6(model, rng):
+    for layer in model.children():
+        if isinstance(layer, manual.Linear):
+            fan_out, fan_in = layer.weight.data.shape
+            bound = np.sqrt(2 / (fan_in + fan_out))
+            layer.weight.data[...] = rng.uniform(-bound, bound, (fan_out, fan_in))
+            layer.bias.data[...] = 0
+
+
+def playground_biases_0(model, rng, zero=False):
+    for layer in model.children():
+        if isinstance(layer, manual.Linear):
+            layer.weight.data[...] = 0 if zero else rng.uniform(-0.5, 0.5, layer.weight.data.shape)
+            layer.bias.data[...] = 0
+
+
+def batches_without_the_last(self):
+    order = self.rng.permutation(len(self.X)) if self.shuffle else np.arange(len(self.X))
+    return [order[start:start + self.batch_size] for start in range(0, len(order) - self.batch_size + 1,
+                                                                     self.batch_size)]
+
+
+def batches_never_shuffled(self):
+    return [np.arange(len(self.X))[start:start + self.batch_size] for start in range(0, len(self.X), self.batch_size)]
+
+
+def run_epoch_over_batches(step, loader):
+    losses, corrects, total = [], 0, 0
+    for X, y in loader:
+        loss, correct = step(X, y)
+        losses.append(loss)
+        corrects, total = corrects + correct, total + len(y)
+    return sum(losses) / len(losses), corrects / total            # the mean of the batch losses: a 10-row batch
+                                                                  # weighs as much as a 15-row one
+
+
+@pytest.mark.parametrize("owner, name, planted, args, check, detail", [
+    (manual.Linear, "__init__", linear_bound_1_over_in, ["--init", "torch-default"], "initialisers",
+     "manual's torch-default weights are not U(-0.05774, 0.05774)"),
+    (manual, "init_parameters", xavier_with_2_not_6, [], "initialisers", "manual's xavier weights are not U(-0.1095"),
+    (manual.playground, "init_parameters", playground_biases_0, ["--init", "playground"], "initialisers",
+     "manual's playground biases should all be 0.1, are 0 to 0"),
+    (manual.DataLoader, "batches", batches_without_the_last, [], "loaders",
+     "manual's loader gave batches of 16 x 15, where 250 points give batches of 16 x 15, 1 x 10"),
+    (manual.DataLoader, "batches", batches_never_shuffled, [], "loaders",
+     "manual's loader gave the same order in two epochs"),
+    (manual.train, "run_epoch", run_epoch_over_batches, [], "epoch losses", "manual "),
+], ids=["Linear's bound 1/in", "xavier's 2 for 6", "Playground's biases 0", "no last batch", "no shuffle",
+        "epoch mean over batches"])
+def test_a_bug_in_a_side_s_own_initialiser_loader_or_epoch_code_is_a_disagree(owner, name, planted, args, check,
+                                                                               detail, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(owner, name, planted)
+    status, result, out = run_json([*args, "--epochs", "1"], tmp_path, capsys)
+    first = result["first_failure"]
+    assert status == 1 and result["verdict"] == "DISAGREE" and first["check"] == check
+    assert first["detail"].startswith(detail), first["detail"]

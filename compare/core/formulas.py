@@ -117,6 +117,12 @@ CHECKS = {
     "epoch losses": "the validation pass agrees from these weights: check valid_step and the epoch mean",
     "predictions": "the outputs agree but their labels differ: discretize is +1 where y_pred >= 0, else -1",
     "discretize": "discretize must give +1 where y_pred >= 0 (0 and -0.0 included), else -1",
+    "initialisers": "a side's initialiser draws otherwise than torch.nn.init defines (xavier: U(+-sqrt(6 / (fan_in + "
+                    "fan_out))), biases 0; nn.Linear's default: U(+-1 / sqrt(fan_in)) for both; Playground: "
+                    "U(-0.5, 0.5), biases 0.1); the run itself loads one set of weights into both sides",
+    "loaders": "a side's training loader, built with batch_size and shuffle=True, must give every point once an "
+               "epoch with its own label, batches of batch_size and a last one of the rest, and a new order every "
+               "epoch (torch.utils.data.DataLoader); the run itself drives both with one batch order",
     "exception": "the side named raised an exception; the message says where",
     "settings": "an option did not reach a side's model or optimizer as asked: check where both are built "
                 "(compare/core/pair.py: Pair)",

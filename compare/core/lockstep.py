@@ -27,6 +27,7 @@ from manual.train import score
 from .data import REGRESSION
 from .formulas import check_hint, diverged, explain
 from .pair import DTYPES, TOLERANCES, Pair, first_difference, flat, read_only, sizes, tolerance_ratio, update_tolerance
+from .paths import initialiser_problems, loader_problems
 from .rounding import batch, explained_rounding
 from .source import Source
 
@@ -90,7 +91,7 @@ def run(config, source=None, on_epoch=None):
     """
     sides = Sides(config, source or Source(config))
     record = Record(config, sides)
-    if check_settings(sides, record) and check_discretize(sides, record):
+    if check_settings(sides, record) and check_discretize(sides, record) and check_own_code(sides, record):
         for epoch, batches in zip(range(1, config.epochs + 1), sides.source.epochs(), strict=False):
             totals = []                                    # per step: both losses, both counts, batch size
             for step, idx, before, outcomes in sides.epoch(batches):
@@ -259,7 +260,8 @@ class Record:
         self.checks = {name: Check(config.dtype) for name in COMPARED}
         self.counts = {"correct counts": {"compared": 0, "ties": 0, "ok": True},
                        "predictions": {"compared": 0, "mismatched": 0, "ties": 0, "tie_band": TIE, "ok": True},
-                       "discretize": {"compared": 0, "ok": True}}
+                       "discretize": {"compared": 0, "ok": True}, "initialisers": {"compared": 0, "ok": True},
+                       "loaders": {"compared": 0, "ok": True}}
 
     @property
     def stop(self):
@@ -405,6 +407,22 @@ def check_discretize(sides, record):
     return not record.stop
 
 
+def check_own_code(sides, record):
+    r"""Each side's initialiser and training loader, which the run does not use, against torch's definitions
+    (``paths``); a side that raises fails the check."""
+    config = record.config
+    for check, problems in (("initialisers", lambda: initialiser_problems(config)),
+                            ("loaders", lambda: loader_problems(config, len(record.result.data[0])))):
+        record.counts[check]["compared"] += 1
+        found = attempt(problems)
+        if isinstance(found, Exception):
+            found = [f"raised {type(found).__name__}: {found}"]
+        if found:
+            record.fail({"epoch": 0, "step": 0}, check, "; ".join(found))
+            return False
+    return True
+
+
 def check_step(sides, record, where, replay, outcomes, totals):
     r"""One step: neither side raised; loss, gradients, updated weights and optimizer state agree; so do the counts."""
     if record.broken(where, outcomes, sides):
@@ -442,12 +460,24 @@ def tied(config, manual_pred, torch_pred):
     return ((np.abs(score(manual_pred, config.loss)) < TIE) & (np.abs(score(torch_pred, config.loss)) < TIE))[:, 0]
 
 
-def training_loss(sides, record, where, totals):
-    r"""Both sides' training loss of the epoch, as the ``Source`` measures it (None: a side failed)."""
+def training_loss(sides, record, where, means):
+    r"""Both sides' training loss of the epoch, as the ``Source`` measures it (None: a side failed): the mean
+    of the batches (``means``, each side's own), or Playground's loss after the epoch."""
     if sides.source.training_loss == "after the epoch":      # Playground's getLoss on the training points
         after = sides.validate(slice(0, 2))
         return None if record.broken(where, after) else np.array([after[0][0], after[1][0]])
-    return np.average(totals[:, :2], axis=0, weights=totals[:, 4])
+    return np.array([loss for loss, _ in means])
+
+
+def own_epoch_means(sides, totals):
+    r"""Each side's ``(training loss, accuracy)`` of the epoch from its own ``run_epoch``, fed over its own
+    loader the ``(loss, correct)`` each of its steps returned: the epoch code the side's ``fit`` runs."""
+    means = []
+    for k, (run_epoch, loader) in enumerate(zip((manual.train.run_epoch, torch_impl.train.run_epoch), sides.loaders,
+                                                strict=True)):
+        returned = iter([(step[k], step[2 + k]) for step in totals])
+        means.append(run_epoch(lambda X, y, returned=returned: next(returned), loader))
+    return means
 
 
 def check_epoch(sides, record, epoch, totals):
@@ -458,14 +488,16 @@ def check_epoch(sides, record, epoch, totals):
         if record.broken(where, outcomes):
             return False
         (manual_valid, torch_valid), result = outcomes, record.result
-        totals = np.array(totals, dtype=np.float64)
-        train_loss = training_loss(sides, record, where, totals)
+        means = attempt(own_epoch_means, sides, totals)
+        if isinstance(means, Exception):
+            record.fail(where, "exception", f"a side's run_epoch raised {type(means).__name__}: {means}")
+            return False
+        train_loss = training_loss(sides, record, where, means)
         if train_loss is None:
             return False
-        n_train, n_valid = len(result.data[0]), len(result.data[2])
-        for side, loss, correct, (val_loss, val_correct) in zip(
-                SIDES, train_loss, totals[:, 2:4].sum(axis=0), outcomes, strict=True):
-            result.history[side].append({"epoch": epoch, "loss": float(loss), "acc": float(correct / n_train),
+        n_valid = len(result.data[2])
+        for side, loss, (_, acc), (val_loss, val_correct) in zip(SIDES, train_loss, means, outcomes, strict=True):
+            result.history[side].append({"epoch": epoch, "loss": float(loss), "acc": float(acc),
                                          "val_loss": val_loss, "val_acc": val_correct / n_valid})
         replay = (sides.pair.models[0].state_dict(), "validation")
         epoch_losses = {"epoch losses": (np.array([train_loss[0], manual_valid[0]]),

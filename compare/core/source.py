@@ -22,12 +22,17 @@ from .pair import DTYPES, Pair, manual_model, read_only
 def initial_weights(config, rng):
     r"""A state dict drawn from ``rng`` by manual's initialiser ``config.init``: the article's xavier,
     ``nn.Linear``'s default (``"torch-default"``), Playground's or its ``initZero``."""
-    model = manual_model(config, rng)             # nn.Linear's default draw, for "torch-default"
-    if config.init == "xavier":
+    return initialise(manual_model(config, rng), config.init, rng).state_dict()
+
+
+def initialise(model, init, rng):
+    r"""``model`` (a manual network, built from ``rng``: ``nn.Linear``'s default draw, ``"torch-default"``)
+    initialised by manual's initialiser ``init``, drawing from ``rng``."""
+    if init == "xavier":
         manual.init_parameters(model, rng)
-    elif config.init in ("playground", "zero"):
-        manual.playground.init_parameters(model, rng, zero=config.init == "zero")
-    return model.state_dict()
+    elif init in ("playground", "zero"):
+        manual.playground.init_parameters(model, rng, zero=init == "zero")
+    return model
 
 
 def encoded(config, points):
