@@ -98,8 +98,8 @@ def notes(result):
     if result.rounding:
         first = result.rounding[0]
         parameter = f" of {first['parameter']}" if first["parameter"] else ""
-        lines += ["", f"  float32 rounding: {len(result.rounding)} check(s) went past the float32 tolerance and agreed "
-                      "when their step was replayed in float64;",
+        lines += ["", f"  float32 rounding: {len(result.rounding)} check(s) went past the float32 tolerance; each "
+                      "step, replayed, agreed in float64 and stayed within float32's error bounds;",
                   f"    the first, {first['check']}{parameter} at {where(first)} ({first['detail']}): {first['cause']}"]
     if result.config.free_running and result.drift:
         last = result.drift[-1]
@@ -131,7 +131,7 @@ def verdict_line(result):
     if result.agree:
         start = ("trained separately from the same start" if result.config.free_running
                  else "from identical weights at every step")
-        rounding = (f" ({len(result.rounding)} float32 rounding difference(s), each agreeing in float64)"
+        rounding = (f" ({len(result.rounding)} float32 rounding difference(s), each within float32's error bounds)"
                     if result.rounding else "")
         return (f"AGREE: {start}, manual backprop and torch autograd computed "
                 f"the same losses, gradients, updates and predictions{rounding}.")

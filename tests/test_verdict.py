@@ -238,7 +238,7 @@ def test_playground_s_largest_learning_rate_is_float32_rounding_not_a_disagree(t
     for rounding in result["rounding"]:
         assert rounding["cause"].startswith("within float32's error bounds"), rounding
         assert 0 < rounding["closest"]["share_of_bound"] <= 1
-    assert ("each agreeing in float64" in out) == bool(result["rounding"])
+    assert ("each within float32's error bounds" in out) == bool(result["rounding"])
 
 
 def test_lr_10_agrees_in_float32_with_the_update_s_tolerance(tmp_path, capsys):
