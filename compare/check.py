@@ -42,7 +42,9 @@ from .files import json_writer, save_outputs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OURS = tuple(os.path.join(ROOT, package) + os.sep for package in ("compare", "manual", "torch_impl"))
-SEEDS = {"the article's data": 0, "random weights": 1, "saturated units": 2}
+# each batch: its weights (the model's own, random, or four times larger: saturated) and its rows (None:
+# --batch-size; "last": the last, smaller batch of an epoch of the article's data, 10 rows for batch 15)
+BATCHES = (("the article's data", 0, None), ("random weights", 1, "last"), ("saturated units", 2, 1))
 
 
 def load(spec):
@@ -185,8 +187,8 @@ class Verdict:
     def __str__(self):
         columns = [("outputs", 9), ("loss", 7), ("gradients", 11), ("update", 8)]
         columns = [(key, width) for key, width in columns if any(key in row for row in self.rows)]
-        lines = [f"Checked {self.model}", "", f"  {'batch':22}" + "".join(f"{key:>{w}}" for key, w in columns)]
-        lines += [f"  {row['batch']:22}" + "".join(f"{row.get(key, '-'):>{w}}" for key, w in columns)
+        lines = [f"Checked {self.model}", "", f"  {'batch':32}" + "".join(f"{key:>{w}}" for key, w in columns)]
+        lines += [f"  {row['batch']:32}" + "".join(f"{row.get(key, '-'):>{w}}" for key, w in columns)
                   for row in self.rows]
         if self.correct:
             checked = [key for key, _ in columns if any(row.get(key, "-") != "-" for row in self.rows)]
@@ -251,11 +253,16 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
                       f"{'(in, out)' if transposed else '(out, in)'}")
     twin = torch_impl.NeuralNetwork(hidden, activations, net.activations[-1], torch.float64, out_features=sizes[-1])
     X_all, y_all, _, _ = load_data(seed=seed)
+    if not 1 <= batch_size <= len(X_all):
+        raise ValueError(f"--batch-size {batch_size}: the checker's batches are drawn from the article's "
+                         f"{len(X_all)} training points")
     given = [np.array(a, np.float64) for a in learner.arrays()]
-    for batch, offset in SEEDS.items():
+    for name, offset, rows in BATCHES:
         rng = np.random.default_rng(seed + offset)
         weights = given if offset == 0 else [rng.uniform(-1, 1, a.shape) * (4 if offset == 2 else 1) for a in given]
-        idx = rng.choice(len(X_all), batch_size, replace=False)
+        rows = {None: batch_size, "last": len(X_all) % batch_size or batch_size}.get(rows, rows)
+        idx = rng.choice(len(X_all), rows, replace=False)
+        batch = f"{name} ({rows} row{'s' * (rows > 1)})"
         row, first = compare_batch(learner, twin, net, weights, X_all[idx], labels(y_all[idx], loss), batch, optimizer)
         verdict.rows.append(row)
         verdict.first_wrong = verdict.first_wrong or first
@@ -523,3 +530,7 @@ def main(argv=None):
     print(verdict, file=out)
     save_outputs(parser, [(args.json, json_writer(verdict.to_json()))])
     return 0 if verdict.correct else 1
+
+
+if __name__ == "__main__":
+    cli.run(main)

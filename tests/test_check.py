@@ -3,6 +3,8 @@ correct ones pass, each classic mistake is named at the right parameter with its
 that cannot be checked is one error line."""
 import json
 import re
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -146,15 +148,15 @@ def test_a_model_that_cannot_be_checked_is_one_error_line(spec, args, message, t
     assert refused([spec, *args], capsys, tmp_path, main).startswith(message)
 
 
-def test_the_readme_s_example_prints_what_the_readme_shows(tmp_path, capsys, monkeypatch):
+def test_the_readme_s_example_prints_what_the_readme_shows(tmp_path):
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     section = readme.split("## Check your own backprop")[1]
     (tmp_path / "mine.py").write_text(re.search(r"```python\n(.*?)```", section, re.S).group(1))
     command, *shown = re.search(r"```\n\$ (.*?)```", section, re.S).group(1).strip().split("\n")
-    monkeypatch.chdir(tmp_path)
-    status, out, _ = run_main(main, command.split("#")[0].split()[3:], capsys)
-    assert status == 1 and "exit status 1" in command
-    assert out.rstrip().split("\n")[-len(shown) + 1:] == shown[1:]       # after the "..."
+    done = subprocess.run([sys.executable, *command.split("#")[0].split()[1:]], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)                         # the command itself, python -m included
+    assert done.returncode == 1 and "exit status 1" in command and done.stderr == ""
+    assert done.stdout.rstrip().split("\n")[-len(shown) + 1:] == shown[1:]       # after the "..."
 
 
 class SummedLoss(Net):
@@ -184,3 +186,25 @@ def test_what_the_review_of_a_learner_found_is_said_plainly():
         check(ModuleNet)
     with pytest.raises(ValueError, match=r"--loss mse takes 1 \(--loss cross-entropy takes 2\)"):
         check(Net([2, 3, 2], ("tanh", "linear")), activations=["tanh"])
+
+
+
+class DividedBy15(Net):
+    r"""cs231n style, the loss gradient's 1/N written as the article's batch size, 15."""
+
+    def loss(self, X, y=None):
+        result = super().loss(X, y)
+        return result if y is None else (result[0], {k: g * len(y) / 15 for k, g in result[1].items()})
+
+
+def test_a_gradient_divided_by_a_hard_coded_batch_size_is_wrong_on_the_last_batch_of_10():
+    verdict = check(DividedBy15(*ARTICLE))
+    assert not verdict.correct and verdict.first_wrong["batch"] == "random weights (10 rows)"
+    assert [row["gradients"] for row in verdict.rows] == ["ok", "WRONG", "WRONG"]
+
+
+def test_a_batch_larger_than_the_data_is_one_error_line(capsys, tmp_path):
+    (tmp_path / "mine.py").write_text("from learners import Net\n\ndef build():\n    return Net([2, 3, 1], ('tanh', 'tanh'))\n")
+    line = refused([f"{tmp_path / 'mine.py'}:build", "--activations", "tanh", "--batch-size", "1000"], capsys,
+                   tmp_path, main)
+    assert line == "--batch-size 1000: the checker's batches are drawn from the article's 250 training points"

@@ -142,3 +142,12 @@ def test_every_test_docs_agreement_names_for_a_path_outside_the_lockstep_exists(
     for file, test in named:
         tree = ast.parse((PACKAGE.parent / "tests" / file).read_text())
         assert test in {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}, f"{file}::{test}"
+
+
+def test_every_command_runs_its_main_under_python_dash_m():
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        if any(isinstance(node, ast.FunctionDef) and node.name == "main" for node in tree.body):
+            guards = [node for node in tree.body if isinstance(node, ast.If) and ast.unparse(node.test) ==
+                      "__name__ == '__main__'"]
+            assert guards and "main" in ast.unparse(guards[0]), f"python -m {module_name(path)} would run nothing"
