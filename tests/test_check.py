@@ -204,7 +204,8 @@ def test_a_gradient_divided_by_a_hard_coded_batch_size_is_wrong_on_the_last_batc
 
 
 def test_a_batch_larger_than_the_data_is_one_error_line(capsys, tmp_path):
-    (tmp_path / "mine.py").write_text("from learners import Net\n\ndef build():\n    return Net([2, 3, 1], ('tanh', 'tanh'))\n")
+    (tmp_path / "mine.py").write_text("from learners import Net\n\n\ndef build():\n"
+                                      "    return Net([2, 3, 1], ('tanh', 'tanh'))\n")
     line = refused([f"{tmp_path / 'mine.py'}:build", "--activations", "tanh", "--batch-size", "1000"], capsys,
                    tmp_path, main)
     assert line == "--batch-size 1000: the checker's batches are drawn from the article's 250 training points"
