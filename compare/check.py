@@ -19,6 +19,7 @@ the verdict; print it.
 Exit status: 0 when every gradient is right, 1 when one is wrong, 2 for a model that cannot be
 loaded or checked.
 """
+import errno
 import importlib
 import importlib.util
 import os
@@ -37,6 +38,7 @@ from manual.train import LOSSES, labels, listed, typed
 from . import cli
 from .core.data import load_data
 from .core.formulas import activation, loss_hints
+from .core.lockstep import short_repr
 from .core.pair import tolerance_ratio
 from .files import json_writer, save_outputs
 
@@ -52,21 +54,7 @@ def load(spec):
     where, _, name = spec.rpartition(":")
     if not where or not name:
         raise ValueError(f"{spec}: give FILE.py:NAME or MODULE:NAME")
-    try:
-        if where.endswith(".py") or os.sep in where:
-            module_spec = importlib.util.spec_from_file_location(f"checked_{os.path.basename(where)[:-3]}", where)
-            module = importlib.util.module_from_spec(module_spec)
-            sys.path.insert(0, os.path.dirname(os.path.abspath(where)))   # its own imports, as python FILE runs it
-            try:
-                module_spec.loader.exec_module(module)
-            finally:
-                sys.path.pop(0)
-        else:
-            module = importlib.import_module(where)
-    except OSError as exc:
-        raise ValueError(f"{where}: {exc.strerror}") from None
-    except Exception as exc:                       # a syntax error, or whatever the file raises
-        raise ValueError(f"{where}: {type(exc).__name__} while loading it: {exc}") from None
+    module = imported(where, name)
     if not hasattr(module, name):
         raise ValueError(f"{where} defines no {name}() to build the model")
     if not callable(getattr(module, name)):
@@ -74,8 +62,45 @@ def load(spec):
                          "build the model")
     try:
         return getattr(module, name)()
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise ValueError(f"{spec}: {name}() raised {type(exc).__name__}: {exc}") from None
+
+
+def imported(where, name):
+    r"""The module ``where`` (a file, run as ``python FILE`` would find its imports, or a module name)."""
+    if os.path.isdir(where):
+        raise ValueError(f"{where}: {os.strerror(errno.EISDIR)}; give FILE.py:NAME")
+    try:
+        if not (where.endswith(".py") or os.sep in where):
+            return importlib.import_module(where)
+        module_spec = importlib.util.spec_from_file_location(f"checked_{os.path.basename(where)[:-3]}", where)
+        module = importlib.util.module_from_spec(module_spec)
+        sys.path.insert(0, os.path.dirname(os.path.abspath(where)))   # its own imports, as python FILE runs it
+        try:
+            module_spec.loader.exec_module(module)
+        finally:
+            sys.path.pop(0)
+        return module
+    except OSError as exc:
+        raise ValueError(f"{where}: {exc.strerror}") from None
+    except SystemExit as exc:                      # the file's own script code, run on import
+        raise ValueError(f"{where} called sys.exit({exc.code}) while loading: the checker imports it to call "
+                         f"{name}(); put its script code under if __name__ == \"__main__\":") from None
+    except Exception as exc:                       # a syntax error, or whatever the file raises
+        raise ValueError(f"{where}: {type(exc).__name__} while loading it: {exc}") from None
+
+
+def held(parameter):
+    r"""A module-style parameter's array: its ``.data`` (torch's name), or its ``.value``."""
+    return parameter.data if hasattr(parameter, "data") else parameter.value
+
+
+def zero_grad(parameter, like):
+    r"""``parameter.grad`` set to zeros as ``zero_grad`` would: a new array, or in place where it cannot be set."""
+    try:
+        parameter.grad = np.zeros_like(like)
+    except AttributeError:                         # a read-only property over an array the model keeps
+        parameter.grad[...] = 0
 
 
 class Uncheckable(ValueError):
@@ -92,18 +117,23 @@ class Learner:
         if isinstance(getattr(model, "params", None), dict) and callable(getattr(model, "loss", None)):
             self.style, self.names = "cs231n", list(model.params)
         elif all(callable(getattr(model, method, None)) for method in ("forward", "backward", "named_parameters")):
-            self.style, self.names = "module", [name for name, _ in model.named_parameters()]
+            self.style, self.names = "module", [name for name, _ in self.parameters()]
         else:
             raise ValueError(f"{type(model).__name__} is neither module style (forward, backward, named_parameters) "
                              "nor cs231n style (a dict params and loss(X, y))")
 
+    def parameters(self):
+        r"""``[(name, parameter)]`` of a module-style model, whether ``named_parameters()`` gives pairs or a dict."""
+        named = self.model.named_parameters()
+        return list(named.items() if isinstance(named, dict) else named)
+
     def gradients_held(self):
-        return [np.array(p.grad, np.float64) for _, p in self.model.named_parameters()]
+        return [np.array(p.grad, np.float64) for _, p in self.parameters()]
 
     def arrays(self):
         if self.style == "cs231n":
             return [np.asarray(self.model.params[name]) for name in self.names]
-        return [np.asarray(p.data) for _, p in self.model.named_parameters()]
+        return [np.asarray(held(p)) for _, p in self.parameters()]
 
     def set(self, arrays):
         r"""Your arrays take these values, in place where they are float64 already."""
@@ -111,19 +141,24 @@ class Learner:
             for name, value in zip(self.names, arrays, strict=True):
                 self.model.params[name] = value.copy()
             return
-        for (_, p), value in zip(self.model.named_parameters(), arrays, strict=True):
-            if isinstance(p.data, np.ndarray) and p.data.dtype == np.float64 and p.data.shape == value.shape:
-                p.data[...] = value
+        for (_, p), value in zip(self.parameters(), arrays, strict=True):
+            array = held(p)
+            if isinstance(array, np.ndarray) and array.dtype == np.float64 and array.shape == value.shape:
+                array[...] = value
             else:
                 p.data = value.copy()
-            p.grad = np.zeros_like(value)
+            zero_grad(p, value)
 
     def gradients(self, X, y, dy_pred):
         r"""Your ``(y_pred or None, loss or None, [gradient per parameter], dL/dy_pred or None)`` for the batch:
         the cs231n style computes its own loss; the module style is given autograd's ``dL/dy_pred``, or
         takes its own from ``criterion`` (called as ``criterion(y_pred, y)``, then ``criterion.backward()``)."""
         if self.style == "cs231n":
-            loss, grads = self.model.loss(X, y)
+            returned = self.model.loss(X, y)
+            if not (isinstance(returned, tuple) and len(returned) == 2 and isinstance(returned[1], dict)):
+                raise Uncheckable(f"loss(X, y) returned {short_repr(returned)}: it must return (loss, grads), grads a "
+                                  f"dict keyed as params ({', '.join(self.names)})")
+            loss, grads = returned
             missing = [name for name in self.names if name not in grads]
             if missing:
                 raise Uncheckable(f"loss(X, y) returned no gradient for {', '.join(missing)}")
@@ -131,14 +166,14 @@ class Learner:
                 scores = np.asarray(self.model.loss(X))
             except Exception:                      # loss(X) alone is optional
                 scores = None
-            return scores, float(loss), [np.asarray(grads[name]) for name in self.names], None
+            return scores, float(loss), [np.array(grads[name]) for name in self.names], None
         y_pred = np.asarray(self.model.forward(X))
         loss = None
         if self.criterion is not None:
             loss = float(self.criterion(y_pred, y))
             dy_pred = np.asarray(self.criterion.backward())
         self.model.backward(dy_pred)
-        return y_pred, loss, [np.asarray(p.grad) for _, p in self.model.named_parameters()], dy_pred
+        return y_pred, loss, [np.array(p.grad) for _, p in self.parameters()], dy_pred
 
 
 def layers_of(learner, in_features):
@@ -307,10 +342,11 @@ def compare_batch(learner, twin, net, weights, X, y, batch, optimizer=None):
             calls.append(learner.gradients(X, y, dy_pred.copy()))
     except Uncheckable:
         raise
-    except Exception as exc:                       # a bug in your code: where it was raised, and what it says
+    except (Exception, SystemExit) as exc:        # a bug in your code: where it was raised, and what it says
+        what = (f"called sys.exit({exc.code})" if isinstance(exc, SystemExit) else f"raised {type(exc).__name__}")
+        said = "" if isinstance(exc, SystemExit) else f": {exc}"
         return ({"batch": batch, "outputs": "-", "loss": "-", "gradients": "raised"},
-                {"batch": batch, "what": f"your model raised {type(exc).__name__} at {raised_at(exc)}: {exc}",
-                 "hint": raised_hint(exc)})
+                {"batch": batch, "what": f"your model {what} at {raised_at(exc)}{said}", "hint": raised_hint(exc)})
     (mine_pred, mine_loss, mine, mine_dy), (_, _, again, _) = calls
     check_shapes(learner, net, mine, expected, len(X))
     row = {"batch": batch, "outputs": "-" if mine_pred is None else ok(agree(mine_pred, y_pred)),
@@ -379,6 +415,8 @@ def raised_at(exc):
 
 
 def raised_hint(exc):
+    if isinstance(exc, SystemExit):
+        return "the line named above ends the program: a model's methods return their results"
     if isinstance(exc, NotImplementedError):
         return "a method still raises NotImplementedError: write it"
     if "shape" in str(exc) or "broadcast" in str(exc) or "align" in str(exc):

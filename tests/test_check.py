@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import types
 from pathlib import Path
 
 import pytest
@@ -128,6 +129,14 @@ class Shape:
         return np.tanh(X @ self.params["W1"]) if y is None else (0.0, {"W1": np.zeros((5, 5)), "b1": np.zeros(1)})
 class Neither:
     pass
+class OnlyGrads(Unchained):
+    def __init__(self):
+        self.params = {"W1": np.zeros((2, 1)), "b1": np.zeros(1)}
+    def loss(self, X, y=None):
+        return np.tanh(X @ self.params["W1"]) if y is None else {"W1": np.zeros((2, 1)), "b1": np.zeros(1)}
+class GradsAsList(OnlyGrads):
+    def loss(self, X, y=None):
+        return np.tanh(X @ self.params["W1"]) if y is None else (0.0, [np.zeros((2, 1)), np.zeros(1)])
 '''
 
 
@@ -141,11 +150,38 @@ class Neither:
     ("bad.py:Shape", [], "the model has 0 hidden layer(s) (2-1) but --activations tanh,sigmoid names 2"),
     ("bad.py:Neither", [], "Neither is neither module style"),
     ("bad.py", [], "bad.py: give FILE.py:NAME or MODULE:NAME"),
+    ("bad.py:OnlyGrads", ["--activations", ""], "loss(X, y) returned dict: it must return (loss, grads), grads a dict "
+                                                "keyed as params (W1, b1)"),
+    ("bad.py:GradsAsList", ["--activations", ""], "loss(X, y) returned (float, list): it must return (loss, grads)"),
+    (".:Net", [], ".: Is a directory; give FILE.py:NAME"),
+    ("exits.py:build", [], 'exits.py called sys.exit(0) while loading: the checker imports it to call build(); put '
+                           'its script code under if __name__ == "__main__":'),
 ])
 def test_a_model_that_cannot_be_checked_is_one_error_line(spec, args, message, tmp_path, capsys, monkeypatch):
     (tmp_path / "bad.py").write_text(BAD)
+    (tmp_path / "exits.py").write_text("import sys\nfrom learners import ModuleNet\n\n\ndef build():\n"
+                                       "    return ModuleNet([2, 3, 1], ('tanh', 'tanh'))\n\n\nsys.exit(0)\n")
     monkeypatch.chdir(tmp_path)
     assert refused([spec, *args], capsys, tmp_path, main).startswith(message)
+
+
+class Exits(ModuleNet):
+    def backward(self, dy_pred):
+        raise SystemExit(3)
+
+
+class DictOfValues(ModuleNet):
+    r"""named_parameters() as a dict of objects holding .value and a read-only .grad."""
+
+    def named_parameters(self):
+        return {name: types.SimpleNamespace(value=p.data, grad=p.grad) for name, p in super().named_parameters()}
+
+
+def test_a_sys_exit_in_the_model_is_the_learner_s_and_other_parameter_holders_are_read():
+    verdict = check(Exits([2, 3, 1], ("tanh", "tanh")), activations=("tanh",))
+    assert not verdict.correct and verdict.first_wrong["what"].startswith("your model called sys.exit(3) at ")
+    assert "ends the program" in verdict.first_wrong["hint"]
+    assert check(DictOfValues([2, 3, 1], ("tanh", "tanh")), activations=("tanh",)).correct
 
 
 def test_the_readme_s_example_prints_what_the_readme_shows(tmp_path):
