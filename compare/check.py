@@ -95,6 +95,14 @@ def held(parameter):
     return parameter.data if hasattr(parameter, "data") else parameter.value
 
 
+def write_into(array, value):
+    r"""Write ``value`` into ``array`` in place, in its dtype; False where it is no float array of that shape."""
+    if not (isinstance(array, np.ndarray) and array.dtype.kind == "f" and array.shape == value.shape):
+        return False
+    array[...] = value
+    return True
+
+
 def zero_grad(parameter, like):
     r"""``parameter.grad`` set to zeros as ``zero_grad`` would: a new array, or in place where it cannot be set."""
     try:
@@ -136,16 +144,15 @@ class Learner:
         return [np.asarray(held(p)) for _, p in self.parameters()]
 
     def set(self, arrays):
-        r"""Your arrays take these values, in place where they are float64 already."""
+        r"""Your arrays take these values, written into them (so that views and attributes sharing them see
+        the values too), in their own dtype; an array of another shape or none is replaced."""
         if self.style == "cs231n":
             for name, value in zip(self.names, arrays, strict=True):
-                self.model.params[name] = value.copy()
+                if not write_into(self.model.params[name], value):
+                    self.model.params[name] = value.copy()
             return
         for (_, p), value in zip(self.parameters(), arrays, strict=True):
-            array = held(p)
-            if isinstance(array, np.ndarray) and array.dtype == np.float64 and array.shape == value.shape:
-                array[...] = value
-            else:
+            if not write_into(held(p), value):
                 p.data = value.copy()
             zero_grad(p, value)
 
@@ -247,6 +254,7 @@ class Network:
     transposed: bool           # True for (in, out) weights
     activations: tuple         # per layer, the output's last
     loss: str
+    dtype: str = "float64"     # your arrays': float32 ones are held to float32's tolerance
 
     def to_torch(self, arrays):
         return [torch.tensor(a.T if self.transposed and a.ndim == 2 else a) for a in arrays]
@@ -281,11 +289,13 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
         takes = [name for name, (_, _, outputs) in LOSSES.items() if outputs == sizes[-1]]
         raise ValueError(f"the model has {sizes[-1]} output(s); --loss {loss} takes {LOSSES[loss][2]} "
                          f"(--loss {' or '.join(takes) or 'none of them'} takes {sizes[-1]})")
-    net = Network(sizes, transposed, (*activations, output_activation or LOSSES[loss][1]), loss)
+    dtype = "float32" if all(a.dtype == np.float32 for a in learner.arrays()) else "float64"
+    net = Network(sizes, transposed, (*activations, output_activation or LOSSES[loss][1]), loss, dtype)
     verdict = Verdict(f"{learner.style}-style {type(model).__name__}: {'-'.join(map(str, sizes))}, "
                       f"{', '.join(net.activations[:-1]) or 'no hidden layer'}, {net.activations[-1]} output, "
                       f"{LOSSES[loss][0].__name__}, weights "
-                      f"{'(in, out)' if transposed else '(out, in)'}")
+                      f"{'(in, out)' if transposed else '(out, in)'}, {dtype}"
+                      + (" (held to float32's tolerance: atol 1e-06, rtol 0.0001)" if dtype == "float32" else ""))
     twin = torch_impl.NeuralNetwork(hidden, activations, net.activations[-1], torch.float64, out_features=sizes[-1])
     X_all, y_all, _, _ = load_data(seed=seed)
     if not 1 <= batch_size <= len(X_all):
@@ -318,8 +328,8 @@ def autograd(twin, net, weights, X, y):
     return y_pred.detach().numpy(), value.item(), y_pred.grad.numpy(), net.from_torch(q.grad for q in twin.parameters())
 
 
-def agree(mine, theirs):
-    return np.shape(mine) == np.shape(theirs) and bool(np.all(tolerance_ratio(mine, theirs, "float64") <= 1))
+def agree(mine, theirs, dtype="float64"):
+    return np.shape(mine) == np.shape(theirs) and bool(np.all(tolerance_ratio(mine, theirs, dtype) <= 1))
 
 
 def from_the_output(n):
@@ -334,12 +344,14 @@ def ok(flag):
 def compare_batch(learner, twin, net, weights, X, y, batch, optimizer=None):
     r"""One batch, your model twice from the same weights and the twin once (then, given ``optimizer``,
     one step of each): the row of the table, and the first wrong quantity (None if all agree)."""
+    learner.set(weights)
+    weights = [np.array(a, np.float64) for a in learner.arrays()]       # as your arrays hold them: float32 rounds
     y_pred, value, dy_pred, expected = autograd(twin, net, weights, X, y)
     try:
         calls = []
         for _ in range(2):                         # a second call shows gradients that accumulate
             learner.set(weights)
-            calls.append(learner.gradients(X, y, dy_pred.copy()))
+            calls.append(learner.gradients(X.astype(net.dtype), y, dy_pred.astype(net.dtype)))
     except Uncheckable:
         raise
     except (Exception, SystemExit) as exc:        # a bug in your code: where it was raised, and what it says
@@ -349,12 +361,13 @@ def compare_batch(learner, twin, net, weights, X, y, batch, optimizer=None):
                 {"batch": batch, "what": f"your model {what} at {raised_at(exc)}{said}", "hint": raised_hint(exc)})
     (mine_pred, mine_loss, mine, mine_dy), (_, _, again, _) = calls
     check_shapes(learner, net, mine, expected, len(X))
-    row = {"batch": batch, "outputs": "-" if mine_pred is None else ok(agree(mine_pred, y_pred)),
-           "loss": "-" if mine_loss is None else ok(agree(mine_loss, value))}
+    row = {"batch": batch, "outputs": "-" if mine_pred is None else ok(agree(mine_pred, y_pred, net.dtype)),
+           "loss": "-" if mine_loss is None else ok(agree(mine_loss, value, net.dtype))}
     # the first call's wrong gradients, then the second's
     order = from_the_output(len(mine))
-    wrong = [(k, gradients) for gradients in (mine, again) for k in order if not agree(gradients[k], expected[k])]
-    row["gradients"] = ok(not wrong and (mine_dy is None or agree(mine_dy, dy_pred)))
+    wrong = [(k, gradients) for gradients in (mine, again) for k in order
+             if not agree(gradients[k], expected[k], net.dtype)]
+    row["gradients"] = ok(not wrong and (mine_dy is None or agree(mine_dy, dy_pred, net.dtype)))
     first = first_wrong(learner, twin, net, (weights, X, y, batch), row, calls[0], wrong,
                         (value, dy_pred, expected))
     if first or optimizer is None:
@@ -385,13 +398,13 @@ def first_wrong(learner, twin, net, case, row, yours, wrong, autograd_values):
     if row["loss"] == "WRONG":
         hint = ("yours is not finite where autograd's is: a log of 0 or an exp that overflowed; compute it as "
                 "docs/losses.md does (log-softmax shifted by the largest logit, BCE fused with its sigmoid)"
-                if not np.isfinite(mine_loss) else factor_hint(mine_loss, value, len(X)) or
+                if not np.isfinite(mine_loss) else factor_hint(mine_loss, value, len(X), net.dtype) or
                 f"{loss_hints(net.loss)[0]}, or the forward pass before it: --activations and "
                 "--output-activation must be your model's")
         return {"batch": batch, "what": f"the loss value (yours {mine_loss:.9g}, autograd {value:.9g})", "hint": hint}
-    if mine_dy is not None and not agree(mine_dy, dy_pred):
+    if mine_dy is not None and not agree(mine_dy, dy_pred, net.dtype):
         return {"batch": batch, "what": "dL/dy_pred, your loss's backward()", **worst(mine_dy, dy_pred),
-                "hint": factor_hint(mine_dy, dy_pred, len(X)) or loss_hints(net.loss)[1]}
+                "hint": factor_hint(mine_dy, dy_pred, len(X), net.dtype) or loss_hints(net.loss)[1]}
     if wrong:
         k, gradients = wrong[0]
         g = gradients[k]
@@ -450,7 +463,7 @@ def check_step(learner, twin, net, weights, optimizer, row, batch):
     torch.optim.SGD(twin.parameters(), lr=lr, weight_decay=weight_decay).step()
     expected, mine = net.from_torch(q.detach() for q in twin.parameters()), learner.arrays()
     order = from_the_output(len(mine))
-    wrong = [k for k in order if not agree(mine[k], expected[k])]
+    wrong = [k for k in order if not agree(mine[k], expected[k], net.dtype)]
     row["update"] = ok(not wrong)
     if not wrong:
         return None
@@ -460,7 +473,7 @@ def check_step(learner, twin, net, weights, optimizer, row, batch):
                   (p + lr * (g + weight_decay * p), "the step goes up the gradient: p.data -= lr * (...), not +="),
                   (p - (g + weight_decay * p),
                    "the learning rate is missing: p.data -= lr * (p.grad + weight_decay * p.data)"))
-    hint = next((hint for update, hint in candidates if agree(mine[k], update)),
+    hint = next((hint for update, hint in candidates if agree(mine[k], update, net.dtype)),
                 "SGD with weight decay is p.data -= lr * (p.grad + weight_decay * p.data), for every parameter")
     return {"batch": batch, "parameter": learner.names[k], "what": f"the update of {learner.names[k]} by your "
             f"optimizer (lr {lr}, weight decay {weight_decay})", **worst(mine[k], expected[k]), "hint": hint}
@@ -509,7 +522,7 @@ def reference(net, weights, X, y, mistake=None, layer=None):
     return grads
 
 
-def factor_hint(g, e, batch):
+def factor_hint(g, e, batch, dtype="float64"):
     r"""The hint for a gradient ``g`` that is autograd's ``e`` times 2, 1/2, the batch size or its inverse."""
     for factor, hint in ((2, "twice autograd's: a factor 2 too many (the 2 of MSE applied twice?)"),
                          (0.5, "half of autograd's: the 2 of (y_pred - y)^2 forgotten, as for a 1/2-MSE"),
@@ -517,7 +530,7 @@ def factor_hint(g, e, batch):
                                  "(the 1/N forgotten)"),
                          (1 / batch, "autograd's over the batch size: a mean where a sum is due "
                                      "(dW and db add up the batch)")):
-        if agree(g, factor * e):
+        if agree(g, factor * e, dtype):
             return hint
     return None
 
@@ -529,11 +542,11 @@ def diagnose(net, weights, X, y, k, g, second_call):
     if second_call:
         return ("your gradients accumulate across calls: the first call is right, the second adds to it; "
                 "zero every gradient before a backward pass (a forgotten zero_grad, or += into a kept array)")
-    if weight and g.shape == e.T.shape and agree(g, e.T):
+    if weight and g.shape == e.T.shape and agree(g, e.T, net.dtype):
         return "dW transposed: for (out, in) weights dL/dW = dz^T x, for (in, out) weights x^T dz"
     if not weight and g.shape == (len(X), *e.shape):
         return "the bias gradient is not summed over the batch: db = dz.sum(axis=0)"
-    factor = factor_hint(g, e, len(X))
+    factor = factor_hint(g, e, len(X), net.dtype)
     if factor:
         return factor
     in_a = f"{activation('tanh')[1]} for tanh, {activation('sigmoid')[1]} for sigmoid"
@@ -544,7 +557,7 @@ def diagnose(net, weights, X, y, k, g, second_call):
                                           "dL/dW = dz^T x with this layer's x")
                    for j in range(len(net.sizes) - 1) if j != layer]
     for mistake, where, hint in candidates:
-        if agree(g, reference(net, weights, X, y, mistake, where)[k]):
+        if agree(g, reference(net, weights, X, y, mistake, where)[k], net.dtype):
             return hint
     return (f"none of the classic mistakes: check layer {layer + 1}'s dz = da * f'(z), dW = dz^T x and db = sum dz, "
             "and the gradient passed back to it, da = dz_next W_next")

@@ -114,3 +114,29 @@ class ModuleNet:
         for k, layer in enumerate(self.layers, 1):
             yield f"fc{k}.weight", layer.weight
             yield f"fc{k}.bias", layer.bias
+
+
+class Float32Net(Net):
+    r"""cs231n style in float32: its parameters float32, its input cast to float32."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.params = {name: value.astype(np.float32) for name, value in self.params.items()}
+
+    def loss(self, X, y=None):
+        return super().loss(X.astype(np.float32), y if y is None or y.dtype.kind == "i" else y.astype(np.float32))
+
+
+class AttributeNet(Net):
+    r"""cs231n style whose loss reads ``self.W1``, ``self.b1``, ...: attributes sharing ``params``'s arrays."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.__dict__.update(self.params)
+
+    def loss(self, X, y=None):
+        saved, self.params = self.params, {name: getattr(self, name) for name in self.params}
+        try:
+            return super().loss(X, y)
+        finally:
+            self.params = saved

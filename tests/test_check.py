@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from compare.check import check, main
 
 from conftest import refused, run_main
-from learners import MISTAKES, ModuleNet, Net
+from learners import MISTAKES, AttributeNet, Float32Net, ModuleNet, Net
 
 ARTICLE = ([2, 3, 3, 1], ("tanh", "sigmoid", "tanh"))
 HINTS = {"transposed": "dW transposed", "half": "the 2 of (y_pred - y)^2 forgotten",
@@ -245,3 +245,10 @@ def test_a_batch_larger_than_the_data_is_one_error_line(capsys, tmp_path):
     line = refused([f"{tmp_path / 'mine.py'}:build", "--activations", "tanh", "--batch-size", "1000"], capsys,
                    tmp_path, main)
     assert line == "--batch-size 1000: the checker's batches are drawn from the article's 250 training points"
+
+
+@pytest.mark.parametrize("learner", [Float32Net, AttributeNet], ids=["float32", "weights read from attributes"])
+def test_a_correct_network_written_another_way_is_correct(learner):
+    verdict = check(learner(*ARTICLE))
+    assert verdict.correct, str(verdict)
+    assert ("float32 (held to float32's tolerance" in verdict.model) == (learner is Float32Net)
