@@ -184,10 +184,8 @@ class Learner:
 
 
 def layers_of(learner, in_features):
-    r"""``(sizes, transposed)`` of the chain of layers the parameters form, or ``ValueError`` saying why not.
-
-    ``transposed`` is True for ``(in, out)`` weights. Where both layouts chain (square weights), the
-    style's own is taken: ``(out, in)`` for module style, ``(in, out)`` for cs231n."""
+    r"""``{transposed: sizes}`` of each reading of the weights under which the parameters chain as layers
+    (``transposed``: ``(in, out)`` weights); both for square weights; ``ValueError`` saying why none."""
     arrays = learner.arrays()
     if len(arrays) % 2 or any(np.ndim(w) != 2 or np.ndim(b) != 1
                               for w, b in zip(arrays[0::2], arrays[1::2], strict=True)):
@@ -208,8 +206,7 @@ def layers_of(learner, in_features):
     if not fits:
         raise ValueError(f"the parameters do not form a chain of layers from {in_features} inputs: "
                          + ", ".join(f"{name} {np.shape(a)}" for name, a in zip(learner.names, arrays, strict=True)))
-    transposed = (learner.style == "cs231n") if len(fits) == 2 else next(iter(fits))
-    return fits[transposed], transposed
+    return fits
 
 
 @dataclass
@@ -279,7 +276,8 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
     learner = Learner(model, criterion)
     if optimizer is not None and learner.style == "cs231n":
         raise ValueError("an optimizer is checked on a module-style model, whose parameters it updates")
-    sizes, transposed = layers_of(learner, in_features=2)
+    fits = layers_of(learner, in_features=2)
+    sizes = next(iter(fits.values()))
     hidden = sizes[1:-1]
     if len(activations) != len(hidden):
         raise ValueError(f"the model has {len(hidden)} hidden layer(s) ({'-'.join(map(str, sizes))}) but --activations "
@@ -290,17 +288,21 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
         raise ValueError(f"the model has {sizes[-1]} output(s); --loss {loss} takes {LOSSES[loss][2]} "
                          f"(--loss {' or '.join(takes) or 'none of them'} takes {sizes[-1]})")
     dtype = "float32" if all(a.dtype == np.float32 for a in learner.arrays()) else "float64"
-    net = Network(sizes, transposed, (*activations, output_activation or LOSSES[loss][1]), loss, dtype)
-    verdict = Verdict(f"{learner.style}-style {type(model).__name__}: {'-'.join(map(str, sizes))}, "
-                      f"{', '.join(net.activations[:-1]) or 'no hidden layer'}, {net.activations[-1]} output, "
-                      f"{LOSSES[loss][0].__name__}, weights "
-                      f"{'(in, out)' if transposed else '(out, in)'}, {dtype}"
-                      + (" (held to float32's tolerance: atol 1e-06, rtol 0.0001)" if dtype == "float32" else ""))
-    twin = torch_impl.NeuralNetwork(hidden, activations, net.activations[-1], torch.float64, out_features=sizes[-1])
+    nets = [Network(sizes, transposed, (*activations, output_activation or LOSSES[loss][1]), loss, dtype)
+            for transposed, sizes in sorted(fits.items(), key=lambda fit: fit[0] != (learner.style == "cs231n"))]
+    twin = torch_impl.NeuralNetwork(hidden, activations, nets[0].activations[-1], torch.float64,
+                                    out_features=sizes[-1])
     X_all, y_all, _, _ = load_data(seed=seed)
     if not 1 <= batch_size <= len(X_all):
         raise ValueError(f"--batch-size {batch_size}: the checker's batches are drawn from the article's "
                          f"{len(X_all)} training points")
+    net = matching(learner, nets, twin, X_all[:batch_size], labels(y_all[:batch_size], loss))
+    read = ("; square weights read so because your outputs match that reading" if len(nets) == 2 else "")
+    verdict = Verdict(f"{learner.style}-style {type(model).__name__}: {'-'.join(map(str, sizes))}, "
+                      f"{', '.join(net.activations[:-1]) or 'no hidden layer'}, {net.activations[-1]} output, "
+                      f"{LOSSES[loss][0].__name__}, weights "
+                      f"{'(in, out)' if net.transposed else '(out, in)'}{read}, {dtype}"
+                      + (" (held to float32's tolerance: atol 1e-06, rtol 0.0001)" if dtype == "float32" else ""))
     given = [np.array(a, np.float64) for a in learner.arrays()]
     for name, offset, rows in BATCHES:
         rng = np.random.default_rng(seed + offset)
@@ -313,6 +315,23 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
         verdict.first_wrong = verdict.first_wrong or first
     learner.set(given)
     return verdict
+
+
+def matching(learner, nets, twin, X, y):
+    r"""Of the readings ``nets`` of your weights (two where they are square), the one under which the twin, from
+    your own weights, computes your outputs (or your loss, if you give no outputs); the first if none does."""
+    weights = [np.array(a, np.float64) for a in learner.arrays()]
+    return next((net for net in nets if len(nets) > 1 and computes_yours(learner, twin, net, weights, X, y)), nets[0])
+
+
+def computes_yours(learner, twin, net, weights, X, y):
+    y_pred, value, dy_pred, _ = autograd(twin, net, weights, X, y)
+    learner.set(weights)
+    try:
+        mine_pred, mine_loss, _, _ = learner.gradients(X.astype(net.dtype), y, dy_pred.astype(net.dtype))
+    except (Exception, SystemExit):                # your model's own failure shows on the batches
+        return False
+    return agree(mine_pred, y_pred, net.dtype) if mine_pred is not None else agree(mine_loss, value, net.dtype)
 
 
 def autograd(twin, net, weights, X, y):

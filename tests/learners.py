@@ -140,3 +140,30 @@ class AttributeNet(Net):
             return super().loss(X, y)
         finally:
             self.params = saved
+
+
+class InOutLayer(Layer):
+    r"""Module style with weights of shape (in, out): ``z = x W + b``."""
+
+    def __init__(self, n_in, n_out, activation, rng):
+        super().__init__(n_in, n_out, activation, rng)
+        self.weight.data = self.weight.data.T.copy()
+
+    def forward(self, x):
+        self.x = x
+        self.z = x @ self.weight.data + self.bias.data
+        self.a = self.f(self.z)
+        return self.a
+
+    def backward(self, da):
+        dz = da * self.f_prime(self.z, self.a)
+        self.weight.grad = self.x.T @ dz
+        self.bias.grad = dz.sum(axis=0)
+        return dz @ self.weight.data.T
+
+
+class InOutModuleNet(ModuleNet):
+    def __init__(self, sizes, activations, seed=0):
+        rng = np.random.default_rng(seed)
+        self.layers = [InOutLayer(n_in, n_out, f, rng)
+                       for n_in, n_out, f in zip(sizes, sizes[1:], activations, strict=False)]

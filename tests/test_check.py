@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from compare.check import check, main
 
 from conftest import refused, run_main
-from learners import MISTAKES, AttributeNet, Float32Net, ModuleNet, Net
+from learners import MISTAKES, AttributeNet, Float32Net, InOutModuleNet, ModuleNet, Net
 
 ARTICLE = ([2, 3, 3, 1], ("tanh", "sigmoid", "tanh"))
 HINTS = {"transposed": "dW transposed", "half": "the 2 of (y_pred - y)^2 forgotten",
@@ -252,3 +252,13 @@ def test_a_correct_network_written_another_way_is_correct(learner):
     verdict = check(learner(*ARTICLE))
     assert verdict.correct, str(verdict)
     assert ("float32 (held to float32's tolerance" in verdict.model) == (learner is Float32Net)
+
+
+@pytest.mark.parametrize("learner, layout", [(InOutModuleNet, "(in, out)"), (Net, "(in, out)"),
+                                             (ModuleNet, "(out, in)")])
+def test_square_weights_are_read_the_way_the_outputs_match(learner, layout):
+    sizes, activations = [2, 2, 2], ("tanh", "linear")     # every weight 2 x 2: both readings chain
+    verdict = check(learner(sizes, activations, "cross-entropy") if learner is Net else learner(sizes, activations),
+                    activations=("tanh",), loss="cross-entropy")
+    assert verdict.correct, str(verdict)
+    assert f"weights {layout}; square weights read so because your outputs match that reading" in verdict.model
