@@ -179,8 +179,10 @@ class Learner:
         if self.criterion is not None:
             loss = float(self.criterion(y_pred, y))
             dy_pred = np.asarray(self.criterion.backward())
+        elif y_pred.shape != dy_pred.shape and y_pred.size == dy_pred.size:
+            dy_pred = dy_pred.reshape(y_pred.shape)                   # outputs of shape (B,): dL/dy_pred too
         self.model.backward(dy_pred)
-        return y_pred, loss, [np.array(p.grad) for _, p in self.parameters()], dy_pred
+        return y_pred, loss, [np.array(p.grad) for _, p in self.parameters()], dy_pred if loss is not None else None
 
 
 def layers_of(learner, in_features):
@@ -331,7 +333,7 @@ def computes_yours(learner, twin, net, weights, X, y):
         mine_pred, mine_loss, _, _ = learner.gradients(X.astype(net.dtype), y, dy_pred.astype(net.dtype))
     except (Exception, SystemExit):                # your model's own failure shows on the batches
         return False
-    return agree(mine_pred, y_pred, net.dtype) if mine_pred is not None else agree(mine_loss, value, net.dtype)
+    return same_outputs(mine_pred, y_pred, net) if mine_pred is not None else agree(mine_loss, value, net.dtype)
 
 
 def autograd(twin, net, weights, X, y):
@@ -345,6 +347,12 @@ def autograd(twin, net, weights, X, y):
     value = torch_impl.train.LOSSES[net.loss][0]()(y_pred, torch.tensor(y))
     value.backward()
     return y_pred.detach().numpy(), value.item(), y_pred.grad.numpy(), net.from_torch(q.grad for q in twin.parameters())
+
+
+def same_outputs(mine, theirs, net):
+    r"""Your outputs equal the twin's, read in its shape where yours hold as many numbers (``(B,)`` for ``(B, 1)``)."""
+    mine = np.asarray(mine)
+    return agree(mine.reshape(theirs.shape) if mine.size == theirs.size else mine, theirs, net.dtype)
 
 
 def agree(mine, theirs, dtype="float64"):
@@ -380,7 +388,7 @@ def compare_batch(learner, twin, net, weights, X, y, batch, optimizer=None):
                 {"batch": batch, "what": f"your model {what} at {raised_at(exc)}{said}", "hint": raised_hint(exc)})
     (mine_pred, mine_loss, mine, mine_dy), (_, _, again, _) = calls
     check_shapes(learner, net, mine, expected, len(X))
-    row = {"batch": batch, "outputs": "-" if mine_pred is None else ok(agree(mine_pred, y_pred, net.dtype)),
+    row = {"batch": batch, "outputs": "-" if mine_pred is None else ok(same_outputs(mine_pred, y_pred, net)),
            "loss": "-" if mine_loss is None else ok(agree(mine_loss, value, net.dtype))}
     # the first call's wrong gradients, then the second's
     order = from_the_output(len(mine))

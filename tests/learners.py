@@ -167,3 +167,22 @@ class InOutModuleNet(ModuleNet):
         rng = np.random.default_rng(seed)
         self.layers = [InOutLayer(n_in, n_out, f, rng)
                        for n_in, n_out, f in zip(sizes, sizes[1:], activations, strict=False)]
+
+
+class FlatOutputNet(Net):
+    r"""cs231n style whose ``loss(X)`` gives outputs of shape (B,), as ``X @ w`` does for one output."""
+
+    def loss(self, X, y=None):
+        result = super().loss(X, y)
+        return result.ravel() if y is None else result
+
+
+class FlatOutputModuleNet(ModuleNet):
+    r"""Module style whose ``forward`` gives (B,) and whose ``backward`` takes dL/dy_pred of that shape."""
+
+    def forward(self, X):
+        return super().forward(X).ravel()
+
+    def backward(self, dy_pred):
+        assert dy_pred.ndim == 1, "dL/dy_pred should have the outputs' shape"
+        super().backward(dy_pred.reshape(-1, 1))

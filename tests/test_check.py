@@ -16,7 +16,16 @@ from hypothesis import strategies as st
 from compare.check import check, main
 
 from conftest import refused, run_main
-from learners import MISTAKES, AttributeNet, Float32Net, InOutModuleNet, ModuleNet, Net
+from learners import (
+    MISTAKES,
+    AttributeNet,
+    FlatOutputModuleNet,
+    FlatOutputNet,
+    Float32Net,
+    InOutModuleNet,
+    ModuleNet,
+    Net,
+)
 
 ARTICLE = ([2, 3, 3, 1], ("tanh", "sigmoid", "tanh"))
 HINTS = {"transposed": "dW transposed", "half": "the 2 of (y_pred - y)^2 forgotten",
@@ -247,10 +256,11 @@ def test_a_batch_larger_than_the_data_is_one_error_line(capsys, tmp_path):
     assert line == "--batch-size 1000: the checker's batches are drawn from the article's 250 training points"
 
 
-@pytest.mark.parametrize("learner", [Float32Net, AttributeNet], ids=["float32", "weights read from attributes"])
+@pytest.mark.parametrize("learner", [Float32Net, AttributeNet, FlatOutputNet, FlatOutputModuleNet],
+                         ids=["float32", "weights read from attributes", "outputs (B,)", "module outputs (B,)"])
 def test_a_correct_network_written_another_way_is_correct(learner):
     verdict = check(learner(*ARTICLE))
-    assert verdict.correct, str(verdict)
+    assert verdict.correct and all(row["outputs"] in ("ok", "-") for row in verdict.rows), str(verdict)
     assert ("float32 (held to float32's tolerance" in verdict.model) == (learner is Float32Net)
 
 
