@@ -336,17 +336,40 @@ def computes_yours(learner, twin, net, weights, X, y):
     return same_outputs(mine_pred, y_pred, net) if mine_pred is not None else agree(mine_loss, value, net.dtype)
 
 
-def autograd(twin, net, weights, X, y):
-    r"""The twin's outputs, loss, dL/dy_pred and parameter gradients (in your layout) from ``weights``."""
+def autograd(twin, net, weights, X, y, fused=False):
+    r"""The twin's outputs, loss, dL/dy_pred and parameter gradients (in your layout) from ``weights``. With
+    ``fused``, BCE's loss and gradients come from the output layer's logit (``BCEWithLogitsLoss``): the exact
+    function, where ``BCELoss`` on a saturated sigmoid clamps."""
     with torch.no_grad():
         for q, w in zip(twin.parameters(), net.to_torch(weights), strict=True):
             q.copy_(w)
     twin.zero_grad()
-    y_pred = twin(torch.tensor(X))
+    *layers, output = twin.children()
+    z = torch.nn.Sequential(*layers)(torch.tensor(X))
+    y_pred = output(z)
     y_pred.retain_grad()
-    value = torch_impl.train.LOSSES[net.loss][0]()(y_pred, torch.tensor(y))
+    if fused:
+        value = torch.nn.BCEWithLogitsLoss()(z, torch.tensor(y))
+        dy_pred = torch.nn.BCELoss()(y_pred, torch.tensor(y))          # dL/dy_pred as BCELoss's backward has it
+        dy_pred.backward(retain_graph=True)
+        twin.zero_grad()
+    else:
+        value = torch_impl.train.LOSSES[net.loss][0]()(y_pred, torch.tensor(y))
     value.backward()
     return y_pred.detach().numpy(), value.item(), y_pred.grad.numpy(), net.from_torch(q.grad for q in twin.parameters())
+
+
+def references(twin, net, weights, X, y):
+    r"""The twin's answers for the batch: for BCE, ``BCELoss``'s and the exact function's from the logit."""
+    return [autograd(twin, net, weights, X, y, fused) for fused in (False, True)[:1 + (net.loss == "bce")]]
+
+
+def matches(reference, yours, net):
+    r"""Whether your loss (if you give one) and every gradient of your first call equal ``reference``'s."""
+    _, value, _, expected = reference
+    _, mine_loss, mine, _ = yours
+    return ((mine_loss is None or agree(mine_loss, value, net.dtype))
+            and all(agree(g, e, net.dtype) for g, e in zip(mine, expected, strict=True)))
 
 
 def same_outputs(mine, theirs, net):
@@ -373,7 +396,8 @@ def compare_batch(learner, twin, net, weights, X, y, batch, optimizer=None):
     one step of each): the row of the table, and the first wrong quantity (None if all agree)."""
     learner.set(weights)
     weights = [np.array(a, np.float64) for a in learner.arrays()]       # as your arrays hold them: float32 rounds
-    y_pred, value, dy_pred, expected = autograd(twin, net, weights, X, y)
+    alternatives = references(twin, net, weights, X, y)
+    y_pred, value, dy_pred, expected = alternatives[0]
     try:
         calls = []
         for _ in range(2):                         # a second call shows gradients that accumulate
@@ -388,6 +412,8 @@ def compare_batch(learner, twin, net, weights, X, y, batch, optimizer=None):
                 {"batch": batch, "what": f"your model {what} at {raised_at(exc)}{said}", "hint": raised_hint(exc)})
     (mine_pred, mine_loss, mine, mine_dy), (_, _, again, _) = calls
     check_shapes(learner, net, mine, expected, len(X))
+    y_pred, value, dy_pred, expected = next((answer for answer in alternatives if matches(answer, calls[0], net)),
+                                            alternatives[0])
     row = {"batch": batch, "outputs": "-" if mine_pred is None else ok(same_outputs(mine_pred, y_pred, net)),
            "loss": "-" if mine_loss is None else ok(agree(mine_loss, value, net.dtype))}
     # the first call's wrong gradients, then the second's

@@ -186,3 +186,15 @@ class FlatOutputModuleNet(ModuleNet):
     def backward(self, dy_pred):
         assert dy_pred.ndim == 1, "dL/dy_pred should have the outputs' shape"
         super().backward(dy_pred.reshape(-1, 1))
+
+
+class StableBCENet(Net):
+    r"""cs231n style, sigmoid output, its BCE computed from the logit as docs/losses.md recommends:
+    ``max(z, 0) - z y + log1p(exp(-|z|))``, and ``dL/dz = (sigmoid(z) - y) / N``."""
+
+    def __init__(self, sizes, activations, seed=0):
+        super().__init__(sizes, (*activations[:-1], "linear"), "bce-logits", seed=seed)
+
+    def loss(self, X, y=None):
+        z = super().loss(X)                        # the logit: the last layer linear
+        return 1 / (1 + np.exp(-z)) if y is None else super().loss(X, y)

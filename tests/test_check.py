@@ -25,6 +25,7 @@ from learners import (
     InOutModuleNet,
     ModuleNet,
     Net,
+    StableBCENet,
 )
 
 ARTICLE = ([2, 3, 3, 1], ("tanh", "sigmoid", "tanh"))
@@ -272,3 +273,10 @@ def test_square_weights_are_read_the_way_the_outputs_match(learner, layout):
                     activations=("tanh",), loss="cross-entropy")
     assert verdict.correct, str(verdict)
     assert f"weights {layout}; square weights read so because your outputs match that reading" in verdict.model
+
+
+def test_a_stable_bce_from_the_logit_is_correct_where_bceloss_clamps():
+    model = StableBCENet([2, 8, 1], ("tanh", "sigmoid"))
+    model.params = {name: 20 * value for name, value in model.params.items()}    # its own outputs saturate
+    verdict = check(model, activations=("tanh",), loss="bce")
+    assert verdict.correct, str(verdict)
