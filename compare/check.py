@@ -433,7 +433,7 @@ def check_shapes(learner, net, mine, expected, batch):
     gradient not summed over the batch): it cannot be compared."""
     for k, (name, g, e) in enumerate(zip(learner.names, mine, expected, strict=True)):
         mistaken = ([(w, e.shape[1 - net.transposed]) if net.transposed else (e.shape[0], w) for w in net.sizes[:-1]]
-                    if k % 2 == 0 else [(batch, *e.shape)])
+                    if k % 2 == 0 else [(batch, *e.shape), (), (1, *e.shape)])      # not summed, sum(), keepdims
         if np.shape(g) not in (e.shape, e.shape[::-1], *mistaken):
             raise ValueError(f"the gradient of {name} has shape {np.shape(g)}, not {e.shape} like {name}")
 
@@ -541,10 +541,21 @@ def finite_difference(twin, net, weights, X, y, k, element, h=1e-6):
     return (loss(h) - loss(-h)) / (2 * h)
 
 
+# Derivatives learners write instead of the activation's: what each is, and its f'(z, a)
+WRONG_DERIVATIVES = {
+    "sigmoid": (("a (1 + a)", lambda z, a: a * (1 + a)), ("1 - a^2, tanh's", lambda z, a: 1 - a ** 2),
+                ("a", lambda z, a: a)),
+    "tanh": (("1 - a", lambda z, a: 1 - a), ("1 + a^2", lambda z, a: 1 + a ** 2),
+             ("a (1 - a), sigmoid's", lambda z, a: a * (1 - a))),
+    "relu": (("[z >= 0]", lambda z, a: (z >= 0) * 1.0), ("1 everywhere", lambda z, a: np.ones_like(z))),
+}
+
+
 def reference(net, weights, X, y, mistake=None, layer=None):
     r"""Every parameter gradient (in your layout) by manual's formulas, or as one classic ``mistake`` at
     ``layer`` computes them: ``"at z"``, ``"at a"`` (an activation's derivative evaluated at the wrong
-    one of the two), ``"input"`` (dW from another layer's input, ``layer`` being ``(k, j)``)."""
+    one of the two), ``"input"`` (dW from another layer's input, ``layer`` being ``(k, j)``), or a
+    function ``f'(z, a)`` written for the activation's derivative."""
     Ws = [w.T if net.transposed else w for w in weights[0::2]]       # (out, in), as z = x W^T + b
     xs, zs, activations = [], [], []
     a = X
@@ -567,7 +578,8 @@ def reference(net, weights, X, y, mistake=None, layer=None):
                 wrong(zs[k])
                 wrong.a = zs[k]                               # a formula in a, given z
             activation = wrong
-        dz = activation.backward(da)
+        dz = (da * mistake(zs[k], activation(zs[k])) if callable(mistake) and layer == k
+              else activation.backward(da))
         x = xs[layer[1]] if mistake == "input" and layer[0] == k else xs[k]
         grads[2 * k] = (dz.T @ x).T if net.transposed else dz.T @ x
         grads[2 * k + 1] = dz.sum(axis=0)
@@ -597,8 +609,13 @@ def diagnose(net, weights, X, y, k, g, second_call):
                 "zero every gradient before a backward pass (a forgotten zero_grad, or += into a kept array)")
     if weight and g.shape == e.T.shape and agree(g, e.T, net.dtype):
         return "dW transposed: for (out, in) weights dL/dW = dz^T x, for (in, out) weights x^T dz"
-    if not weight and g.shape == (len(X), *e.shape):
-        return "the bias gradient is not summed over the batch: db = dz.sum(axis=0)"
+    if not weight and g.shape != e.shape:
+        return {(len(X), *e.shape): "the bias gradient is not summed over the batch: db = dz.sum(axis=0)",
+                (): "db = dz.sum() adds up every axis, the units too: db = dz.sum(axis=0)",
+                (1, *e.shape): f"db keeps the batch axis (keepdims=True): the bias has shape {e.shape}, "
+                               "db = dz.sum(axis=0)"}[g.shape]
+    if not weight and agree(g, e / len(X), net.dtype):
+        return "db averaged over the batch: the bias gradient is the sum, db = dz.sum(axis=0)"
     factor = factor_hint(g, e, len(X), net.dtype)
     if factor:
         return factor
@@ -609,6 +626,10 @@ def diagnose(net, weights, X, y, k, g, second_call):
     candidates += [("input", (layer, j), f"dW from the input of layer {j + 1}, not of its own layer {layer + 1}: "
                                           "dL/dW = dz^T x with this layer's x")
                    for j in range(len(net.sizes) - 1) if j != layer]
+    name = net.activations[layer]
+    candidates += [(derivative, layer, f"layer {layer + 1}'s {name} derivative written {what}: "
+                                       f"dL/dz = {activation(name)[1]}")
+                   for what, derivative in WRONG_DERIVATIVES.get(name, ())]
     for mistake, where, hint in candidates:
         if agree(g, reference(net, weights, X, y, mistake, where)[k], net.dtype):
             return hint

@@ -198,3 +198,60 @@ class StableBCENet(Net):
     def loss(self, X, y=None):
         z = super().loss(X)                        # the logit: the last layer linear
         return 1 / (1 + np.exp(-z)) if y is None else super().loss(X, y)
+
+
+class WrongSigmoidNet(Net):
+    r"""cs231n style with the sigmoid's derivative written ``a * (1 + a)``."""
+
+    def loss(self, X, y=None):
+        saved = ACTIVATIONS["sigmoid"]
+        ACTIVATIONS["sigmoid"] = (saved[0], lambda z, a: a * (1 + a))
+        try:
+            return super().loss(X, y)
+        finally:
+            ACTIVATIONS["sigmoid"] = saved
+
+
+class KeptGradsNet(Net):
+    r"""cs231n style adding each call's gradients with += into arrays it keeps (and returns)."""
+
+    def loss(self, X, y=None):
+        result = super().loss(X, y)
+        if y is None:
+            return result
+        if self.kept is None:
+            self.kept = {name: np.zeros_like(value) for name, value in self.params.items()}
+        for name, g in result[1].items():
+            self.kept[name] += g
+        return result[0], self.kept
+
+
+class KeptGradsModuleNet(ModuleNet):
+    r"""Module style adding each backward's gradients with += into arrays its layers keep."""
+
+    def backward(self, dy_pred):
+        super().backward(dy_pred)
+        for layer in self.layers:
+            for p in (layer.weight, layer.bias):
+                p.kept = getattr(p, "kept", np.zeros_like(p.grad))
+                p.kept += p.grad
+                p.grad = p.kept
+
+
+class BiasShapeNet(Net):
+    r"""cs231n style with each bias gradient written another way: ``dz.sum()``, ``keepdims`` or a mean."""
+
+    def __init__(self, sizes, activations, written, seed=0):
+        super().__init__(sizes, activations, seed=seed)
+        self.written = written
+
+    def loss(self, X, y=None):
+        result = super().loss(X, y)
+        if y is None:
+            return result
+        grads = dict(result[1])
+        dz = grads["b1"]                 # right: summed; the wrong forms from the per-row dz are below
+        per_row = np.broadcast_to(dz / len(X), (len(X), dz.size))      # a dz whose rows sum to db
+        grads["b1"] = {"sum()": per_row.sum(), "keepdims": per_row.sum(axis=0, keepdims=True),
+                       "mean": per_row.mean(axis=0)}[self.written]
+        return result[0], grads

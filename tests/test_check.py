@@ -19,13 +19,17 @@ from conftest import refused, run_main
 from learners import (
     MISTAKES,
     AttributeNet,
+    BiasShapeNet,
     FlatOutputModuleNet,
     FlatOutputNet,
     Float32Net,
     InOutModuleNet,
+    KeptGradsModuleNet,
+    KeptGradsNet,
     ModuleNet,
     Net,
     StableBCENet,
+    WrongSigmoidNet,
 )
 
 ARTICLE = ([2, 3, 3, 1], ("tanh", "sigmoid", "tanh"))
@@ -280,3 +284,18 @@ def test_a_stable_bce_from_the_logit_is_correct_where_bceloss_clamps():
     model.params = {name: 20 * value for name, value in model.params.items()}    # its own outputs saturate
     verdict = check(model, activations=("tanh",), loss="bce")
     assert verdict.correct, str(verdict)
+
+
+@pytest.mark.parametrize("model, parameter, hint", [
+    (lambda: WrongSigmoidNet(*ARTICLE), "W2", "layer 2's sigmoid derivative written a (1 + a)"),
+    (lambda: KeptGradsNet(*ARTICLE), "W3", "your gradients accumulate across calls"),
+    (lambda: KeptGradsModuleNet(*ARTICLE), "fc3.weight", "your gradients accumulate across calls"),
+    (lambda: BiasShapeNet(*ARTICLE, "sum()"), "b1", "db = dz.sum() adds up every axis"),
+    (lambda: BiasShapeNet(*ARTICLE, "keepdims"), "b1", "db keeps the batch axis (keepdims=True)"),
+    (lambda: BiasShapeNet(*ARTICLE, "mean"), "b1", "db averaged over the batch"),
+], ids=["sigmoid' a (1 + a)", "+= into kept grads", "+= into kept grads, module", "db sum()", "db keepdims",
+        "db mean"])
+def test_each_mistake_learners_make_is_named_at_its_parameter(model, parameter, hint):
+    verdict = check(model())
+    assert not verdict.correct and verdict.first_wrong["parameter"] == parameter, verdict.first_wrong
+    assert verdict.first_wrong["hint"].startswith(hint), verdict.first_wrong["hint"]
