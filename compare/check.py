@@ -615,7 +615,7 @@ def diagnose(net, weights, X, y, k, g, second_call):
                 (1, *e.shape): f"db keeps the batch axis (keepdims=True): the bias has shape {e.shape}, "
                                "db = dz.sum(axis=0)"}[g.shape]
     if not weight and agree(g, e / len(X), net.dtype):
-        return "db averaged over the batch: the bias gradient is the sum, db = dz.sum(axis=0)"
+        return "db averaged over the batch, a mean where a sum is due: the bias gradient is db = dz.sum(axis=0)"
     factor = factor_hint(g, e, len(X), net.dtype)
     if factor:
         return factor
