@@ -23,6 +23,7 @@ import errno
 import importlib
 import importlib.util
 import os
+import re
 import sys
 import sysconfig
 import traceback
@@ -122,13 +123,16 @@ class Learner:
         self.model, self.criterion = model, criterion
         if isinstance(model, type):
             raise ValueError(f"{model.__name__} is a class: pass the model it builds, {model.__name__}()")
-        if isinstance(getattr(model, "params", None), dict) and callable(getattr(model, "loss", None)):
-            self.style, self.names = "cs231n", list(model.params)
+        self.columns = False             # deeplearning.ai's layout: examples as columns, set by check
+        self.store = next((store for store in (getattr(model, "params", None), getattr(model, "parameters", None))
+                           if isinstance(store, dict)), None)         # cs231n's params, deeplearning.ai's parameters
+        if self.store is not None and callable(getattr(model, "loss", None)):
+            self.style, self.names = "cs231n", in_layer_order(self.store)
         elif all(callable(getattr(model, method, None)) for method in ("forward", "backward", "named_parameters")):
             self.style, self.names = "module", [name for name, _ in self.parameters()]
         else:
             raise ValueError(f"{type(model).__name__} is neither module style (forward, backward, named_parameters) "
-                             "nor cs231n style (a dict params and loss(X, y))")
+                             "nor cs231n style (a dict params, or parameters, and loss(X, y))")
 
     def parameters(self):
         r"""``[(name, parameter)]`` of a module-style model, whether ``named_parameters()`` gives pairs or a dict."""
@@ -140,7 +144,7 @@ class Learner:
 
     def arrays(self):
         if self.style == "cs231n":
-            return [np.asarray(self.model.params[name]) for name in self.names]
+            return [np.asarray(self.store[name]) for name in self.names]
         return [np.asarray(held(p)) for _, p in self.parameters()]
 
     def set(self, arrays):
@@ -148,8 +152,8 @@ class Learner:
         the values too), in their own dtype; an array of another shape or none is replaced."""
         if self.style == "cs231n":
             for name, value in zip(self.names, arrays, strict=True):
-                if not write_into(self.model.params[name], value):
-                    self.model.params[name] = value.copy()
+                if not write_into(self.store[name], value):
+                    self.store[name] = value.copy()
             return
         for (_, p), value in zip(self.parameters(), arrays, strict=True):
             if not write_into(held(p), value):
@@ -159,21 +163,16 @@ class Learner:
     def gradients(self, X, y, dy_pred):
         r"""Your ``(y_pred or None, loss or None, [gradient per parameter], dL/dy_pred or None)`` for the batch:
         the cs231n style computes its own loss; the module style is given autograd's ``dL/dy_pred``, or
-        takes its own from ``criterion`` (called as ``criterion(y_pred, y)``, then ``criterion.backward()``)."""
+        takes its own from ``criterion`` (called as ``criterion(y_pred, y)``, then ``criterion.backward()``).
+        In deeplearning.ai's layout your model is given the examples as columns, and its outputs read back."""
+        if not self.columns:
+            return self.step(X, y, dy_pred)
+        y_pred, loss, grads, dy = self.step(X.T, y.T, dy_pred.T)
+        return None if y_pred is None else y_pred.T, loss, grads, None if dy is None else dy.T
+
+    def step(self, X, y, dy_pred):
         if self.style == "cs231n":
-            returned = self.model.loss(X, y)
-            if not (isinstance(returned, tuple) and len(returned) == 2 and isinstance(returned[1], dict)):
-                raise Uncheckable(f"loss(X, y) returned {short_repr(returned)}: it must return (loss, grads), grads a "
-                                  f"dict keyed as params ({', '.join(self.names)})")
-            loss, grads = returned
-            missing = [name for name in self.names if name not in grads]
-            if missing:
-                raise Uncheckable(f"loss(X, y) returned no gradient for {', '.join(missing)}")
-            try:
-                scores = np.asarray(self.model.loss(X))
-            except Exception:                      # loss(X) alone is optional
-                scores = None
-            return scores, float(loss), [np.array(grads[name]) for name in self.names], None
+            return self.cs231n_step(X, y)
         y_pred = np.asarray(self.model.forward(X))
         loss = None
         if self.criterion is not None:
@@ -184,23 +183,54 @@ class Learner:
         self.model.backward(dy_pred)
         return y_pred, loss, [np.array(p.grad) for _, p in self.parameters()], dy_pred if loss is not None else None
 
+    def cs231n_step(self, X, y):
+        returned = self.model.loss(X, y)
+        if not (isinstance(returned, tuple) and len(returned) == 2 and isinstance(returned[1], dict)):
+            raise Uncheckable(f"loss(X, y) returned {short_repr(returned)}: it must return (loss, grads), grads a "
+                              f"dict keyed as params ({', '.join(self.names)})")
+        loss, grads = returned
+        keys = {name: name if name in grads else f"d{name}" for name in self.names}     # deeplearning.ai's dW1
+        missing = [name for name, key in keys.items() if key not in grads]
+        if missing:
+            raise Uncheckable(f"loss(X, y) returned no gradient for {', '.join(missing)}")
+        try:
+            scores = np.asarray(self.model.loss(X))
+        except Exception:                          # loss(X) alone is optional
+            scores = None
+        return scores, float(loss), [np.array(grads[key]) for key in keys.values()], None
+
+
+def in_layer_order(store):
+    r"""The names of a dict of parameters, weight then bias layer by layer: by the number ending each name where
+    every name has one (``W1, W2, b1, b2`` -> ``W1, b1, W2, b2``; a bias's name starts with b), else as given."""
+    numbers = {name: re.search(r"(\d+)$", name) for name in store}
+    if not all(numbers.values()):
+        return list(store)
+    return sorted(store, key=lambda name: (int(numbers[name].group(1)), name.lower().startswith("b")))
+
+
+def bias_size(b):
+    r"""Units of a bias of shape ``(n,)``, ``(1, n)`` (a row) or ``(n, 1)`` (a column); None for another shape."""
+    shape = np.shape(b)
+    return shape[0] if len(shape) == 1 else max(shape) if len(shape) == 2 and 1 in shape else None
+
 
 def layers_of(learner, in_features):
     r"""``{transposed: sizes}`` of each reading of the weights under which the parameters chain as layers
     (``transposed``: ``(in, out)`` weights); both for square weights; ``ValueError`` saying why none."""
     arrays = learner.arrays()
-    if len(arrays) % 2 or any(np.ndim(w) != 2 or np.ndim(b) != 1
+    if len(arrays) % 2 or any(np.ndim(w) != 2 or bias_size(b) is None
                               for w, b in zip(arrays[0::2], arrays[1::2], strict=True)):
         shapes = ", ".join(f"{name} {np.shape(a)}" for name, a in zip(learner.names, arrays, strict=True))
         raise ValueError(f"the parameters do not form a chain of layers: expected (weight, bias) pairs, 2-D then "
-                         f"1-D, in order, got {shapes}")
+                         f"(n,), (1, n) or (n, 1), in order, got {shapes}")
     pairs = list(zip(arrays[0::2], arrays[1::2], strict=True))
     fits = {}
     for transposed in (False, True):
         sizes = [in_features]
         for W, b in pairs:
             n_out, n_in = W.shape[::-1] if transposed else W.shape
-            if n_in != sizes[-1] or n_out != len(b):
+            if n_in != sizes[-1] or n_out != bias_size(b) or (np.shape(b)[-1] == 1 < n_out and transposed):
                 break
             sizes.append(n_out)
         else:
@@ -254,12 +284,17 @@ class Network:
     activations: tuple         # per layer, the output's last
     loss: str
     dtype: str = "float64"     # your arrays': float32 ones are held to float32's tolerance
+    shapes: list = None        # your arrays' shapes: a bias may be (n,), (1, n) or (n, 1)
 
     def to_torch(self, arrays):
-        return [torch.tensor(a.T if self.transposed and a.ndim == 2 else a) for a in arrays]
+        r"""Your weights and biases as torch's: weights ``(out, in)``, biases ``(n,)``."""
+        return [torch.tensor(a.T if self.transposed else a) if k % 2 == 0 else torch.tensor(a.reshape(-1))
+                for k, a in enumerate(arrays)]
 
     def from_torch(self, tensors):
-        return [t.numpy().T if self.transposed and t.ndim == 2 else t.numpy() for t in tensors]
+        r"""Torch's weights and biases (or their gradients) in your layout and shapes."""
+        return [(t.numpy().T if self.transposed else t.numpy()) if k % 2 == 0 else t.numpy().reshape(shape)
+                for k, (t, shape) in enumerate(zip(tensors, self.shapes, strict=True))]
 
 
 def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=None, seed=1, batch_size=15,
@@ -290,7 +325,9 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
         raise ValueError(f"the model has {sizes[-1]} output(s); --loss {loss} takes {LOSSES[loss][2]} "
                          f"(--loss {' or '.join(takes) or 'none of them'} takes {sizes[-1]})")
     dtype = "float32" if all(a.dtype == np.float32 for a in learner.arrays()) else "float64"
-    nets = [Network(sizes, transposed, (*activations, output_activation or LOSSES[loss][1]), loss, dtype)
+    shapes = [np.shape(a) for a in learner.arrays()]
+    learner.columns = any(len(shape) == 2 and shape[1] == 1 < shape[0] for shape in shapes[1::2])   # b (n, 1)
+    nets = [Network(sizes, transposed, (*activations, output_activation or LOSSES[loss][1]), loss, dtype, shapes)
             for transposed, sizes in sorted(fits.items(), key=lambda fit: fit[0] != (learner.style == "cs231n"))]
     twin = torch_impl.NeuralNetwork(hidden, activations, nets[0].activations[-1], torch.float64,
                                     out_features=sizes[-1])
@@ -300,10 +337,11 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
                          f"{len(X_all)} training points")
     net = matching(learner, nets, twin, X_all[:batch_size], labels(y_all[:batch_size], loss))
     read = ("; square weights read so because your outputs match that reading" if len(nets) == 2 else "")
+    columns = ", examples as columns (deeplearning.ai's layout)" if learner.columns else ""
     verdict = Verdict(f"{learner.style}-style {type(model).__name__}: {'-'.join(map(str, sizes))}, "
                       f"{', '.join(net.activations[:-1]) or 'no hidden layer'}, {net.activations[-1]} output, "
                       f"{LOSSES[loss][0].__name__}, weights "
-                      f"{'(in, out)' if net.transposed else '(out, in)'}{read}, {dtype}"
+                      f"{'(in, out)' if net.transposed else '(out, in)'}{read}{columns}, {dtype}"
                       + (" (held to float32's tolerance: atol 1e-06, rtol 0.0001)" if dtype == "float32" else ""))
     given = [np.array(a, np.float64) for a in learner.arrays()]
     for name, offset, rows in BATCHES:
@@ -562,7 +600,7 @@ def reference(net, weights, X, y, mistake=None, layer=None):
     for W, b, name in zip(Ws, weights[1::2], net.activations, strict=True):
         activation = manual.ACTIVATIONS[name]()
         xs.append(a)
-        zs.append(a @ W.T + b)
+        zs.append(a @ W.T + b.reshape(-1))
         a = activation(zs[-1])
         activations.append(activation)
     criterion = LOSSES[net.loss][0]()
@@ -582,7 +620,7 @@ def reference(net, weights, X, y, mistake=None, layer=None):
               else activation.backward(da))
         x = xs[layer[1]] if mistake == "input" and layer[0] == k else xs[k]
         grads[2 * k] = (dz.T @ x).T if net.transposed else dz.T @ x
-        grads[2 * k + 1] = dz.sum(axis=0)
+        grads[2 * k + 1] = dz.sum(axis=0).reshape(net.shapes[2 * k + 1])
         da = dz @ Ws[k]
     return grads
 

@@ -255,3 +255,58 @@ class BiasShapeNet(Net):
         grads["b1"] = {"sum()": per_row.sum(), "keepdims": per_row.sum(axis=0, keepdims=True),
                        "mean": per_row.mean(axis=0)}[self.written]
         return result[0], grads
+
+
+class WeightsFirstNet(Net):
+    r"""cs231n style whose ``params`` lists the weights first: W1, W2, ..., b1, b2, ..."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.params = {name: self.params[name] for name in sorted(self.params, key=lambda n: (n[0] == "b", n))}
+
+
+class RowBiasNet(Net):
+    r"""cs231n style with biases of shape (1, H), as ``np.zeros((1, H))`` makes them."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.params = {name: value.reshape(1, -1) if name.startswith("b") else value
+                       for name, value in self.params.items()}
+
+    def loss(self, X, y=None):
+        result = super().loss(X, y)
+        if y is None:
+            return result
+        return result[0], {name: g.reshape(self.params[name].shape) for name, g in result[1].items()}
+
+
+class ColumnsNet:
+    r"""deeplearning.ai's layout: ``parameters`` W1 (n_h, n_x), b1 (n_h, 1), ...; examples as columns, X (n_x, m)
+    and Y (1, m); ``loss(X, Y)`` returns the cost and grads dW1, db1, ...; ``loss(X)`` the outputs (1, m)."""
+
+    def __init__(self, sizes, activations, seed=0):
+        rng = np.random.default_rng(seed)
+        self.parameters = {}
+        for k, (n_in, n_out) in enumerate(zip(sizes, sizes[1:], strict=False), 1):
+            self.parameters[f"W{k}"] = rng.normal(0, 1 / np.sqrt(n_in), (n_out, n_in))
+            self.parameters[f"b{k}"] = np.zeros((n_out, 1))
+        self.activations = activations
+
+    def loss(self, X, Y=None):
+        cache, A = [], X
+        for k, name in enumerate(self.activations, 1):
+            Z = self.parameters[f"W{k}"] @ A + self.parameters[f"b{k}"]
+            cache.append((A, Z))
+            A = ACTIVATIONS[name][0](Z)
+        if Y is None:
+            return A
+        m = Y.shape[1]
+        cost, dA = np.mean((A - Y) ** 2), 2 * (A - Y) / m
+        grads = {}
+        for k in reversed(range(1, len(self.activations) + 1)):
+            A_prev, Z = cache[k - 1]
+            dZ = dA * ACTIVATIONS[self.activations[k - 1]][1](Z, ACTIVATIONS[self.activations[k - 1]][0](Z))
+            grads[f"dW{k}"] = dZ @ A_prev.T
+            grads[f"db{k}"] = dZ.sum(axis=1, keepdims=True)
+            dA = self.parameters[f"W{k}"].T @ dZ
+        return cost, grads

@@ -20,6 +20,7 @@ from learners import (
     MISTAKES,
     AttributeNet,
     BiasShapeNet,
+    ColumnsNet,
     FlatOutputModuleNet,
     FlatOutputNet,
     Float32Net,
@@ -28,7 +29,9 @@ from learners import (
     KeptGradsNet,
     ModuleNet,
     Net,
+    RowBiasNet,
     StableBCENet,
+    WeightsFirstNet,
     WrongSigmoidNet,
 )
 
@@ -299,3 +302,12 @@ def test_each_mistake_learners_make_is_named_at_its_parameter(model, parameter, 
     verdict = check(model())
     assert not verdict.correct and verdict.first_wrong["parameter"] == parameter, verdict.first_wrong
     assert verdict.first_wrong["hint"].startswith(hint), verdict.first_wrong["hint"]
+
+
+@pytest.mark.parametrize("learner, layout", [(WeightsFirstNet, "(in, out)"), (RowBiasNet, "(in, out)"),
+                                             (ColumnsNet, "(out, in)")],
+                         ids=["weights first", "biases (1, H)", "deeplearning.ai's columns"])
+def test_a_correct_network_in_another_layout_is_correct(learner, layout):
+    verdict = check(learner(*ARTICLE))
+    assert verdict.correct, str(verdict)
+    assert f"weights {layout}" in verdict.model
