@@ -171,6 +171,8 @@ class GradsAsList(OnlyGrads):
                                                 "keyed as params (W1, b1)"),
     ("bad.py:GradsAsList", ["--activations", ""], "loss(X, y) returned (float, list): it must return (loss, grads)"),
     (".:Net", [], ".: Is a directory; give FILE.py:NAME"),
+    ("bad.py:Shape", ["--activations", "leaky_relu"], "--activations leaky_relu: must be names from tanh, sigmoid, "
+     "relu, linear, elu, selu, softplus, softsign, or one you add (docs/article.md: How to add an activation)"),
     ("exits.py:build", [], 'exits.py called sys.exit(0) while loading: the checker imports it to call build(); put '
                            'its script code under if __name__ == "__main__":'),
 ])

@@ -26,7 +26,8 @@ LIMITS = {
     "train_ratio": (lambda v: 0 < v < 1, "a number strictly between 0 and 1"),
     "seed": (lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)"),
     "hidden": (lambda v: all(n >= 1 for n in v), "neuron counts >= 1"),
-    "activations": (lambda v: set(v) <= set(ACTIVATIONS), f"names from {', '.join(ACTIVATIONS)}"),
+    "activations": (lambda v: set(v) <= set(ACTIVATIONS), f"names from {', '.join(ACTIVATIONS)}, or one you add "
+                                                           "(docs/article.md: How to add an activation)"),
 }
 
 
