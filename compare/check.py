@@ -22,6 +22,7 @@ loaded or checked.
 import errno
 import importlib
 import importlib.util
+import math
 import os
 import re
 import sys
@@ -285,6 +286,8 @@ class Network:
     loss: str
     dtype: str = "float64"     # your arrays': float32 ones are held to float32's tolerance
     shapes: list = None        # your arrays' shapes: a bias may be (n,), (1, n) or (n, 1)
+    l2: float = 0.0            # your loss's L2 term on the weights: l2 * sum(W^2) (or cs231n's other, half of it)
+    half: bool = False         # which of the two your loss matched: 0.5 l2 sum(W^2)
 
     def to_torch(self, arrays):
         r"""Your weights and biases as torch's: weights ``(out, in)``, biases ``(n,)``."""
@@ -298,7 +301,7 @@ class Network:
 
 
 def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=None, seed=1, batch_size=15,
-          criterion=None, optimizer=None):
+          criterion=None, optimizer=None, l2=None):
     r"""Check ``model``'s backprop against autograd (see the module's docstring); return a ``Verdict``.
 
     A module-style model may bring its own loss, ``criterion`` (``criterion(y_pred, y)``, then
@@ -327,7 +330,8 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
     dtype = "float32" if all(a.dtype == np.float32 for a in learner.arrays()) else "float64"
     shapes = [np.shape(a) for a in learner.arrays()]
     learner.columns = any(len(shape) == 2 and shape[1] == 1 < shape[0] for shape in shapes[1::2])   # b (n, 1)
-    nets = [Network(sizes, transposed, (*activations, output_activation or LOSSES[loss][1]), loss, dtype, shapes)
+    l2 = float(getattr(model, "reg", 0.0)) if l2 is None else l2            # cs231n's models keep theirs as reg
+    nets = [Network(sizes, transposed, (*activations, output_activation or LOSSES[loss][1]), loss, dtype, shapes, l2)
             for transposed, sizes in sorted(fits.items(), key=lambda fit: fit[0] != (learner.style == "cs231n"))]
     twin = torch_impl.NeuralNetwork(hidden, activations, nets[0].activations[-1], torch.float64,
                                     out_features=sizes[-1])
@@ -342,6 +346,7 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
                       f"{', '.join(net.activations[:-1]) or 'no hidden layer'}, {net.activations[-1]} output, "
                       f"{LOSSES[loss][0].__name__}, weights "
                       f"{'(in, out)' if net.transposed else '(out, in)'}{read}{columns}, {dtype}"
+                      + (f", L2 term {l2:g} * sum(W^2) or half of it" if l2 else "")
                       + (" (held to float32's tolerance: atol 1e-06, rtol 0.0001)" if dtype == "float32" else ""))
     given = [np.array(a, np.float64) for a in learner.arrays()]
     for name, offset, rows in BATCHES:
@@ -374,10 +379,11 @@ def computes_yours(learner, twin, net, weights, X, y):
     return same_outputs(mine_pred, y_pred, net) if mine_pred is not None else agree(mine_loss, value, net.dtype)
 
 
-def autograd(twin, net, weights, X, y, fused=False):
+def autograd(twin, net, weights, X, y, fused=False, half=False):
     r"""The twin's outputs, loss, dL/dy_pred and parameter gradients (in your layout) from ``weights``. With
     ``fused``, BCE's loss and gradients come from the output layer's logit (``BCEWithLogitsLoss``): the exact
-    function, where ``BCELoss`` on a saturated sigmoid clamps."""
+    function, where ``BCELoss`` on a saturated sigmoid clamps. ``net.l2`` adds ``l2 sum(W^2)`` over the
+    weights (``half``: ``0.5 l2 sum(W^2)``, as cs231n's later assignments write it)."""
     with torch.no_grad():
         for q, w in zip(twin.parameters(), net.to_torch(weights), strict=True):
             q.copy_(w)
@@ -393,13 +399,26 @@ def autograd(twin, net, weights, X, y, fused=False):
         twin.zero_grad()
     else:
         value = torch_impl.train.LOSSES[net.loss][0]()(y_pred, torch.tensor(y))
+    if net.l2:
+        value = value + (0.5 if half else 1.0) * net.l2 * sum((q ** 2).sum() for q in list(twin.parameters())[0::2])
     value.backward()
     return y_pred.detach().numpy(), value.item(), y_pred.grad.numpy(), net.from_torch(q.grad for q in twin.parameters())
 
 
 def references(twin, net, weights, X, y):
-    r"""The twin's answers for the batch: for BCE, ``BCELoss``'s and the exact function's from the logit."""
-    return [autograd(twin, net, weights, X, y, fused) for fused in (False, True)[:1 + (net.loss == "bce")]]
+    r"""The twin's answers for the batch, for each way of writing the loss you may have meant: for BCE,
+    ``BCELoss``'s and the exact function's from the logit; with an L2 term, ``l2 sum(W^2)`` and half of it."""
+    return [autograd(twin, net, weights, X, y, fused, half) for fused in (False, True)[:1 + (net.loss == "bce")]
+            for half in (False, True)[:1 + bool(net.l2)]]
+
+
+def chosen_reference(alternatives, yours, net):
+    r"""The index of the twin's answer your first call matches; else of the one whose loss yours equals; else 0."""
+    mine_loss = yours[1]
+    matched = [i for i, answer in enumerate(alternatives) if matches(answer, yours, net)]
+    by_loss = [i for i, answer in enumerate(alternatives) if mine_loss is not None and agree(mine_loss, answer[1],
+                                                                                                net.dtype)]
+    return (matched or by_loss or [0])[0]
 
 
 def matches(reference, yours, net):
@@ -450,8 +469,9 @@ def compare_batch(learner, twin, net, weights, X, y, batch, optimizer=None):
                 {"batch": batch, "what": f"your model {what} at {raised_at(exc)}{said}", "hint": raised_hint(exc)})
     (mine_pred, mine_loss, mine, mine_dy), (_, _, again, _) = calls
     check_shapes(learner, net, mine, expected, len(X))
-    y_pred, value, dy_pred, expected = next((answer for answer in alternatives if matches(answer, calls[0], net)),
-                                            alternatives[0])
+    chosen = chosen_reference(alternatives, calls[0], net)
+    net.half = bool(net.l2) and chosen % 2 == 1           # the L2 term your loss matched, for the diagnosis
+    y_pred, value, dy_pred, expected = alternatives[chosen]
     row = {"batch": batch, "outputs": "-" if mine_pred is None else ok(same_outputs(mine_pred, y_pred, net)),
            "loss": "-" if mine_loss is None else ok(agree(mine_loss, value, net.dtype))}
     # the first call's wrong gradients, then the second's
@@ -619,7 +639,9 @@ def reference(net, weights, X, y, mistake=None, layer=None):
         dz = (da * mistake(zs[k], activation(zs[k])) if callable(mistake) and layer == k
               else activation.backward(da))
         x = xs[layer[1]] if mistake == "input" and layer[0] == k else xs[k]
-        grads[2 * k] = (dz.T @ x).T if net.transposed else dz.T @ x
+        dW = (dz.T @ x).T if net.transposed else dz.T @ x
+        penalty = (0 if mistake == "no l2" else 1 if net.half else 2) * net.l2 * weights[2 * k]   # d(l2 sum W^2)/dW
+        grads[2 * k] = dW + penalty if dW.shape == penalty.shape else dW
         grads[2 * k + 1] = dz.sum(axis=0).reshape(net.shapes[2 * k + 1])
         da = dz @ Ws[k]
     return grads
@@ -647,32 +669,47 @@ def diagnose(net, weights, X, y, k, g, second_call):
                 "zero every gradient before a backward pass (a forgotten zero_grad, or += into a kept array)")
     if weight and g.shape == e.T.shape and agree(g, e.T, net.dtype):
         return "dW transposed: for (out, in) weights dL/dW = dz^T x, for (in, out) weights x^T dz"
-    if not weight and g.shape != e.shape:
-        return {(len(X), *e.shape): "the bias gradient is not summed over the batch: db = dz.sum(axis=0)",
-                (): "db = dz.sum() adds up every axis, the units too: db = dz.sum(axis=0)",
-                (1, *e.shape): f"db keeps the batch axis (keepdims=True): the bias has shape {e.shape}, "
-                               "db = dz.sum(axis=0)"}[g.shape]
-    if not weight and agree(g, e / len(X), net.dtype):
-        return "db averaged over the batch, a mean where a sum is due: the bias gradient is db = dz.sum(axis=0)"
+    if not weight:
+        hint = bias_hint(g, e, len(X), net.dtype)
+        if hint:
+            return hint
     factor = factor_hint(g, e, len(X), net.dtype)
     if factor:
         return factor
-    in_a = f"{activation('tanh')[1]} for tanh, {activation('sigmoid')[1]} for sigmoid"
-    candidates = [("at z", layer, f"the activation's derivative taken at z, where its formula is in a: {in_a}"),
-                  ("at a", layer, f"the activation's derivative taken at a = f(z), where its formula in a is "
-                                  f"due: {in_a}, with a = f(z) from the forward pass")]
-    candidates += [("input", (layer, j), f"dW from the input of layer {j + 1}, not of its own layer {layer + 1}: "
-                                          "dL/dW = dz^T x with this layer's x")
-                   for j in range(len(net.sizes) - 1) if j != layer]
-    name = net.activations[layer]
-    candidates += [(derivative, layer, f"layer {layer + 1}'s {name} derivative written {what}: "
-                                       f"dL/dz = {activation(name)[1]}")
-                   for what, derivative in WRONG_DERIVATIVES.get(name, ())]
-    for mistake, where, hint in candidates:
+    for mistake, where, hint in candidates(net, layer, weight):
         if agree(g, reference(net, weights, X, y, mistake, where)[k], net.dtype):
             return hint
     return (f"none of the classic mistakes: check layer {layer + 1}'s dz = da * f'(z), dW = dz^T x and db = sum dz, "
             "and the gradient passed back to it, da = dz_next W_next")
+
+
+def bias_hint(g, e, batch, dtype):
+    r"""The hint for a bias gradient ``g`` of another shape than autograd's ``e``, or averaged; else None."""
+    if g.shape != e.shape:
+        return {(batch, *e.shape): "the bias gradient is not summed over the batch: db = dz.sum(axis=0)",
+                (): "db = dz.sum() adds up every axis, the units too: db = dz.sum(axis=0)",
+                (1, *e.shape): f"db keeps the batch axis (keepdims=True): the bias has shape {e.shape}, "
+                               "db = dz.sum(axis=0)"}[g.shape]
+    if agree(g, e / batch, dtype):
+        return "db averaged over the batch, a mean where a sum is due: the bias gradient is db = dz.sum(axis=0)"
+    return None
+
+
+def candidates(net, layer, weight):
+    r"""``(mistake, where, hint)`` of every mistake ``reference`` can make at ``layer``, tried in this order."""
+    in_a = f"{activation('tanh')[1]} for tanh, {activation('sigmoid')[1]} for sigmoid"
+    found = [("at z", layer, f"the activation's derivative taken at z, where its formula is in a: {in_a}"),
+             ("at a", layer, f"the activation's derivative taken at a = f(z), where its formula in a is "
+                             f"due: {in_a}, with a = f(z) from the forward pass")]
+    found += [("input", (layer, j), f"dW from the input of layer {j + 1}, not of its own layer {layer + 1}: "
+                                     "dL/dW = dz^T x with this layer's x")
+              for j in range(len(net.sizes) - 1) if j != layer]
+    if net.l2 and weight:
+        found.append(("no l2", layer, f"the L2 term's gradient is missing: dW += {1 if net.half else 2} * reg * W"))
+    name = net.activations[layer]
+    return found + [(derivative, layer, f"layer {layer + 1}'s {name} derivative written {what}: "
+                                        f"dL/dz = {activation(name)[1]}")
+                    for what, derivative in WRONG_DERIVATIVES.get(name, ())]
 
 
 def main(argv=None):
@@ -681,12 +718,16 @@ def main(argv=None):
     parser.add_argument("model", metavar="FILE.py:NAME", help="NAME() builds your model (or MODULE:NAME)")
     parser.add_argument("--output-activation", choices=tuple(manual.ACTIVATIONS),
                         help="the output layer's activation (default: the loss's, tanh for mse and l1)")
+    parser.add_argument("--l2", type=float, metavar="REG", help="your loss adds REG * sum(W^2) over the weights "
+                        "(or half of it, as cs231n writes it both ways; default: your model's reg, else 0)")
     args = parser.parse_args(argv)
     # the hidden layers come from the model: as many as --activations names, for Config's checks
     config, _ = cli.configure(parser, args, hidden=(1,) * len(vars(args).get("activations", ("tanh", "sigmoid"))))
     try:
+        if args.l2 is not None and not 0 <= args.l2 < math.inf:
+            raise ValueError(f"--l2 {args.l2}: must be a finite number >= 0")
         verdict = check(load(args.model), config.activations, config.loss, args.output_activation, config.seed,
-                        config.batch_size)
+                        config.batch_size, l2=args.l2)
     except ValueError as exc:
         parser.error(str(exc))
     out = cli.report_stream(args)

@@ -310,3 +310,22 @@ class ColumnsNet:
             grads[f"db{k}"] = dZ.sum(axis=1, keepdims=True)
             dA = self.parameters[f"W{k}"].T @ dZ
         return cost, grads
+
+
+class L2Net(Net):
+    r"""cs231n style with its L2 term, ``reg * sum(W*W)`` over the weights (``half``: ``0.5 reg sum(W*W)``);
+    ``forget`` leaves its gradient out."""
+
+    def __init__(self, sizes, activations, reg=0.1, half=False, forget=False, seed=0):
+        super().__init__(sizes, activations, seed=seed)
+        self.reg, self.factor, self.forget = reg, 0.5 if half else 1.0, forget
+
+    def loss(self, X, y=None):
+        result = super().loss(X, y)
+        if y is None:
+            return result
+        weights = {name: W for name, W in self.params.items() if name.startswith("W")}
+        value = result[0] + self.factor * self.reg * sum((W * W).sum() for W in weights.values())
+        grads = {name: g + (0 if self.forget or name not in weights else 2 * self.factor * self.reg * weights[name])
+                 for name, g in result[1].items()}
+        return value, grads

@@ -27,6 +27,7 @@ from learners import (
     InOutModuleNet,
     KeptGradsModuleNet,
     KeptGradsNet,
+    L2Net,
     ModuleNet,
     Net,
     RowBiasNet,
@@ -313,3 +314,12 @@ def test_a_correct_network_in_another_layout_is_correct(learner, layout):
     verdict = check(learner(*ARTICLE))
     assert verdict.correct, str(verdict)
     assert f"weights {layout}" in verdict.model
+
+
+@pytest.mark.parametrize("half", [False, True], ids=["reg sum(W^2)", "0.5 reg sum(W^2)"])
+def test_a_loss_with_cs231n_s_l2_term_is_checked_with_it(half, capsys, tmp_path):
+    assert check(L2Net(*ARTICLE, half=half)).correct                       # the model's own reg
+    assert check(L2Net(*ARTICLE, reg=0.0, half=half), l2=0.0).correct
+    verdict = check(L2Net(*ARTICLE, half=half, forget=True))
+    assert not verdict.correct and verdict.first_wrong["parameter"] == "W3"
+    assert "L2 term 0.1 * sum(W^2)" in verdict.model
