@@ -306,8 +306,8 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
 
     A module-style model may bring its own loss, ``criterion`` (``criterion(y_pred, y)``, then
     ``criterion.backward()`` gives ``dL/dy_pred``), and its own optimizer, built on its parameters:
-    after the gradients, ``optimizer.step()`` is checked against ``torch.optim.SGD`` with the
-    optimizer's ``lr`` and ``weight_decay``.
+    after the gradients, ``optimizer.step()`` is checked against torch's optimizer of its kind (SGD, with
+    momentum, dampening, Nesterov and weight decay; Adam; AdamW) and hyper-parameters, read from it.
 
     Raises ``ValueError`` (one line) for a model that cannot be checked: parameters that do not chain,
     activations that do not pair with the hidden layers, gradients of another shape.
@@ -342,6 +342,7 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
     net = matching(learner, nets, twin, X_all[:batch_size], labels(y_all[:batch_size], loss))
     read = ("; square weights read so because your outputs match that reading" if len(nets) == 2 else "")
     columns = ", examples as columns (deeplearning.ai's layout)" if learner.columns else ""
+    pair = None if optimizer is None else (optimizer, torch_optimizer(optimizer, twin.parameters()))
     verdict = Verdict(f"{learner.style}-style {type(model).__name__}: {'-'.join(map(str, sizes))}, "
                       f"{', '.join(net.activations[:-1]) or 'no hidden layer'}, {net.activations[-1]} output, "
                       f"{LOSSES[loss][0].__name__}, weights "
@@ -355,7 +356,7 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
         rows = {None: batch_size, "last": len(X_all) % batch_size or batch_size}.get(rows, rows)
         idx = rng.choice(len(X_all), rows, replace=False)
         batch = f"{name} ({rows} row{'s' * (rows > 1)})"
-        row, first = compare_batch(learner, twin, net, weights, X_all[idx], labels(y_all[idx], loss), batch, optimizer)
+        row, first = compare_batch(learner, twin, net, weights, X_all[idx], labels(y_all[idx], loss), batch, pair)
         verdict.rows.append(row)
         verdict.first_wrong = verdict.first_wrong or first
     learner.set(given)
@@ -448,9 +449,9 @@ def ok(flag):
     return "ok" if flag else "WRONG"
 
 
-def compare_batch(learner, twin, net, weights, X, y, batch, optimizer=None):
-    r"""One batch, your model twice from the same weights and the twin once (then, given ``optimizer``,
-    one step of each): the row of the table, and the first wrong quantity (None if all agree)."""
+def compare_batch(learner, twin, net, weights, X, y, batch, optimizers=None):
+    r"""One batch, your model twice from the same weights and the twin once (then, given ``optimizers``, yours
+    and torch's, one step of each): the row of the table, and the first wrong quantity (None if all agree)."""
     learner.set(weights)
     weights = [np.array(a, np.float64) for a in learner.arrays()]       # as your arrays hold them: float32 rounds
     alternatives = references(twin, net, weights, X, y)
@@ -481,9 +482,9 @@ def compare_batch(learner, twin, net, weights, X, y, batch, optimizer=None):
     row["gradients"] = ok(not wrong and (mine_dy is None or agree(mine_dy, dy_pred, net.dtype)))
     first = first_wrong(learner, twin, net, (weights, X, y, batch), row, calls[0], wrong,
                         (value, dy_pred, expected))
-    if first or optimizer is None:
+    if first or optimizers is None:
         return row, first
-    return row, check_step(learner, twin, net, weights, optimizer, row, batch)
+    return row, check_step(learner, twin, net, optimizers, row, batch)
 
 
 def check_shapes(learner, net, mine, expected, batch):
@@ -557,37 +558,68 @@ def worst(mine, expected):
     return {"element": list(map(int, element)), "yours": float(mine[element]), "autograd": float(expected[element])}
 
 
-def check_step(learner, twin, net, weights, optimizer, row, batch):
-    r"""Your optimizer's ``step()`` from the gradients just checked, against ``torch.optim.SGD`` with its
-    ``lr`` and ``weight_decay``; the first parameter it updates wrongly, or None."""
-    lr, weight_decay = getattr(optimizer, "lr", None), getattr(optimizer, "weight_decay", 0.0)
-    if lr is None:
-        raise ValueError(f"the optimizer {type(optimizer).__name__} has no lr to compare torch.optim.SGD with")
-    before = [a.copy() for a in learner.arrays()]
-    grads = learner.gradients_held()
+# torch's optimizers the checker compares yours with, by a word of your class's name, and what each reads
+KINDS = {"adamw": ("AdamW", ("lr", "betas", "eps", "weight_decay", "amsgrad")),
+         "adam": ("Adam", ("lr", "betas", "eps", "weight_decay", "amsgrad")),
+         "sgd": ("SGD", ("lr", "momentum", "dampening", "weight_decay", "nesterov"))}
+
+
+def torch_optimizer(optimizer, params):
+    r"""torch's optimizer of your optimizer's kind (its class's name says which), on ``params``, with the
+    hyper-parameters your optimizer holds as attributes (torch's defaults for those it does not);
+    ``ValueError`` in one line for another kind or hyper-parameters torch refuses."""
+    name = type(optimizer).__name__
+    kind = next((kind for word, kind in KINDS.items() if word in name.lower()), None)
+    if kind is None:
+        raise ValueError(f"the optimizer {name}: the checker compares SGD (momentum, dampening, Nesterov, weight "
+                         "decay), Adam and AdamW, known by their class's name; check the gradients without it")
+    torch_name, settings = kind
+    found = {key: getattr(optimizer, key) for key in settings if hasattr(optimizer, key)}
+    if "lr" not in found:
+        raise ValueError(f"the optimizer {name} has no lr to compare torch.optim.{torch_name} with")
+    try:
+        return getattr(torch.optim, torch_name)(params, **found)
+    except ValueError as exc:
+        raise ValueError(f"the optimizer {name}: torch.optim.{torch_name} refuses its settings: {exc}") from None
+
+
+def check_step(learner, twin, net, optimizers, row, batch):
+    r"""Your optimizer's ``step()`` from the gradients just checked, against torch's twin optimizer (which keeps
+    its own state from step to step, as yours does); the first parameter it updates wrongly, or None."""
+    optimizer, twin_optimizer = optimizers
+    before, grads = [a.copy() for a in learner.arrays()], learner.gradients_held()
     try:
         optimizer.step()
     except Exception as exc:
         row["update"] = "raised"
         return {"batch": batch, "what": f"your optimizer's step() raised {type(exc).__name__} at {raised_at(exc)}: "
                 f"{exc}", "hint": raised_hint(exc)}
-    torch.optim.SGD(twin.parameters(), lr=lr, weight_decay=weight_decay).step()
+    twin_optimizer.step()
     expected, mine = net.from_torch(q.detach() for q in twin.parameters()), learner.arrays()
-    order = from_the_output(len(mine))
-    wrong = [k for k in order if not agree(mine[k], expected[k], net.dtype)]
+    wrong = [k for k in from_the_output(len(mine)) if not agree(mine[k], expected[k], net.dtype)]
     row["update"] = ok(not wrong)
     if not wrong:
         return None
-    k = wrong[0]
-    p, g = before[k], grads[k]
+    k, settings = wrong[0], {key: value for key, value in twin_optimizer.defaults.items()
+                             if key in KINDS[type(twin_optimizer).__name__.lower()][1]}
+    described = ", ".join(f"{key} {value}" for key, value in settings.items())
+    return {"batch": batch, "parameter": learner.names[k], "what": f"the update of {learner.names[k]} by your "
+            f"optimizer (torch.optim.{type(twin_optimizer).__name__}: {described})", **worst(mine[k], expected[k]),
+            "hint": update_hint(settings, before[k], grads[k], mine[k], net.dtype)}
+
+
+def update_hint(settings, p, g, mine, dtype):
+    r"""What a wrong update of ``p`` (gradient ``g``) most likely forgot: plain SGD's classic three, else where the
+    algorithm is written out."""
+    lr, weight_decay = settings["lr"], settings["weight_decay"]
+    if settings.get("momentum", 1) or "betas" in settings:
+        return "docs/optimizers.md writes this optimizer's update equation by equation, with torch's defaults"
     candidates = ((p - lr * g, "the weight decay is missing: SGD adds weight_decay * p to the gradient"),
                   (p + lr * (g + weight_decay * p), "the step goes up the gradient: p.data -= lr * (...), not +="),
                   (p - (g + weight_decay * p),
                    "the learning rate is missing: p.data -= lr * (p.grad + weight_decay * p.data)"))
-    hint = next((hint for update, hint in candidates if agree(mine[k], update, net.dtype)),
+    return next((hint for update, hint in candidates if agree(mine, update, dtype)),
                 "SGD with weight decay is p.data -= lr * (p.grad + weight_decay * p.data), for every parameter")
-    return {"batch": batch, "parameter": learner.names[k], "what": f"the update of {learner.names[k]} by your "
-            f"optimizer (lr {lr}, weight decay {weight_decay})", **worst(mine[k], expected[k]), "hint": hint}
 
 
 def finite_difference(twin, net, weights, X, y, k, element, h=1e-6):

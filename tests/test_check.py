@@ -13,6 +13,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+import manual
 from compare.check import check, main
 
 from conftest import refused, run_main
@@ -323,3 +324,33 @@ def test_a_loss_with_cs231n_s_l2_term_is_checked_with_it(half, capsys, tmp_path)
     verdict = check(L2Net(*ARTICLE, half=half, forget=True))
     assert not verdict.correct and verdict.first_wrong["parameter"] == "W3"
     assert "L2 term 0.1 * sum(W^2)" in verdict.model
+
+
+@pytest.mark.parametrize("make", [
+    lambda ps: manual.SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.03),
+    lambda ps: manual.SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
+    lambda ps: manual.Adam(ps, lr=0.01, amsgrad=True),
+    lambda ps: manual.AdamW(ps, lr=0.01, weight_decay=0.1),
+], ids=["momentum", "Nesterov", "Adam (amsgrad)", "AdamW"])
+def test_the_project_s_optimizers_are_checked_as_torch_s_step_after_step(make):
+    model = ModuleNet(*ARTICLE)
+    verdict = check(model, optimizer=make([p for _, p in model.named_parameters()]))
+    assert verdict.correct and [row["update"] for row in verdict.rows] == ["ok"] * 3, str(verdict)
+
+
+def test_a_momentum_step_without_its_weight_decay_is_wrong_with_where_it_is_written(monkeypatch):
+    monkeypatch.setattr(manual.Optimizer, "apply_weight_decay", lambda self, p: p.grad)     # the decay forgotten
+    model = ModuleNet(*ARTICLE)
+    verdict = check(model, optimizer=manual.SGD([p for _, p in model.named_parameters()], lr=0.1, momentum=0.9,
+                                                weight_decay=0.03))
+    assert not verdict.correct and verdict.first_wrong["parameter"] == "fc3.weight"
+    assert verdict.first_wrong["what"] == ("the update of fc3.weight by your optimizer (torch.optim.SGD: lr 0.1, "
+                                           "momentum 0.9, dampening 0, weight_decay 0.03, nesterov False)")
+    assert verdict.first_wrong["hint"].startswith("docs/optimizers.md writes this optimizer's update")
+
+
+def test_an_optimizer_the_checker_does_not_know_is_one_line():
+    class RMSprop:
+        lr = 0.01
+    with pytest.raises(ValueError, match="the optimizer RMSprop: the checker compares SGD"):
+        check(ModuleNet(*ARTICLE), optimizer=RMSprop())
