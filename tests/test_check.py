@@ -345,7 +345,7 @@ def test_a_momentum_step_without_its_weight_decay_is_wrong_with_where_it_is_writ
                                                 weight_decay=0.03))
     assert not verdict.correct and verdict.first_wrong["parameter"] == "fc3.weight"
     assert verdict.first_wrong["what"] == ("the update of fc3.weight by your optimizer (torch.optim.SGD: lr 0.1, "
-                                           "momentum 0.9, dampening 0, weight_decay 0.03, nesterov False)")
+                                           "momentum 0.9, dampening 0.0, weight_decay 0.03, nesterov False)")
     assert verdict.first_wrong["hint"].startswith("docs/optimizers.md writes this optimizer's update")
 
 
