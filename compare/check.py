@@ -492,7 +492,8 @@ def check_shapes(learner, net, mine, expected, batch):
     gradient not summed over the batch): it cannot be compared."""
     for k, (name, g, e) in enumerate(zip(learner.names, mine, expected, strict=True)):
         mistaken = ([(w, e.shape[1 - net.transposed]) if net.transposed else (e.shape[0], w) for w in net.sizes[:-1]]
-                    if k % 2 == 0 else [(batch, *e.shape), (), (1, *e.shape)])      # not summed, sum(), keepdims
+                    if k % 2 == 0 else [(batch, *e.shape), (*e.shape[:-1], batch), (), (1, *e.shape)])
+        # a bias gradient not summed (rows or columns as examples), summed over every axis, or with keepdims
         if np.shape(g) not in (e.shape, e.shape[::-1], *mistaken):
             raise ValueError(f"the gradient of {name} has shape {np.shape(g)}, not {e.shape} like {name}")
 
@@ -633,12 +634,13 @@ def finite_difference(twin, net, weights, X, y, k, element, h=1e-6):
 
 # Derivatives learners write instead of the activation's: what each is, and its f'(z, a)
 WRONG_DERIVATIVES = {
-    "sigmoid": (("a (1 + a)", lambda z, a: a * (1 + a)), ("1 - a^2, tanh's", lambda z, a: 1 - a ** 2),
-                ("a", lambda z, a: a)),
-    "tanh": (("1 - a", lambda z, a: 1 - a), ("1 + a^2", lambda z, a: 1 + a ** 2),
-             ("a (1 - a), sigmoid's", lambda z, a: a * (1 - a))),
-    "relu": (("[z >= 0]", lambda z, a: (z >= 0) * 1.0), ("1 everywhere", lambda z, a: np.ones_like(z))),
+    "sigmoid": (("written a (1 + a)", lambda z, a: a * (1 + a)), ("written 1 - a^2, tanh's", lambda z, a: 1 - a ** 2),
+                ("written a", lambda z, a: a)),
+    "tanh": (("written 1 - a", lambda z, a: 1 - a), ("written 1 + a^2", lambda z, a: 1 + a ** 2),
+             ("written a (1 - a), sigmoid's", lambda z, a: a * (1 - a))),
+    "relu": (("written [z >= 0]", lambda z, a: (z >= 0) * 1.0),),
 }
+LEFT_OUT = ("left out (dL/dz = dL/da)", lambda z, a: np.ones_like(z))      # any activation's
 
 
 def reference(net, weights, X, y, mistake=None, layer=None):
@@ -670,25 +672,36 @@ def reference(net, weights, X, y, mistake=None, layer=None):
             activation = wrong
         dz = (da * mistake(zs[k], activation(zs[k])) if callable(mistake) and layer == k
               else activation.backward(da))
+        passed = da if (mistake, layer) == ("from da", k) else dz             # what goes back to the layer below
         x = xs[layer[1]] if mistake == "input" and layer[0] == k else xs[k]
         dW = (dz.T @ x).T if net.transposed else dz.T @ x
-        penalty = (0 if mistake == "no l2" else 1 if net.half else 2) * net.l2 * weights[2 * k]   # d(l2 sum W^2)/dW
+        factor = {"no l2": 0, "l2 factor": 2 if net.half else 1}.get(mistake, 1 if net.half else 2)
+        penalty = factor * net.l2 * weights[2 * k]                                   # d(l2 sum W^2)/dW
         grads[2 * k] = dW + penalty if dW.shape == penalty.shape else dW
-        grads[2 * k + 1] = dz.sum(axis=0).reshape(net.shapes[2 * k + 1])
-        da = dz @ Ws[k]
+        grads[2 * k + 1] = (dz.sum(axis=0).reshape(net.shapes[2 * k + 1])
+                            + (2 * net.l2 * weights[2 * k + 1] if mistake == "l2 biases" else 0))
+        square = (mistake, layer) == ("W^T", k) and Ws[k].shape[0] == Ws[k].shape[1]
+        da = passed @ (Ws[k].T if square else Ws[k])
     return grads
 
 
 def factor_hint(g, e, batch, dtype="float64"):
-    r"""The hint for a gradient ``g`` that is autograd's ``e`` times 2, 1/2, the batch size or its inverse."""
+    r"""The hint for a gradient ``g`` that is autograd's ``e`` times 2, 1/2, -1, the batch size or its inverse,
+    or the batch's rows over another number (a batch size written into the code)."""
     for factor, hint in ((2, "twice autograd's: a factor 2 too many (the 2 of MSE applied twice?)"),
                          (0.5, "half of autograd's: the 2 of (y_pred - y)^2 forgotten, as for a 1/2-MSE"),
+                         (-1, "minus autograd's: the sign flipped, (y - y_pred) where (y_pred - y) is due"),
                          (batch, "the batch size times autograd's: a sum where the loss takes the mean "
                                  "(the 1/N forgotten)"),
                          (1 / batch, "autograd's over the batch size: a mean where a sum is due "
                                      "(dW and db add up the batch)")):
         if agree(g, factor * e, dtype):
             return hint
+    scale = float(np.vdot(g, e) / np.vdot(e, e)) if np.shape(g) == np.shape(e) and np.vdot(e, e) else 0
+    divisor = round(batch / scale) if scale > 0 else 0
+    if divisor > 1 and divisor != batch and agree(g, batch / divisor * e, dtype):
+        return (f"divided by {divisor}, not by the batch's {batch} rows: a batch size written into the code; "
+                "divide by the batch's own size, len(X)")
     return None
 
 
@@ -718,7 +731,8 @@ def diagnose(net, weights, X, y, k, g, second_call):
 def bias_hint(g, e, batch, dtype):
     r"""The hint for a bias gradient ``g`` of another shape than autograd's ``e``, or averaged; else None."""
     if g.shape != e.shape:
-        return {(batch, *e.shape): "the bias gradient is not summed over the batch: db = dz.sum(axis=0)",
+        not_summed = "the bias gradient is not summed over the batch: db = dz.sum(axis=0)"
+        return {(batch, *e.shape): not_summed, (*e.shape[:-1], batch): not_summed,
                 (): "db = dz.sum() adds up every axis, the units too: db = dz.sum(axis=0)",
                 (1, *e.shape): f"db keeps the batch axis (keepdims=True): the bias has shape {e.shape}, "
                                "db = dz.sum(axis=0)"}[g.shape]
@@ -738,21 +752,37 @@ def candidates(net, layer, weight):
               for j in range(len(net.sizes) - 1) if j != layer]
     if net.l2 and weight:
         found.append(("no l2", layer, f"the L2 term's gradient is missing: dW += {1 if net.half else 2} * reg * W"))
+    if net.l2 and not weight:
+        found.append(("l2 biases", layer, "the L2 term's gradient is added to the biases too: reg sum(W^2) is on the "
+                                          "weights only"))
+    if net.l2 and weight:
+        found.append(("l2 factor", layer, "the L2 term's gradient has the other factor: d(reg sum W^2)/dW = 2 reg W, "
+                                          "d(0.5 reg sum W^2)/dW = reg W"))
+    if layer + 1 < len(net.activations):              # what the layer above passed back to this one
+        found += [("W^T", layer + 1, f"the gradient passed back through layer {layer + 2} with W^T: dL/dx = dz W for "
+                                     "(out, in) weights, dz W^T for (in, out)"),
+                  ("from da", layer + 1, f"the gradient passed back from dL/da of layer {layer + 2}, before its "
+                                         "activation's derivative: dL/dx = dz W with dz = dL/da f'(z)")]
     name = net.activations[layer]
-    return found + [(derivative, layer, f"layer {layer + 1}'s {name} derivative written {what}: "
-                                        f"dL/dz = {activation(name)[1]}")
-                    for what, derivative in WRONG_DERIVATIVES.get(name, ())]
+    return found + [(derivative, layer, f"layer {layer + 1}'s {name} derivative {what}: dL/dz = {activation(name)[1]}")
+                    for what, derivative in (*WRONG_DERIVATIVES.get(name, ()), LEFT_OUT)]
 
 
 def main(argv=None):
     parser = cli.parser("python -m compare.check", __doc__.split("\n\n")[0].replace("``", ""),
                         ("activations", "loss", "seed", "batch_size", "json"))
-    parser.add_argument("model", metavar="FILE.py:NAME", help="NAME() builds your model (or MODULE:NAME)")
+    parser.add_argument("model", metavar="FILE.py:NAME", nargs="?", help="NAME() builds your model (or MODULE:NAME)")
+    parser.add_argument("--catalogue", action="store_true", help="instead, plant each classic mistake of "
+                        "compare/catalogue.py into networks of several styles and print how the checker does")
     parser.add_argument("--output-activation", choices=tuple(manual.ACTIVATIONS),
                         help="the output layer's activation (default: the loss's, tanh for mse and l1)")
     parser.add_argument("--l2", type=float, metavar="REG", help="your loss adds REG * sum(W^2) over the weights "
                         "(or half of it, as cs231n writes it both ways; default: your model's reg, else 0)")
     args = parser.parse_args(argv)
+    if args.catalogue:
+        return catalogue(parser, args)
+    if args.model is None:
+        parser.error("give FILE.py:NAME (or MODULE:NAME), the model to check, or --catalogue")
     # the hidden layers come from the model: as many as --activations names, for Config's checks
     config, _ = cli.configure(parser, args, hidden=(1,) * len(vars(args).get("activations", ("tanh", "sigmoid"))))
     try:
@@ -766,6 +796,18 @@ def main(argv=None):
     print(verdict, file=out)
     save_outputs(parser, [(args.json, json_writer(verdict.to_json()))])
     return 0 if verdict.correct else 1
+
+
+def catalogue(parser, args):
+    r"""``--catalogue``: the table of ``compare.catalogue``; exit 0 when every mistake is detected at its parameter
+    and every correct network is CORRECT."""
+    if args.model is not None:
+        parser.error("--catalogue checks its own networks: drop FILE.py:NAME")
+    from . import catalogue as planted  # the catalogue's networks: built only when asked for
+    rows, correct = planted.measure(check, lambda model: Learner(model).names)
+    print(planted.table(rows, correct), file=cli.report_stream(args))
+    detected = all(found[0] and found[1] for _, styles in rows for found in styles.values())
+    return 0 if detected and all(correct.values()) else 1
 
 
 if __name__ == "__main__":

@@ -354,3 +354,20 @@ def test_an_optimizer_the_checker_does_not_know_is_one_line():
         lr = 0.01
     with pytest.raises(ValueError, match="the optimizer RMSprop: the checker compares SGD"):
         check(ModuleNet(*ARTICLE), optimizer=RMSprop())
+
+
+def test_the_catalogue_of_classic_mistakes_is_detected_named_and_no_correct_network_is_wrong():
+    from compare import catalogue
+    from compare.check import Learner
+    rows, correct = catalogue.measure(check, lambda model: Learner(model).names)
+    found = [result for _, styles in rows for result in styles.values()]
+    assert len(rows) >= 30 and len({style for _, styles in rows for style in styles}) >= 6
+    assert all(detected and parameter for detected, parameter, _ in found), [
+        (mistake.name, style) for mistake, styles in rows for style, result in styles.items() if not all(result[:2])]
+    assert sum(named for _, _, named in found) >= 0.9 * len(found)
+    assert all(correct.values()), correct
+
+
+def test_python_dash_m_compare_check_catalogue_prints_the_table(capsys):
+    status, out, _ = run_main(main, ["--catalogue"], capsys)
+    assert status == 0 and out.splitlines()[0].startswith("mistake") and "correct networks: 8 of 8 CORRECT" in out
