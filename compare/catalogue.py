@@ -47,12 +47,12 @@ MISTAKES = [
             taught="Nielsen ch. 2 (C = 1/2 ||y - a||^2 hides it); Playground's 1/2-MSE", styles=OWN_LOSS),
     Mistake("MSE's 1/N forgotten", "sum", hint="a sum where the loss takes the mean", taught="cs231n; d2l 3.1",
             styles=OWN_LOSS),
-    Mistake("MSE's 2 applied twice", "double", hint="twice autograd's", taught="issue 31 (tried as learners)",
-            styles=OWN_LOSS),
+    Mistake("MSE's 2 applied twice", "double", hint="twice autograd's",
+            taught="met when the checker was tried as learners would", styles=OWN_LOSS),
     Mistake("dL/dy_pred's sign flipped", "sign", hint="minus autograd's", taught="nnfs ch. 9; the PyTorch forums",
             styles=OWN_LOSS),
     Mistake("1/N written as the batch size 15", "fixed 15", hint="not by the batch's 10 rows",
-            taught="issue 31: passes on batches of 15 only", styles=OWN_LOSS),
+            taught="met when tried as learners would: right on batches of 15 only", styles=OWN_LOSS),
     Mistake("tanh' written 1 - a", "1 - a", layer=1, expected="W1", hint="tanh derivative written 1 - a",
             taught="makemore part 4 (backprop ninja)"),
     Mistake("tanh' taken at z", "1 - z^2", layer=1, expected="W1", hint="derivative taken at z",
@@ -62,7 +62,7 @@ MISTAKES = [
     Mistake("tanh' left out", "left out", layer=1, expected="W1", hint="tanh derivative left out",
             taught="cs231n (the local gradient forgotten)"),
     Mistake("sigmoid' written a (1 + a)", "a (1 + a)", layer=2, expected="W2",
-            hint="sigmoid derivative written a (1 + a)", taught="issue 31 (tried as learners)"),
+            hint="sigmoid derivative written a (1 + a)", taught="met when the checker was tried as learners would"),
     Mistake("sigmoid' taken at z", "z (1 - z)", layer=2, expected="W2", hint="derivative taken at z",
             taught="Nielsen ch. 1-2; deeplearning.ai course 1"),
     Mistake("sigmoid' written as tanh's", "1 - a^2", layer=2, expected="W2", hint="sigmoid derivative written 1 - a^2",
@@ -80,11 +80,11 @@ MISTAKES = [
     Mistake("db not summed over the batch", "not summed", layer=1, expected="b1", hint="not summed over the batch",
             taught="cs231n assignment 2; the home page's example"),
     Mistake("db = dz.sum(), every axis", "sum()", layer=1, expected="b1", hint="adds up every axis",
-            taught="issue 31 (tried as learners)"),
+            taught="met when the checker was tried as learners would"),
     Mistake("db = dz.sum(0, keepdims=True)", "keepdims", layer=1, expected="b1", hint="keeps the batch axis",
             taught="makemore part 4 (keepdims for broadcasting)"),
     Mistake("db averaged over the batch", "mean", layer=1, expected="b1", hint="db averaged over the batch",
-            taught="issue 31 (tried as learners)"),
+            taught="met when the checker was tried as learners would"),
     Mistake("dL/dx passed back with W^T", "W^T", layer=2, expected="W1", hint="passed back through layer 2 with W^T",
             taught="cs231n assignment 2 (dx = dout W^T for (in, out) weights)"),
     Mistake("dL/dx passed back from da, not dz", "from da", layer=2, expected="W1",
@@ -463,7 +463,9 @@ def table(rows, correct):
     def share(k):
         done = [found[k] for _, styles in rows for found in styles.values()]
         return f"{sum(done)}/{len(done)} ({100 * sum(done) / len(done):.0f}%)"
-    lines = [f"{'mistake':48}{'styles':>7}{'detected':>10}{'parameter':>11}{'named':>7}  taught (and made) in"]
+    lines = ["Each mistake planted into the article's network in each style that can hold it; of those plantings,",
+             "how many the checker detected (WRONG), placed at the right parameter, and named (its hint holds it).",
+             "", f"{'mistake':48}{'styles':>7}{'detected':>10}{'parameter':>11}{'named':>7}  where it is taught, and made"]
     for mistake, found in rows:
         counts = [sum(f[k] for f in found.values()) for k in range(3)]
         cells = "".join(f"{count:>{width}}" for count, width in zip(counts, (10, 11, 7), strict=True))

@@ -97,6 +97,29 @@ def held(parameter):
     return parameter.data if hasattr(parameter, "data") else parameter.value
 
 
+class Listed:
+    r"""Parameter ``i`` of a model that lists its arrays, ``params()``, and their gradients, ``grads()``."""
+
+    def __init__(self, model, i):
+        self.model, self.i = model, i
+
+    @property
+    def data(self):
+        return self.model.params()[self.i]
+
+    @property
+    def grad(self):
+        return self.model.grads()[self.i]
+
+    @grad.setter
+    def grad(self, value):
+        r"""``zero_grad``: zeros written into the model's own gradient array, where it keeps one."""
+        try:
+            write_into(self.model.grads()[self.i], value)
+        except Exception:              # before a first backward, grads() may have nothing to give: nothing to zero
+            pass
+
+
 def write_into(array, value):
     r"""Write ``value`` into ``array`` in place, in its dtype; False where it is no float array of that shape."""
     if not (isinstance(array, np.ndarray) and array.dtype.kind == "f" and array.shape == value.shape):
@@ -129,16 +152,24 @@ class Learner:
                            if isinstance(store, dict)), None)         # cs231n's params, deeplearning.ai's parameters
         if self.store is not None and callable(getattr(model, "loss", None)):
             self.style, self.names = "cs231n", in_layer_order(self.store)
-        elif all(callable(getattr(model, method, None)) for method in ("forward", "backward", "named_parameters")):
+        elif all(callable(getattr(model, method, None)) for method in ("forward", "backward")) and (
+                callable(getattr(model, "named_parameters", None)) or callable(getattr(model, "grads", None))):
             self.style, self.names = "module", [name for name, _ in self.parameters()]
         else:
-            raise ValueError(f"{type(model).__name__} is neither module style (forward, backward, named_parameters) "
-                             "nor cs231n style (a dict params, or parameters, and loss(X, y))")
+            raise ValueError(f"{type(model).__name__} is neither module style (forward, backward, and named_parameters "
+                             "or params() and grads()) nor cs231n style (a dict params, or parameters, and loss(X, y))")
 
     def parameters(self):
-        r"""``[(name, parameter)]`` of a module-style model, whether ``named_parameters()`` gives pairs or a dict."""
+        r"""``[(name, parameter)]`` of a module-style model: ``named_parameters()``'s pairs or dict, or ``params()``
+        and ``grads()`` lists (as ``Listed``)."""
+        if not callable(getattr(self.model, "named_parameters", None)):
+            return [(f"params()[{i}]", Listed(self.model, i)) for i in range(len(self.model.params()))]
         named = self.model.named_parameters()
-        return list(named.items() if isinstance(named, dict) else named)
+        pairs = list(named.items() if isinstance(named, dict) else named)
+        if any(isinstance(p, np.ndarray) for _, p in pairs):
+            raise ValueError("named_parameters() gave numpy arrays: give objects holding each array as .data (or "
+                             ".value) and its gradient as .grad, or give params() and grads(), two lists of arrays")
+        return pairs
 
     def gradients_held(self):
         return [np.array(p.grad, np.float64) for _, p in self.parameters()]
@@ -724,8 +755,10 @@ def diagnose(net, weights, X, y, k, g, second_call):
     for mistake, where, hint in candidates(net, layer, weight):
         if agree(g, reference(net, weights, X, y, mistake, where)[k], net.dtype):
             return hint
+    passed = ("dL/dy_pred from the loss" if layer + 1 == len(net.activations)
+              else "the gradient passed back to it, da = dz_next W_next")
     return (f"none of the classic mistakes: check layer {layer + 1}'s dz = da * f'(z), dW = dz^T x and db = sum dz, "
-            "and the gradient passed back to it, da = dz_next W_next")
+            f"and {passed}")
 
 
 def bias_hint(g, e, batch, dtype):

@@ -370,4 +370,27 @@ def test_the_catalogue_of_classic_mistakes_is_detected_named_and_no_correct_netw
 
 def test_python_dash_m_compare_check_catalogue_prints_the_table(capsys):
     status, out, _ = run_main(main, ["--catalogue"], capsys)
-    assert status == 0 and out.splitlines()[0].startswith("mistake") and "correct networks: 8 of 8 CORRECT" in out
+    assert status == 0 and "\nmistake " in out and "correct networks: 8 of 8 CORRECT" in out
+
+
+class ListedNet(ModuleNet):
+    r"""A Keras-like network: ``params()`` and ``grads()``, two lists of arrays, beside forward and backward."""
+
+    def params(self):
+        return [p.data for _, p in ModuleNet.named_parameters(self)]
+
+    def grads(self):
+        return [p.grad for _, p in ModuleNet.named_parameters(self)]
+
+    named_parameters = None
+
+
+class ArrayParameters(ModuleNet):
+    def named_parameters(self):
+        return [(name, p.data) for name, p in super().named_parameters()]
+
+
+def test_params_and_grads_lists_are_read_and_bare_arrays_are_one_line():
+    assert check(ListedNet(*ARTICLE)).correct
+    with pytest.raises(ValueError, match=r"^named_parameters\(\) gave numpy arrays: give objects holding each array"):
+        check(ArrayParameters(*ARTICLE))
