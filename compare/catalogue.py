@@ -465,7 +465,8 @@ def table(rows, correct):
         return f"{sum(done)}/{len(done)} ({100 * sum(done) / len(done):.0f}%)"
     lines = ["Each mistake planted into the article's network in each style that can hold it; of those plantings,",
              "how many the checker detected (WRONG), placed at the right parameter, and named (its hint holds it).",
-             "", f"{'mistake':48}{'styles':>7}{'detected':>10}{'parameter':>11}{'named':>7}  where it is taught, and made"]
+             "", f"{'mistake':48}{'styles':>7}{'detected':>10}{'parameter':>11}{'named':>7}  "
+                 "where it is taught, and made"]
     for mistake, found in rows:
         counts = [sum(f[k] for f in found.values()) for k in range(3)]
         cells = "".join(f"{count:>{width}}" for count, width in zip(counts, (10, 11, 7), strict=True))
