@@ -439,3 +439,22 @@ def test_a_bug_in_a_side_s_own_initialiser_loader_or_epoch_code_is_a_disagree(ow
     first = result["first_failure"]
     assert status == 1 and result["verdict"] == "DISAGREE" and first["check"] == check
     assert first["detail"].startswith(detail), first["detail"]
+
+
+@pytest.mark.parametrize("owner, name, planted", [
+    (manual.NeuralNetwork, "backward", lambda f: lambda self, dy: f(self, 2 * dy if dy.dtype == np.float32 else dy)),
+    (manual.NeuralNetwork, "forward", lambda f: lambda self, X: f(self, X) * (np.float32(1.1) if X.dtype == np.float32
+                                                                              else 1)),
+], ids=["backward doubled", "forward times 1.1"])
+def test_a_float32_only_bug_between_the_layers_is_no_rounding(owner, name, planted, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(owner, name, planted(getattr(owner, name)))      # float64 replays, and every layer, agree
+    status, result, _ = run_json(["--epochs", "1"], tmp_path, capsys)
+    assert status == 1 and result["verdict"] == "DISAGREE" and result["rounding"] == []
+
+
+def test_class_indices_stay_integers_in_a_replay():
+    from compare.core.rounding import replay_agrees
+    config = Config(loss="cross-entropy", epochs=1)
+    source = Source(config)
+    weights, state, _, _ = source.step(1)
+    assert replay_agrees(config, source.data, (weights, np.arange(15)), state, "float32") is True   # it raised

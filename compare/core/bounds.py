@@ -6,7 +6,8 @@ result by at most ``u = 2**-24`` of it (the unit roundoff), so a side's error in
 
 - a sum or dot product of ``n`` terms is at most ``gamma(n) sum |terms|``, ``gamma(n) = n u / (1 - n u)``,
   whatever the order of the additions (Higham, *Accuracy and Stability of Numerical Algorithms*, 3.1);
-- an elementwise function or product is at most ``OP_ULPS`` ulps of its result;
+- an elementwise function or product is at most ``OP_ULPS`` ulps of its result, or float32's smallest
+  normal number where the result underflows (subnormal, or flushed to 0);
 - a quantity computed from others also carries their errors, times how much it depends on them:
   ``z = x W^T + b`` carries ``E[x] |W|^T``, ``a = f(z)`` carries ``|f'(z)| E[z]``, and so on.
 
@@ -24,6 +25,7 @@ from .pair import Pair, criteria
 
 U = 2.0 ** -24            # float32's unit roundoff
 OP_ULPS = 4               # an elementwise function or product: within 4 ulps of its exact value on either side
+TINY = 2.0 ** -126        # float32's smallest normal number: below it a result may be subnormal, or flushed to 0
 TRIES = (-1.0, -0.5, 0.5, 1.0)   # where the update is re-taken, in units of the gradient's error
 # activations whose backward takes f' from a, not z: how much an error in a moves f'
 FROM_A = {"tanh": lambda a: 2 * np.abs(a), "sigmoid": lambda a: np.abs(1 - 2 * a)}
@@ -32,6 +34,16 @@ FROM_A = {"tanh": lambda a: 2 * np.abs(a), "sigmoid": lambda a: np.abs(1 - 2 * a
 def gamma(n):
     r"""``n u / (1 - n u)``: the relative error bound of a sum of ``n`` terms in float32."""
     return n * U / (1 - n * U) if n * U < 1 else np.inf
+
+
+def rounded(value):
+    r"""A side's error bound of one elementwise operation giving ``value``: ``OP_ULPS`` ulps, or underflow."""
+    return OP_ULPS * U * np.abs(value) + TINY
+
+
+def summed(n, sizes):
+    r"""A side's error bound of a sum of ``n`` terms whose sizes add up to ``sizes``, underflow included."""
+    return gamma(n) * sizes + n * TINY
 
 
 def slope(name, z):
@@ -47,8 +59,8 @@ def activation_errors(name, z, ez):
     flips f'), plus their own rounding."""
     (a, fp), *ends = (slope(name, z + t * ez) for t in (0, 1, -1))
     spread_a, spread_fp = (np.maximum(*(np.abs(end[i] - centre) for end in ends)) for i, centre in ((0, a), (1, fp)))
-    ea = spread_a + OP_ULPS * U * np.abs(a)
-    efp = spread_fp + OP_ULPS * U * np.abs(fp) + FROM_A.get(name, lambda a: 0)(a) * ea
+    ea = spread_a + rounded(a)
+    efp = spread_fp + rounded(fp) + FROM_A.get(name, lambda a: 0)(a) * ea
     return fp, ea, efp
 
 
@@ -62,8 +74,8 @@ def loss_errors(config, p, ep, y, loss):
         return criterion.backward()
     g = gradient(p)
     spread = np.maximum(*(np.abs(gradient(p + sign * ep) - g) for sign in (1, -1)))
-    eloss = float(np.sum((np.abs(g) + spread / 2) * ep)) + (gamma(p.size) + OP_ULPS * U) * abs(loss)
-    return eloss, spread + OP_ULPS * U * np.abs(g)
+    eloss = float(np.sum((np.abs(g) + spread / 2) * ep)) + summed(p.size, abs(loss)) + rounded(loss)
+    return eloss, spread + rounded(g)
 
 
 def update_errors(config, weights, state, grads, egrads):
@@ -78,7 +90,7 @@ def update_errors(config, weights, state, grads, egrads):
         return {name: p.data for name, p in zip(pair.names, pair.params[0], strict=True)}
     taken, moved = stepped(0.0), [stepped(t) for t in TRIES]
     return {name: np.max([np.abs(m[name] - new) for m in moved], axis=0)
-            + OP_ULPS * U * (np.abs(np.asarray(weights[name], np.float64)) + np.abs(new))
+            + rounded(np.abs(np.asarray(weights[name], np.float64)) + np.abs(new))
             for name, new in taken.items()}
 
 
@@ -108,7 +120,7 @@ def forward_errors(config, layers, params, value):
     for k, (layer, name) in enumerate(zip(layers, (*config.activations, config.output_activation), strict=True), 1):
         W, b, x = params[f"{layer}.weight"], params[f"{layer}.bias"], np.abs(value[f"x{k}"])
         E[f"x{k}"] = ex
-        E[f"z{k}"] = ex @ W.T + gamma(W.shape[1] + 1) * (x @ W.T + b)       # x W^T + b: n_in + 1 terms
+        E[f"z{k}"] = ex @ W.T + summed(W.shape[1] + 1, x @ W.T + b)          # x W^T + b: n_in + 1 terms
         fp, E[f"a{k}"], efp = activation_errors(name, value[f"z{k}"], E[f"z{k}"])
         slopes[k], ex = (fp, efp), E[f"a{k}"]
     return E, slopes
@@ -123,7 +135,7 @@ def backward_errors(layers, params, value, E, slopes):
         x, ex = np.abs(value[f"x{k}"]), E[f"x{k}"]
         da, dz = np.abs(value[f"dL/da{k}"]), np.abs(value[f"dL/dz{k}"])
         E[f"dL/da{k}"] = eda
-        E[f"dL/dz{k}"] = edz = np.abs(fp) * eda + da * efp + OP_ULPS * U * dz          # dL/da f'(z)
-        E[f"dL/dW{k}"] = edz.T @ x + dz.T @ ex + gamma(len(dz)) * (dz.T @ x)       # sum over the batch
-        E[f"dL/db{k}"] = edz.sum(axis=0) + gamma(len(dz)) * dz.sum(axis=0)
-        E[f"dL/dx{k}"] = eda = edz @ W + gamma(W.shape[0]) * (dz @ W)              # n_out terms
+        E[f"dL/dz{k}"] = edz = np.abs(fp) * eda + da * efp + rounded(dz)               # dL/da f'(z)
+        E[f"dL/dW{k}"] = edz.T @ x + dz.T @ ex + summed(len(dz), dz.T @ x)         # sum over the batch
+        E[f"dL/db{k}"] = edz.sum(axis=0) + summed(len(dz), dz.sum(axis=0))
+        E[f"dL/dx{k}"] = eda = edz @ W + summed(W.shape[0], dz @ W)                # n_out terms

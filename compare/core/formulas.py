@@ -100,11 +100,12 @@ def check_hint(check, config):
 # When the trace of a failed step finds every quantity equal, the cause lies outside one
 # forward-backward pass from the step's weights: what each check then points to.
 CHECKS = {
-    "gradients": "from the same weights and batch every gradient agrees: the step saw something else, "
-                 "a gradient left over from an earlier step (a missing zero_grad) or a different batch "
-                 "(check the data loaders)",
-    "loss": "from the same weights and batch the loss agrees: the two sides were fed different batches "
-            "(check the data loaders: points paired with their own labels, in the shared order)",
+    "gradients": "from the same weights and batch every layer's own backward agrees: look at what joins them, "
+                 "the model's backward (NeuralNetwork.backward) and train_step (a gradient left over from an "
+                 "earlier step: a missing zero_grad), or at a different batch (the data loaders)",
+    "loss": "from the same weights and batch every layer's own forward and the loss agree: look at what joins "
+            "them, the model's forward (NeuralNetwork.forward) and train_step, or at different batches (the data "
+            "loaders: points paired with their own labels, in the shared order)",
     "weights after the update": "the gradients agree within the tolerance but the update differs: check the "
                                 "optimizer (learning rate, weight decay applied to every parameter, biases "
                                 "included), or a gradient off by just under the tolerance, which the update "

@@ -42,39 +42,58 @@ def is_rounding(config, data, replay, state):
 def replay_agrees(config, data, replay, state, dtype):
     r"""Whether both sides, in ``dtype`` from the step's own weights ``replay[0]``, manual's optimizer state
     ``state`` (per parameter) and batch, agree on all that the step computes."""
+    return agree(replayed(config, data, replay, state, dtype).values(), dtype)
+
+
+def replayed(config, data, replay, state, dtype):
+    r"""``{row name: (manual, torch, extra tolerance)}`` of what each side's own step code computes, in ``dtype``,
+    from the step's weights, state and batch (its ``train_step``, or ``valid_step`` on the validation set):
+    the loss, and after a training step every gradient and weight, named as ``Pair.trace`` names them."""
     weights, idx = replay
     pair = Pair(replace(config, dtype=dtype), weights, state)
-    X, y = (np.asarray(a, dtype) for a in batch(data, idx))
+    X, y = inputs(batch(data, idx), dtype)
     if isinstance(idx, str):
-        return agree([(pair.manual_valid(X, y)[0], pair.torch_valid(torch.tensor(X), torch.tensor(y))[0], 0.0)], dtype)
-    losses = pair.manual_step(X, y)[0], pair.torch_step(torch.tensor(X), torch.tensor(y))[0]
-    before = [weights[name] for name in pair.names]
-    return agree([(*losses, 0.0)] + [(p.grad, q.grad.numpy(), 0.0) for p, q in zip(*pair.params, strict=True)]
-                 + [(p.data, q.detach().numpy(), update_tolerance(pair.config, w, q.detach().numpy()))
-                    for p, q, w in zip(*pair.params, before, strict=True)], dtype)
+        return {"loss": (pair.manual_valid(X, y)[0], pair.torch_valid(torch.tensor(X), torch.tensor(y))[0], 0.0)}
+    values = {"loss": (pair.manual_step(X, y)[0], pair.torch_step(torch.tensor(X), torch.tensor(y))[0], 0.0)}
+    for i, (name, p, q) in enumerate(zip(pair.names, *pair.params, strict=True)):
+        row = f"{'Wb'[i % 2]}{i // 2 + 1}"                                   # layer1.weight -> W1, layer1.bias -> b1
+        after = q.detach().numpy()
+        values[f"dL/d{row}"] = (p.grad, q.grad.numpy(), 0.0)
+        values[f"new_{row}"] = (p.data, after, update_tolerance(pair.config, weights[name], after))
+    return values
+
+
+def inputs(batch, dtype):
+    r"""A batch's points in ``dtype``, and its labels too unless they are class indices (integers)."""
+    X, y = batch
+    return np.asarray(X, dtype), y if np.asarray(y).dtype.kind in "iu" else np.asarray(y, dtype)
 
 
 def rounding_cause(config, data, replay, state):
-    r"""Whether every quantity of the step ``replay``, traced in float32, differs between the two sides by
-    no more than float32 rounding can move it (``bounds``): then a few words on the closest one, else
-    None (the difference is larger than rounding: a bug, such as a float16 intermediate). Where it is
-    rounding: ``{"cause": text, "closest": {quantity, share_of_bound, ulps}}``."""
+    r"""Whether every quantity of the step ``replay`` in float32 differs between the two sides by no more than
+    float32 rounding can move it (``bounds``): each row of the step's trace, and what each side's own step code
+    computes (``replayed``). Then a few words on the closest one, else None (the difference is larger than
+    rounding: a bug, such as a float16 intermediate, or in code between the layers). Where it is rounding:
+    ``{"cause": text, "closest": {quantity, share_of_bound, ulps}}``."""
     weights, idx = replay
-    X, y = batch(data, idx)
+    X, y = inputs(batch(data, idx), config.dtype)
     rows = Pair(config, weights, state).trace(X, y)
     limits = bounds(config, weights, state, y, rows)
-    ratios = {row.name: share(np.abs(row.manual.astype(np.float64) - row.torch), limits[row.name])
-              for row in rows if row.name in limits}
+    compared = {f"{row.name} (trace)": (row.name, row.manual, row.torch) for row in rows}
+    compared |= {f"{name} (step)": (name, manual, torch_value)
+                 for name, (manual, torch_value, _) in replayed(config, data, replay, state, config.dtype).items()}
+    ratios = {key: share(np.abs(np.asarray(manual, np.float64) - np.asarray(torch_value, np.float64)), limits[name])
+              for key, (name, manual, torch_value) in compared.items() if name in limits}
     if not all(ratio <= 1 for ratio in ratios.values()):           # a NaN ratio is never within
         return None
     closest = max(ratios, key=ratios.get)
-    row = next(row for row in rows if row.name == closest)
-    difference = np.abs(row.manual.astype(np.float64) - row.torch)
-    at = np.unravel_index(np.argmax(difference / np.broadcast_to(limits[closest], difference.shape)), difference.shape)
-    ulps = float(difference[at] / np.spacing(np.float32(abs(row.torch[at]))))
+    name, manual, torch_value = compared[closest]
+    difference = np.abs(np.asarray(manual, np.float64) - np.asarray(torch_value, np.float64))
+    at = np.unravel_index(np.argmax(difference / np.broadcast_to(limits[name], difference.shape)), difference.shape)
+    ulps = float(difference[at] / np.spacing(np.float32(abs(np.asarray(torch_value)[at]))))
     return {"cause": f"within float32's error bounds: every quantity of the step differs by less than rounding "
-                     f"can move it; the closest, {closest}, by {ratios[closest]:.0%} of its bound ({ulps:.0f} ulps)",
-            "closest": {"quantity": closest, "share_of_bound": ratios[closest], "ulps": ulps}}
+                     f"can move it; the closest, {name}, by {ratios[closest]:.0%} of its bound ({ulps:.0f} ulps)",
+            "closest": {"quantity": name, "share_of_bound": ratios[closest], "ulps": ulps}}
 
 
 def share(difference, bound):
