@@ -13,21 +13,23 @@ relative to the largest gradient element, ``max_i |a_i - b_i| / max(max_i |a_i|,
 PASS needs it below 1e-6 against finite differences, and manual and autograd within
 ``python -m compare``'s float64 rule. docs/tools/gradcheck.md explains why this error and the ``--eps-sweep``.
 
-A finite difference whose two ends fall on two sides of a kink (ReLU's or SELU's z = 0, L1's
-y_pred = y) measures the slope of neither side, nor does one inside BCE's clamp (p (1 - p) below
-1e-12, where the gradient is torch's clamped formula): those elements are counted and left out of
-the comparison with finite differences, and nothing else is.
+A finite difference whose two ends fall on two sides of a kink (ReLU's or SELU's z = 0, where ELU's
+and softsign's second derivative jumps too, softplus's threshold z = 20, L1's y_pred = y) measures
+the slope of neither side, nor does one inside BCE's clamp (p (1 - p) below 1e-12, where the
+gradient is torch's clamped formula): those elements are counted and left out of the comparison
+with finite differences, and nothing else is.
 """
 import math
 
 import numpy as np
+import torch
 
-from manual import SELU, BCELoss, L1Loss, ReLU
+from manual import ELU, SELU, BCELoss, L1Loss, ReLU, Softplus, Softsign
 from manual.loss import EPSILON
 
 from . import cli
 from .core.config import SETTINGS
-from .core.pair import TOLERANCES, Pair, sizes, tolerance_ratio
+from .core.pair import TOLERANCES, Pair, read_only, sizes, tolerance_ratio
 from .files import figure_writer, json_writer, save_outputs
 
 EPS = 1e-5                                     # step of the finite differences: see --eps-sweep
@@ -58,16 +60,21 @@ def numeric_gradient(f, x, h=1e-6, pieces=tuple):
     return grad, crossed
 
 
+# Where each activation changes formula: ReLU's and SELU's kink at 0; ELU's and softsign's second derivative
+# jumps at 0 (a central difference there is off by O(eps), not O(eps^2)); softplus turns into z above 20
+KINKS = {ReLU: 0.0, SELU: 0.0, ELU: 0.0, Softsign: 0.0, Softplus: Softplus.THRESHOLD}
+
+
 def pieces(model, criterion):
-    r"""Which piece of each piecewise function the last forward pass and loss fell on: the sign of z
-    before every ReLU and SELU, of y_pred - y in L1; inside BCE's clamp p itself, so that any step
-    that moves p there counts as crossing."""
-    signs = [module.z > 0 for module in model.children() if isinstance(module, (ReLU, SELU))]
+    r"""Which piece of each piecewise function the last forward pass and loss fell on: the side of its
+    kink (``KINKS``) for every activation's z, the sign of y_pred - y in L1; inside BCE's clamp, NaN, which
+    equals nothing, so that a step there always counts (the clamped gradient is not the loss's slope)."""
+    signs = [module.z > KINKS[type(module)] for module in model.children() if type(module) in KINKS]
     if isinstance(criterion, L1Loss):
         signs.append(np.sign(criterion.y_pred - criterion.y))
     if isinstance(criterion, BCELoss):
         p = criterion.y_pred
-        signs.append(np.where(p * (1 - p) < EPSILON, p, -1))
+        signs.append(np.where(p * (1 - p) < EPSILON, np.nan, 0.0))
     return signs
 
 
@@ -80,18 +87,20 @@ def relative_error(a, b):
 
 
 class Problem:
-    r"""One step's weights and batch: manual's and autograd's gradients from the step's trace
-    (``Pair.trace``, as every tool has them), and a manual model to take finite differences on."""
+    r"""One step's weights and batch: manual's and autograd's gradients as each side's own ``train_step``
+    computes them (the model's backward, ``loss.backward()``), and a manual model to take finite differences on."""
 
     def __init__(self, config, weights, X, y):
         self.X, self.y = X, y
-        rows = Pair(config, weights).trace(X, y)
+        stepped = Pair(config, weights)
+        stepped.manual_step(read_only(X), read_only(y))
+        stepped.torch_step(torch.tensor(X), torch.tensor(y))
+        self.gradients = {side: {name: np.array(p.grad) if side == "manual" else p.grad.numpy()
+                                 for name, p in zip(stepped.names, params, strict=True)}
+                          for side, params in zip(("manual", "autograd"), stepped.params, strict=True)}
         pair = Pair(config, weights)
         self.manual_model, self.criterion = pair.models[0], pair.criteria[0]
         self.names = pair.names
-        grads = {row.where: row for row in rows if row.kind in ("dL/dW", "dL/db")}
-        self.gradients = {"manual": {name: grads[name].manual for name in self.names},
-                          "autograd": {name: grads[name].torch for name in self.names}}
 
     def loss(self):
         return self.criterion(self.manual_model(self.X), self.y)
@@ -184,8 +193,8 @@ def verdict(result):
     rules = (f"relative error vs FD < {FD_THRESHOLD:g}; "
              f"|manual - autograd| <= {tol['atol']:g} + {tol['rtol']:g} |autograd|")
     crossed = [f"{name} {p['kinks']} of {p['elements']}" for name, p in result["parameters"].items() if p["kinks"]]
-    kinks = ("\nLeft out of the comparison with FD, their step crossing a kink (ReLU's or SELU's z = 0, L1's "
-             f"y_pred = y) or inside BCE's clamp: {', '.join(crossed)}." if crossed else "")
+    kinks = ("\nLeft out of the comparison with FD, their step crossing a kink (an activation's at z = 0, softplus's "
+             f"at z = 20, L1's at y_pred = y) or inside BCE's clamp: {', '.join(crossed)}." if crossed else "")
     if result["failures"]:
         return f"FAIL ({rules}):\n  " + "\n  ".join(result["failures"]) + kinks
     worst = {pair: max((p[pair]["max_rel"] for p in result["parameters"].values() if p[pair]["max_rel"] is not None),
