@@ -3,11 +3,10 @@ r"""``python -m compare``: train both implementations in lockstep and report whe
 Exit status: 0 when they agree, 1 when they do not (DISAGREE) or training diverged (DIVERGED),
 2 for bad input.
 """
-import os
 from dataclasses import replace
 
 from . import cli
-from .core.config import SETTINGS
+from .core.config import SETTINGS, flag
 from .core.lockstep import run
 from .core.source import Source
 from .files import figure_writer, json_writer, save_outputs, weights_writer
@@ -44,10 +43,13 @@ def export(parser, args, config, out):
         if getattr(args, name):
             parser.error(f"--export-torch writes a script that draws its own points and initial weights from its "
                          f"SEED: it cannot take --{name}")
-    if config.loss not in LOSS_CODE:
-        parser.error(f"--export-torch writes a Playground URL's set-up, whose losses are mse and l1: not --loss "
-                     f"{config.loss}")
-    text = script(config, args.playground, os.path.basename(args.export_torch))
+    if config.loss not in LOSS_CODE or config.rules != "playground":
+        parser.error(f"--export-torch writes a Playground URL's set-up, its rules and its losses (mse and l1): not "
+                     f"--rules {config.rules}, --loss {config.loss}")
+    for name in ("json", "plot", "animate", "save_weights", "seeds", "free_running"):
+        if getattr(args, name, None) not in (None, False):
+            parser.error(f"--export-torch writes a script and runs nothing here: drop {flag(name)}")
+    text = script(config, args.playground)
     save_outputs(parser, [(args.export_torch, lambda file: file.write(text.encode()))])
     print(f"wrote {args.export_torch}: python {args.export_torch} trains it", file=out)
     return 0

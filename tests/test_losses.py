@@ -217,7 +217,7 @@ def test_labels_and_predictions_follow_the_loss():
     (["--loss", "cross-entropy", "--rules", "playground"], "--loss cross-entropy classifies: it does not apply to "
                                                           "--rules playground"),
     (["--loss", "bce-logits", "--playground", "#dataset=circle", "--rules", "torch", "--export-torch", "out.py"],
-     "--export-torch writes a Playground URL's set-up, whose losses are mse and l1"),
+     "--export-torch writes a Playground URL's set-up, its rules and its losses (mse and l1)"),
 ])
 def test_a_loss_that_does_not_apply_is_one_error_line(args, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -441,3 +441,28 @@ def test_the_exported_script_runs_in_a_fresh_venv_with_only_what_it_declares(tmp
     alone = subprocess.run([str(venv / "bin" / "python"), str(path)], capture_output=True, text=True, check=True)
     here = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, check=True)
     assert alone.stdout == here.stdout and len(alone.stdout.splitlines()) == 3
+
+
+def test_nothing_of_the_url_becomes_code_in_the_exported_script(tmp_path, capsys):
+    url = 'https://playground.tensorflow.org/#dataset=circle&networkShape=3&seed="""+str(print("RAN"))+"""\\N'
+    path = tmp_path / "exported.py"
+    assert main(["--playground", url, "--epochs", "1", "--export-torch", str(path)]) == 0
+    exported = runpy.run_path(str(path))                      # defines, runs nothing of the URL
+    assert exported["URL"] == url and "RAN" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("option", [["--json", "r.json"], ["--plot", "r.png"], ["--seeds", "3"], ["--free-running"],
+                                    ["--rules", "torch"]])
+def test_export_refuses_what_it_would_silently_drop(option, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--playground", ARTICLE_URL, *option, "--export-torch", str(tmp_path / "x.py")])
+    assert exit_.value.code == 2 and capsys.readouterr().err.startswith("error: --export-torch ")
+    assert not (tmp_path / "x.py").exists()
+
+
+def test_the_exported_script_keeps_each_hidden_layer_s_activation(tmp_path, capsys):
+    path = tmp_path / "exported.py"
+    assert main(["--playground", "#dataset=xor&networkShape=3,2", "--activations", "relu,sigmoid",
+                 "--export-torch", str(path)]) == 0
+    model = runpy.run_path(str(path))["build_model"]()
+    assert [type(m).__name__ for m in model][:4] == ["Linear", "ReLU", "Linear", "Sigmoid"]

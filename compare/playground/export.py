@@ -38,10 +38,9 @@ TEMPLATE = '''# /// script
 # ///
 """TensorFlow Playground's set-up as a PyTorch script: {summary}.
 
-Exported by python -m compare --export-torch from
-{url}
+Exported by python -m compare --export-torch from the Playground page in URL below.
 It needs {install} (the block above says the same to uv run and pipx run).
-Run it with python {name}; it trains the network and prints one line per epoch.
+Run it with python and this file's name; it trains the network and prints one line per epoch.
 """
 import random
 
@@ -51,12 +50,14 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+URL = {url!r}
 DATASET = pg.DatasetType.{dataset}
 NOISE = {noise!r}                                       # Playground's noise, / 100
 TRAINING_DATA_RATIO = {train_ratio!r}
 # Playground's inputs, in its order: x, y, x2 (x squared), y2, xy, sinx, siny
 FEATURES = {features!r}
 HIDDEN = {hidden!r}
+ACTIVATIONS = [{activations}]                            # one per hidden layer
 BATCH_SIZE = {batch_size!r}
 LEARNING_RATE = {lr!r}
 REGULARIZATION = {regularization!r}                     # "none", "L1" or "L2": on the weights only
@@ -75,8 +76,8 @@ def features(X):
 def build_model():
     sizes = [len(FEATURES), *HIDDEN]
     layers = []
-    for n_in, n_out in zip(sizes, sizes[1:]):
-        layers += [nn.Linear(n_in, n_out), {activation}()]
+    for n_in, n_out, activation in zip(sizes, sizes[1:], ACTIVATIONS):
+        layers += [nn.Linear(n_in, n_out), activation()]
     layers += [nn.Linear(sizes[-1], 1), {output_activation}()]   # Playground: tanh output, linear for regression
     model = nn.Sequential(*layers).to(DTYPE)
     for layer in model:
@@ -147,17 +148,18 @@ if __name__ == "__main__":
 '''
 
 
-def script(config, url, name):
-    r"""The text of the standalone script for ``config`` (read from the Playground ``url``), saved as ``name``."""
+def script(config, url):
+    r"""The text of the standalone script for ``config``, read from the Playground ``url`` (kept as a string
+    literal: nothing of the URL can become code)."""
     sizes = "-".join(map(str, (len(config.features), *config.hidden, 1)))
-    summary = (f"a {sizes} network of {config.activations[0] if config.hidden else 'no hidden layer'} on the "
+    summary = (f"a {sizes} network of {'/'.join(config.activations) or 'no hidden layer'} on the "
                f"{config.dataset} data, batch {config.batch_size}, learning rate {config.lr}")
     return TEMPLATE.format(
         requirements=json.dumps(list(REQUIREMENTS)), install="pip install " + " ".join(f"'{r}'" for r in REQUIREMENTS),
-        dtype=config.dtype, summary=summary, url=url, name=name, dataset=DATASETS[config.dataset], noise=config.noise,
+        dtype=config.dtype, summary=summary, url=url, dataset=DATASETS[config.dataset], noise=config.noise,
         train_ratio=config.train_ratio, features=list(config.features), hidden=list(config.hidden),
         batch_size=config.batch_size, lr=config.lr, regularization=config.regularization,
         regularization_rate=config.regularization_rate, epochs=config.epochs, seed=config.seed,
-        activation=f"nn.{torch_impl.ACTIVATIONS[config.activations[0] if config.hidden else 'linear'].__name__}",
+        activations=", ".join(f"nn.{torch_impl.ACTIVATIONS[name].__name__}" for name in config.activations),
         output_activation="nn.Identity" if config.dataset in REGRESSION else "nn.Tanh",
         init=INITS[config.init], loss_code=LOSS_CODE[config.loss])
