@@ -28,12 +28,14 @@ EXTRAS = {
                        "with it override it"),
     "json": dict(metavar="PATH", help="write the result as JSON; - for standard output (the report then "
                  "goes to standard error)"),
-    "plot": dict(metavar="PATH", help="write the figure as PNG"),
-    "graph": dict(metavar="PATH", help="draw autograd's graph of the step as PNG, each node beside the manual code "
-                  "that does its job"),
+    "plot": dict(metavar="PATH", help="write the figure, in the format its extension names (.png, .pdf, .svg, ...; "
+                 "PNG without one)"),
+    "graph": dict(metavar="PATH", help="draw autograd's graph of the step (as --plot: the extension's format), each "
+                  "node beside the manual code that does its job"),
     "animate": dict(metavar="PATH", help="write the run as an animated GIF, a frame per epoch: the loss curves, "
                     "both models over the plane and where they differ"),
-    "save_weights": dict(metavar="PATH", help="write the trained weights as .npz"),
+    "save_weights": dict(metavar="PATH", help="write the trained weights: .npz, or a torch state dict for .pt and "
+                         ".pth"),
     "export_torch": dict(metavar="PATH", help="with --playground: write the URL's set-up as a standalone PyTorch "
                          "script (python PATH trains it) instead of running"),
     "seeds": dict(type=int, metavar="N", help="run seeds --seed .. --seed+N-1 and print one line each"),
@@ -116,7 +118,7 @@ def configure(parser, args, **fixed):
         # the points are drawn here: a train ratio may leave a set empty
         source = PlaygroundRun(config, *exact, weights) if exact else Source(config, weights)
         if weights is not None:
-            check_first_forward(config, weights, source.data[0], f"--weights {args.weights}")
+            check_first_forward(config, weights, *source.data[:2], f"--weights {args.weights}")
         check_outputs({flag(name): getattr(args, name, None) for name in OUTPUTS})
     except ValueError as exc:
         parser.error(str(exc))

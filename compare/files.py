@@ -23,7 +23,7 @@ import zipfile
 import numpy as np
 import torch
 
-from .core.pair import DTYPES, layer_pairs, manual_model
+from .core.pair import DTYPES, criteria, layer_pairs, manual_model
 
 MAX_WEIGHTS_BYTES = 100 * 10**6      # 10 million float64 parameters, the largest network trained, take 80 MB
 FLOAT_DTYPES = ("float16", "float32", "float64")
@@ -146,9 +146,10 @@ def output_format(flag, path):
     suffix = os.path.splitext(path)[1][1:].lower()
     if flag in FIGURES:
         from matplotlib.backend_bases import FigureCanvasBase  # matplotlib: imported only for a figure
-        known = FigureCanvasBase.get_supported_filetypes()
+        known = set(FigureCanvasBase.get_supported_filetypes()) - {"pgf"}      # pgf needs a LaTeX installation
         if suffix and suffix not in known:
-            raise ValueError(f"{flag} {path}: matplotlib writes no .{suffix}; end the name in {extensions(known)}")
+            raise ValueError(f"{flag} {path}: no figure is written as .{suffix} here; end the name in "
+                             f"{extensions(known)}")
         return suffix or "png"
     if flag not in FORMATS:
         return suffix
@@ -261,10 +262,10 @@ def check_weights(config, weights, source):
         raise ValueError(f"{source}: {exc}") from None
 
 
-def check_first_forward(config, weights, X, source):
-    r"""Raise ``ValueError`` naming ``source`` if the forward pass of ``weights`` over the points ``X``
-    overflows in ``config.dtype``: a run from them could only report the overflow, on whichever side
-    met it first."""
+def check_first_forward(config, weights, X, y, source):
+    r"""Raise ``ValueError`` naming ``source`` if the forward pass of ``weights`` over the points ``X``, or its
+    loss against the labels ``y``, overflows in ``config.dtype``: a run from them could only report the
+    overflow, on whichever side met it first."""
     model = manual_model(config)
     model.load_state_dict(weights)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -274,3 +275,6 @@ def check_first_forward(config, weights, X, source):
                 raise ValueError(f"{source}: {name}'s z = x W^T + b is not finite in {config.dtype} on the training "
                                  "points: weights this large overflow before the first step")
             X = activation(z)
+        if not np.isfinite(criteria(config)[0](X, y)):
+            raise ValueError(f"{source}: the loss of the first forward pass is not finite in {config.dtype} on the "
+                             "training points: weights this large overflow before the first step")

@@ -258,8 +258,9 @@ def main(argv=None):
     activations = "/".join((*config.activations, config.output_activation))
     batch = (f"the point ({args.point[0]:g}, {args.point[1]:g})" if args.point else
              f"its batch of {len(X)} {config.dataset} points")
-    title = (f"{'-'.join(map(str, sizes(config)))} network ({activations}), float64, {config.init} weights "
-             f"(seed {config.seed}), step {args.step}'s weights, {batch}")
+    start = f"weights from {args.weights}" if args.weights else f"{config.init} weights (seed {config.seed})"
+    title = (f"{'-'.join(map(str, sizes(config)))} network ({activations}), float64, {start}, step {args.step}'s "
+             f"weights, {batch}")
     result = check(problem, args.fd_eps)
     print(f"Gradient check: {title}, eps {args.fd_eps:g}\n", file=out)
     print(format_check(result), file=out)

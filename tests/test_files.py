@@ -334,7 +334,9 @@ def test_a_closed_standard_output_is_one_line(monkeypatch, capsys):
 
 def test_a_figure_format_matplotlib_does_not_write_is_refused_before_training(tmp_path, capsys):
     line = refused(["--plot", str(tmp_path / "run.foo")], capsys, tmp_path)
-    assert line.startswith(f"--plot {tmp_path / 'run.foo'}: matplotlib writes no .foo; end the name in ")
+    assert line.startswith(f"--plot {tmp_path / 'run.foo'}: no figure is written as .foo here; end the name in ")
+    assert refused(["--plot", str(tmp_path / "run.pgf")], capsys, tmp_path).startswith(
+        f"--plot {tmp_path / 'run.pgf'}: no figure is written as .pgf here")           # it would need LaTeX
     assert ".pdf, " in line and ".png, " in line and ".svg, " in line       # as many as this matplotlib writes
 
 

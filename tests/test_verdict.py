@@ -458,3 +458,22 @@ def test_class_indices_stay_integers_in_a_replay():
     source = Source(config)
     weights, state, _, _ = source.step(1)
     assert replay_agrees(config, source.data, (weights, np.arange(15)), state, "float32") is True   # it raised
+
+
+@pytest.mark.parametrize("args, hint", [
+    (["--weight-decay", "1e37"], "try a smaller --lr or --weight-decay"),
+    (["--momentum", "100"], "with --momentum 100, 1 or more, each step adds up every earlier one undiminished"),
+    (["--rules", "playground", "--regularization", "L2", "--regularization-rate", "1e37"],
+     "try a smaller --lr or --regularization-rate"),
+], ids=["weight decay", "momentum", "Playground's penalty"])
+def test_diverged_names_the_option_that_made_it(args, hint, tmp_path, capsys):
+    status, result, _ = run_json([*args, "--epochs", "2"], tmp_path, capsys)
+    assert status == 1 and result["verdict"] == "DIVERGED" and hint in result["diverged"]["hint"]
+
+
+def test_weights_whose_first_loss_overflows_are_refused(tmp_path, capsys):
+    np.savez(tmp_path / "big.npz", **{"layer_out.weight": np.full((1, 2), 1e19), "layer_out.bias": np.zeros(1)})
+    status, out, err = run_main(main, ["--dataset", "reg-plane", "--hidden", "", "--activations", "", "--weights",
+                                       str(tmp_path / "big.npz"), "--epochs", "1"], capsys)
+    assert status == 2 and err.endswith("the loss of the first forward pass is not finite in float32 on the training "
+                                        "points: weights this large overflow before the first step\n")

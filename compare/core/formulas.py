@@ -57,7 +57,13 @@ def diverged(config, update):
     if update and config.optimizer in ("adam", "adamw") and config.eps == 0:
         return ("Adam divides by sqrt(v) + eps, and with --eps 0 a gradient that has been exactly 0 gives 0 / 0: "
                 "give --eps > 0 (torch's default is 1e-8)")
-    return "both sides overflowed to NaN or infinity: training diverged here, try a smaller --lr"
+    if config.optimizer == "sgd" and config.momentum >= 1:
+        return (f"both sides overflowed: with --momentum {config.momentum:g}, 1 or more, each step adds up every "
+                "earlier one undiminished; take a --momentum below 1")
+    # a decay w -= lr rate w alone overshoots, flipping and growing w, once lr rate > 2
+    rates = ["--lr"] + [f"--{name.replace('_', '-')}" for name in ("weight_decay", "regularization_rate")
+                        if config.lr * getattr(config, name) > 2]
+    return f"both sides overflowed to NaN or infinity: training diverged here, try a smaller {' or '.join(rates)}"
 
 
 PLAYGROUND_UPDATE = ("Playground's update: W - lr dL/dW, then minus lr * --regularization-rate * R'(W) at the weight "
