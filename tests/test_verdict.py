@@ -226,7 +226,7 @@ def test_a_traced_step_where_both_sides_overflow_is_diverged_not_a_difference(ca
         status, out, err = run_main(trace_main, ["--lr", "1e30", "--step", "5"], capsys)
     assert status == 1 and err == "" and caught == []
     assert out.rstrip().endswith("DIVERGED at z1 (layer1): both sides overflowed to NaN or infinity: training "
-                                 "diverged here, try a smaller --lr.")
+                                 "diverged here, try a smaller --lr or --weight-decay.")     # lr 1e30 * 0.03 > 2
 
 
 def test_playground_s_largest_learning_rate_is_float32_rounding_not_a_disagree(tmp_path, capsys):
