@@ -97,6 +97,14 @@ def held(parameter):
     return parameter.data if hasattr(parameter, "data") else parameter.value
 
 
+def scalar(loss):
+    r"""A loss as a Python number, from any array holding one number (a cost of shape (1, 1) included)."""
+    value = np.asarray(loss, dtype=np.float64)
+    if value.size != 1:
+        raise Uncheckable(f"the loss has shape {value.shape}: it must be one number")
+    return float(value.reshape(-1)[0])
+
+
 class Listed:
     r"""Parameter ``i`` of a model that lists its arrays, ``params()``, and their gradients, ``grads()``."""
 
@@ -129,11 +137,14 @@ def write_into(array, value):
 
 
 def zero_grad(parameter, like):
-    r"""``parameter.grad`` set to zeros as ``zero_grad`` would: a new array, or in place where it cannot be set."""
+    r"""``parameter.grad`` set to zeros as ``zero_grad`` would: a new array, or in place where it cannot be set
+    (a read-only property over an array the model keeps; nothing, before its first backward)."""
     try:
         parameter.grad = np.zeros_like(like)
-    except AttributeError:                         # a read-only property over an array the model keeps
-        parameter.grad[...] = 0
+    except AttributeError:
+        held_grad = getattr(parameter, "grad", None)
+        if isinstance(held_grad, np.ndarray):
+            held_grad[...] = 0
 
 
 class Uncheckable(ValueError):
@@ -208,7 +219,7 @@ class Learner:
         y_pred = np.asarray(self.model.forward(X))
         loss = None
         if self.criterion is not None:
-            loss = float(self.criterion(y_pred, y))
+            loss = scalar(self.criterion(y_pred, y))
             dy_pred = np.asarray(self.criterion.backward())
         elif y_pred.shape != dy_pred.shape and y_pred.size == dy_pred.size:
             dy_pred = dy_pred.reshape(y_pred.shape)                   # outputs of shape (B,): dL/dy_pred too
@@ -216,7 +227,18 @@ class Learner:
         return y_pred, loss, [np.array(p.grad) for _, p in self.parameters()], dy_pred if loss is not None else None
 
     def cs231n_step(self, X, y):
-        returned = self.model.loss(X, y)
+        try:
+            scores = self.model.loss(X)
+        except Exception:                          # loss(X) alone is optional
+            scores = None
+        scores = None if scores is None else np.asarray(scores)
+        returned = None
+        if scores is not None and scores.ndim == 1 and y.shape == (len(scores), 1):
+            try:
+                returned = self.model.loss(X, y.reshape(-1))   # outputs of shape (B,): labels of that shape first
+            except Exception:                                  # else the labels as they are
+                returned = None
+        returned = self.model.loss(X, y) if returned is None else returned
         if not (isinstance(returned, tuple) and len(returned) == 2 and isinstance(returned[1], dict)):
             raise Uncheckable(f"loss(X, y) returned {short_repr(returned)}: it must return (loss, grads), grads a "
                               f"dict keyed as params ({', '.join(self.names)})")
@@ -225,11 +247,7 @@ class Learner:
         missing = [name for name, key in keys.items() if key not in grads]
         if missing:
             raise Uncheckable(f"loss(X, y) returned no gradient for {', '.join(missing)}")
-        try:
-            scores = np.asarray(self.model.loss(X))
-        except Exception:                          # loss(X) alone is optional
-            scores = None
-        return scores, float(loss), [np.array(grads[key]) for key in keys.values()], None
+        return scores, scalar(loss), [np.array(grads[key]) for key in keys.values()], None
 
 
 def in_layer_order(store):
@@ -344,9 +362,14 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
     activations that do not pair with the hidden layers, gradients of another shape.
     """
     activations = listed(str)(activations) if isinstance(activations, str) else tuple(activations)   # "tanh,relu"
+    if loss not in LOSSES:
+        raise ValueError(f"loss {loss!r}: one of {', '.join(LOSSES)}")
+    if l2 is not None and not 0 <= l2 < math.inf:
+        raise ValueError(f"l2 {l2}: must be a finite number >= 0")
     learner = Learner(model, criterion)
-    if optimizer is not None and learner.style == "cs231n":
-        raise ValueError("an optimizer is checked on a module-style model, whose parameters it updates")
+    if (optimizer is not None or criterion is not None) and learner.style == "cs231n":
+        raise ValueError("an optimizer or a criterion is checked on a module-style model: a cs231n-style loss(X, y) "
+                         "computes its own loss and updates nothing")
     fits = layers_of(learner, in_features=2)
     sizes = next(iter(fits.values()))
     hidden = sizes[1:-1]
@@ -368,8 +391,8 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
                                     out_features=sizes[-1])
     X_all, y_all, _, _ = load_data(seed=seed)
     if not 1 <= batch_size <= len(X_all):
-        raise ValueError(f"--batch-size {batch_size}: the checker's batches are drawn from the article's "
-                         f"{len(X_all)} training points")
+        raise ValueError(f"--batch-size {batch_size}: must be an integer in [1, {len(X_all)}], the article's "
+                         "training points the checker's batches are drawn from")
     net = matching(learner, nets, twin, X_all[:batch_size], labels(y_all[:batch_size], loss))
     read = ("; square weights read so because your outputs match that reading" if len(nets) == 2 else "")
     columns = ", examples as columns (deeplearning.ai's layout)" if learner.columns else ""
@@ -495,6 +518,9 @@ def compare_batch(learner, twin, net, weights, X, y, batch, optimizers=None):
     except Uncheckable:
         raise
     except (Exception, SystemExit) as exc:        # a bug in your code: where it was raised, and what it says
+        if raised_at(exc) == NO_FRAME:            # raised before any line of yours ran: how the model is called
+            raise Uncheckable(f"calling your model raised {type(exc).__name__} before any line of yours ran ({exc}): "
+                              "it must take the calls docs/tools/check.md lists") from None
         what = (f"called sys.exit({exc.code})" if isinstance(exc, SystemExit) else f"raised {type(exc).__name__}")
         said = "" if isinstance(exc, SystemExit) else f": {exc}"
         return ({"batch": batch, "outputs": "-", "loss": "-", "gradients": "raised"},
@@ -523,7 +549,8 @@ def check_shapes(learner, net, mine, expected, batch):
     gradient not summed over the batch): it cannot be compared."""
     for k, (name, g, e) in enumerate(zip(learner.names, mine, expected, strict=True)):
         mistaken = ([(w, e.shape[1 - net.transposed]) if net.transposed else (e.shape[0], w) for w in net.sizes[:-1]]
-                    if k % 2 == 0 else [(batch, *e.shape), (*e.shape[:-1], batch), (), (1, *e.shape)])
+                    if k % 2 == 0 else [(batch, *e.shape), (*e.shape[:-1], batch), (), (1, *e.shape),
+                                        (e.shape[0],), (1, batch)])
         # a bias gradient not summed (rows or columns as examples), summed over every axis, or with keepdims
         if np.shape(g) not in (e.shape, e.shape[::-1], *mistaken):
             raise ValueError(f"the gradient of {name} has shape {np.shape(g)}, not {e.shape} like {name}")
@@ -561,13 +588,16 @@ def first_wrong(learner, twin, net, case, row, yours, wrong, autograd_values):
     return None
 
 
+NO_FRAME = "(no frame of your code)"
+
+
 def raised_at(exc):
     r"""``file:line, in function: the line`` of the innermost frame of the exception that is not this project's
     or a library's (in a notebook the file is the kernel's name for the cell: the function and line say where)."""
     frames = [frame for frame in traceback.extract_tb(exc.__traceback__)
               if not frame.filename.startswith((*OURS, sysconfig.get_paths()["purelib"]))]
     if not frames:
-        return "(no frame of your code)"
+        return NO_FRAME
     return f"{frames[-1].filename}:{frames[-1].lineno}, in {frames[-1].name}: {frames[-1].line}"
 
 
@@ -601,12 +631,16 @@ def torch_optimizer(optimizer, params):
     hyper-parameters your optimizer holds as attributes (torch's defaults for those it does not);
     ``ValueError`` in one line for another kind or hyper-parameters torch refuses."""
     name = type(optimizer).__name__
-    kind = next((kind for word, kind in KINDS.items() if word in name.lower()), None)
+    key = re.sub(r"[^a-z]", "", name.lower())                       # MySGD -> mysgd
+    kind = next((kind for word, kind in KINDS.items() if key.endswith(word) and not key.endswith(("nadam", "radam"))),
+                None)
     if kind is None:
         raise ValueError(f"the optimizer {name}: the checker compares SGD (momentum, dampening, Nesterov, weight "
                          "decay), Adam and AdamW, known by their class's name; check the gradients without it")
     torch_name, settings = kind
     found = {key: getattr(optimizer, key) for key in settings if hasattr(optimizer, key)}
+    if "betas" in settings and hasattr(optimizer, "beta1"):           # cs231n's and deeplearning.ai's names
+        found["betas"] = (optimizer.beta1, getattr(optimizer, "beta2", 0.999))
     if "lr" not in found:
         raise ValueError(f"the optimizer {name} has no lr to compare torch.optim.{torch_name} with")
     try:
@@ -659,7 +693,7 @@ def finite_difference(twin, net, weights, X, y, k, element, h=1e-6):
     def loss(shift):
         moved = [w.copy() for w in weights]
         moved[k][element] += shift
-        return autograd(twin, net, moved, X, y)[1]
+        return autograd(twin, net, moved, X, y, half=net.half)[1]
     return (loss(h) - loss(-h)) / (2 * h)
 
 
@@ -762,15 +796,18 @@ def diagnose(net, weights, X, y, k, g, second_call):
 
 
 def bias_hint(g, e, batch, dtype):
-    r"""The hint for a bias gradient ``g`` of another shape than autograd's ``e``, or averaged; else None."""
+    r"""The hint for a bias gradient ``g`` of another shape than autograd's ``e``, or averaged; else None. A bias
+    of shape ``(n, 1)`` is deeplearning.ai's: the examples are columns, summed over axis 1."""
+    summed = "db = dz.sum(axis=1, keepdims=True)" if e.shape[1:] == (1,) else "db = dz.sum(axis=0)"
     if g.shape != e.shape:
-        not_summed = "the bias gradient is not summed over the batch: db = dz.sum(axis=0)"
-        return {(batch, *e.shape): not_summed, (*e.shape[:-1], batch): not_summed,
-                (): "db = dz.sum() adds up every axis, the units too: db = dz.sum(axis=0)",
-                (1, *e.shape): f"db keeps the batch axis (keepdims=True): the bias has shape {e.shape}, "
-                               "db = dz.sum(axis=0)"}[g.shape]
+        return {(batch, *e.shape): f"the bias gradient is not summed over the batch: {summed}",
+                (*e.shape[:-1], batch): f"the bias gradient is not summed over the batch: {summed}",
+                (): f"db = dz.sum() adds up every axis, the units too: {summed}",
+                (1, *e.shape): f"db keeps the batch axis (keepdims=True): the bias has shape {e.shape}, {summed}",
+                (e.shape[0],): f"db lost its axis of 1: the bias has shape {e.shape}, {summed}",
+                (1, batch): f"db summed over the units, not the examples: {summed}"}.get(g.shape)
     if agree(g, e / batch, dtype):
-        return "db averaged over the batch, a mean where a sum is due: the bias gradient is db = dz.sum(axis=0)"
+        return f"db averaged over the batch, a mean where a sum is due: the bias gradient is {summed}"
     return None
 
 

@@ -9,6 +9,7 @@ import textwrap
 import types
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -265,7 +266,8 @@ def test_a_batch_larger_than_the_data_is_one_error_line(capsys, tmp_path):
                                       "    return Net([2, 3, 1], ('tanh', 'tanh'))\n")
     line = refused([f"{tmp_path / 'mine.py'}:build", "--activations", "tanh", "--batch-size", "1000"], capsys,
                    tmp_path, main)
-    assert line == "--batch-size 1000: the checker's batches are drawn from the article's 250 training points"
+    assert line == ("--batch-size 1000: must be an integer in [1, 250], the article's training points the checker's "
+                    "batches are drawn from")
 
 
 @pytest.mark.parametrize("learner", [Float32Net, AttributeNet, FlatOutputNet, FlatOutputModuleNet],
@@ -394,3 +396,84 @@ def test_params_and_grads_lists_are_read_and_bare_arrays_are_one_line():
     assert check(ListedNet(*ARTICLE)).correct
     with pytest.raises(ValueError, match=r"^named_parameters\(\) gave numpy arrays: give objects holding each array"):
         check(ArrayParameters(*ARTICLE))
+
+
+class NoScores(Net):
+    r"""cs231n's skeleton: ``loss(X)`` still returns None (scores not written yet)."""
+
+    def loss(self, X, y=None):
+        return None if y is None else super().loss(X, y)
+
+
+class CostArray(Net):
+    r"""deeplearning.ai's cost without np.squeeze: an array of shape (1, 1)."""
+
+    def loss(self, X, y=None):
+        result = super().loss(X, y)
+        return result if y is None else (np.array([[result[0]]]), result[1])
+
+
+class FlatLabels(Net):
+    r"""Outputs of shape (B,), and labels used as given: it needs them of shape (B,)."""
+
+    def loss(self, X, y=None):
+        if y is None:
+            return super().loss(X).ravel()
+        assert y.ndim == 1, "labels of shape (B,)"
+        return super().loss(X, y.reshape(-1, 1))
+
+
+class ReadOnlyGrad(ModuleNet):
+    r"""Parameters whose ``.grad`` is a read-only property over the array the layer keeps."""
+
+    def named_parameters(self):
+        class Held:
+            def __init__(self, p):
+                self.p = p
+            data = property(lambda self: self.p.data)
+            grad = property(lambda self: self.p.grad)
+        return [(name, Held(p)) for name, p in super().named_parameters()]
+
+
+@pytest.mark.parametrize("learner", [NoScores, CostArray, FlatLabels, ReadOnlyGrad],
+                         ids=["loss(X) None", "cost (1, 1)", "labels (B,)", "read-only grad"])
+def test_more_correct_networks_as_learners_write_them_are_correct(learner):
+    assert check(learner(*ARTICLE)).correct
+
+
+@pytest.mark.parametrize("written, hint", [
+    ("no keepdims", "db lost its axis of 1: the bias has shape (3, 1), db = dz.sum(axis=1, keepdims=True)"),
+    ("axis 0", "db summed over the units, not the examples"),
+])
+def test_deeplearning_ai_s_bias_mistakes_are_named_for_its_columns(written, hint):
+    class Mistaken(ColumnsNet):
+        def loss(self, X, Y=None):
+            result = super().loss(X, Y)
+            if Y is None:
+                return result
+            grads = dict(result[1])
+            db1 = grads["db1"]
+            grads["db1"] = db1[:, 0] if written == "no keepdims" else np.full((1, X.shape[1]), db1.sum() / X.shape[1])
+            return result[0], grads
+    verdict = check(Mistaken(*ARTICLE))
+    assert verdict.first_wrong["parameter"] == "b1" and verdict.first_wrong["hint"].startswith(hint)
+
+
+def test_optimizers_of_other_kinds_and_names_are_read_or_refused():
+    class Adamax:
+        lr = 0.01
+    with pytest.raises(ValueError, match="the optimizer Adamax: the checker compares SGD"):
+        check(ModuleNet(*ARTICLE), optimizer=Adamax())
+    model = ModuleNet(*ARTICLE)
+    adam = manual.Adam([p for _, p in model.named_parameters()], lr=0.01, betas=(0.8, 0.999))
+    adam.beta1, adam.beta2 = adam.betas                      # cs231n's names beside torch's
+    del adam.betas
+    adam.betas = (0.8, 0.999)
+    assert check(model, optimizer=adam).correct
+
+
+def test_a_model_called_in_a_way_it_does_not_take_is_one_line():
+    class NoBackward(manual.MSELoss):
+        backward = None
+    with pytest.raises(ValueError, match="calling your model raised TypeError before any line of yours ran"):
+        check(ModuleNet(*ARTICLE), criterion=NoBackward())
