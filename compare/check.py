@@ -17,15 +17,11 @@ named, with finite differences as a third opinion and the mistake it looks like.
 From Python: ``from compare.check import check``; ``check(model, activations=..., loss=...)`` returns
 the verdict; print it.
 Exit status: 0 when every gradient is right, 1 when one is wrong, 2 for a model that cannot be
-loaded or checked.
+loaded or checked. ``compare.learner`` reads your model, ``compare.diagnosis`` names the mistake.
 """
-import errno
-import importlib
-import importlib.util
 import math
 import os
 import re
-import sys
 import sysconfig
 import traceback
 from dataclasses import dataclass, field
@@ -39,256 +35,17 @@ from manual.train import LOSSES, labels, listed, typed
 
 from . import cli
 from .core.data import load_data
-from .core.formulas import activation, loss_hints
-from .core.lockstep import short_repr
+from .core.formulas import loss_hints
 from .core.pair import tolerance_ratio
+from .diagnosis import agree, diagnose, factor_hint
 from .files import json_writer, save_outputs
+from .learner import Learner, Uncheckable, layers_of, load
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OURS = tuple(os.path.join(ROOT, package) + os.sep for package in ("compare", "manual", "torch_impl"))
 # each batch: its weights (the model's own, random, or four times larger: saturated) and its rows (None:
 # --batch-size; "last": the last, smaller batch of an epoch of the article's data, 10 rows for batch 15)
 BATCHES = (("the article's data", 0, None), ("random weights", 1, "last"), ("saturated units", 2, 1))
-
-
-def load(spec):
-    r"""``NAME()`` from ``FILE.py:NAME`` or ``MODULE:NAME``; ``ValueError`` (one line) if it cannot be had."""
-    where, _, name = spec.rpartition(":")
-    if not where or not name:
-        raise ValueError(f"{spec}: give FILE.py:NAME or MODULE:NAME")
-    module = imported(where, name)
-    if not hasattr(module, name):
-        raise ValueError(f"{where} defines no {name}() to build the model")
-    if not callable(getattr(module, name)):
-        raise ValueError(f"{where}: {name} is not callable ({type(getattr(module, name)).__name__}); {name}() must "
-                         "build the model")
-    try:
-        return getattr(module, name)()
-    except (Exception, SystemExit) as exc:
-        raise ValueError(f"{spec}: {name}() raised {type(exc).__name__}: {exc}") from None
-
-
-def imported(where, name):
-    r"""The module ``where`` (a file, run as ``python FILE`` would find its imports, or a module name)."""
-    if os.path.isdir(where):
-        raise ValueError(f"{where}: {os.strerror(errno.EISDIR)}; give FILE.py:NAME")
-    try:
-        if not (where.endswith(".py") or os.sep in where):
-            return importlib.import_module(where)
-        module_spec = importlib.util.spec_from_file_location(f"checked_{os.path.basename(where)[:-3]}", where)
-        module = importlib.util.module_from_spec(module_spec)
-        sys.path.insert(0, os.path.dirname(os.path.abspath(where)))   # its own imports, as python FILE runs it
-        try:
-            module_spec.loader.exec_module(module)
-        finally:
-            sys.path.pop(0)
-        return module
-    except OSError as exc:
-        raise ValueError(f"{where}: {exc.strerror}") from None
-    except SystemExit as exc:                      # the file's own script code, run on import
-        raise ValueError(f"{where} called sys.exit({exc.code}) while loading: the checker imports it to call "
-                         f"{name}(); put its script code under if __name__ == \"__main__\":") from None
-    except Exception as exc:                       # a syntax error, or whatever the file raises
-        raise ValueError(f"{where}: {type(exc).__name__} while loading it: {exc}") from None
-
-
-def held(parameter):
-    r"""A module-style parameter's array: its ``.data`` (torch's name), or its ``.value``."""
-    return parameter.data if hasattr(parameter, "data") else parameter.value
-
-
-def scalar(loss):
-    r"""A loss as a Python number, from any array holding one number (a cost of shape (1, 1) included)."""
-    value = np.asarray(loss, dtype=np.float64)
-    if value.size != 1:
-        raise Uncheckable(f"the loss has shape {value.shape}: it must be one number")
-    return float(value.reshape(-1)[0])
-
-
-class Listed:
-    r"""Parameter ``i`` of a model that lists its arrays, ``params()``, and their gradients, ``grads()``."""
-
-    def __init__(self, model, i):
-        self.model, self.i = model, i
-
-    @property
-    def data(self):
-        return self.model.params()[self.i]
-
-    @property
-    def grad(self):
-        return self.model.grads()[self.i]
-
-    @grad.setter
-    def grad(self, value):
-        r"""``zero_grad``: zeros written into the model's own gradient array, where it keeps one."""
-        try:
-            write_into(self.model.grads()[self.i], value)
-        except Exception:              # before a first backward, grads() may have nothing to give: nothing to zero
-            pass
-
-
-def write_into(array, value):
-    r"""Write ``value`` into ``array`` in place, in its dtype; False where it is no float array of that shape."""
-    if not (isinstance(array, np.ndarray) and array.dtype.kind == "f" and array.shape == value.shape):
-        return False
-    array[...] = value
-    return True
-
-
-def zero_grad(parameter, like):
-    r"""``parameter.grad`` set to zeros as ``zero_grad`` would: a new array, or in place where it cannot be set
-    (a read-only property over an array the model keeps; nothing, before its first backward)."""
-    try:
-        parameter.grad = np.zeros_like(like)
-    except AttributeError:
-        held_grad = getattr(parameter, "grad", None)
-        if isinstance(held_grad, np.ndarray):
-            held_grad[...] = 0
-
-
-class Uncheckable(ValueError):
-    r"""A model whose answer cannot be compared (a gradient missing): one error line, not a verdict."""
-
-
-class Learner:
-    r"""Your model behind one interface: its parameters in order, set them, and one forward-backward pass."""
-
-    def __init__(self, model, criterion=None):
-        self.model, self.criterion = model, criterion
-        if isinstance(model, type):
-            raise ValueError(f"{model.__name__} is a class: pass the model it builds, {model.__name__}()")
-        self.columns = False             # deeplearning.ai's layout: examples as columns, set by check
-        self.store = next((store for store in (getattr(model, "params", None), getattr(model, "parameters", None))
-                           if isinstance(store, dict)), None)         # cs231n's params, deeplearning.ai's parameters
-        if self.store is not None and callable(getattr(model, "loss", None)):
-            self.style, self.names = "cs231n", in_layer_order(self.store)
-        elif all(callable(getattr(model, method, None)) for method in ("forward", "backward")) and (
-                callable(getattr(model, "named_parameters", None)) or callable(getattr(model, "grads", None))):
-            self.style, self.names = "module", [name for name, _ in self.parameters()]
-        else:
-            raise ValueError(f"{type(model).__name__} is neither module style (forward, backward, and named_parameters "
-                             "or params() and grads()) nor cs231n style (a dict params, or parameters, and loss(X, y))")
-
-    def parameters(self):
-        r"""``[(name, parameter)]`` of a module-style model: ``named_parameters()``'s pairs or dict, or ``params()``
-        and ``grads()`` lists (as ``Listed``)."""
-        if not callable(getattr(self.model, "named_parameters", None)):
-            return [(f"params()[{i}]", Listed(self.model, i)) for i in range(len(self.model.params()))]
-        named = self.model.named_parameters()
-        pairs = list(named.items() if isinstance(named, dict) else named)
-        if any(isinstance(p, np.ndarray) for _, p in pairs):
-            raise ValueError("named_parameters() gave numpy arrays: give objects holding each array as .data (or "
-                             ".value) and its gradient as .grad, or give params() and grads(), two lists of arrays")
-        return pairs
-
-    def gradients_held(self):
-        return [np.array(p.grad, np.float64) for _, p in self.parameters()]
-
-    def arrays(self):
-        if self.style == "cs231n":
-            return [np.asarray(self.store[name]) for name in self.names]
-        return [np.asarray(held(p)) for _, p in self.parameters()]
-
-    def set(self, arrays):
-        r"""Your arrays take these values, written into them (so that views and attributes sharing them see
-        the values too), in their own dtype; an array of another shape or none is replaced."""
-        if self.style == "cs231n":
-            for name, value in zip(self.names, arrays, strict=True):
-                if not write_into(self.store[name], value):
-                    self.store[name] = value.copy()
-            return
-        for (_, p), value in zip(self.parameters(), arrays, strict=True):
-            if not write_into(held(p), value):
-                p.data = value.copy()
-            zero_grad(p, value)
-
-    def gradients(self, X, y, dy_pred):
-        r"""Your ``(y_pred or None, loss or None, [gradient per parameter], dL/dy_pred or None)`` for the batch:
-        the cs231n style computes its own loss; the module style is given autograd's ``dL/dy_pred``, or
-        takes its own from ``criterion`` (called as ``criterion(y_pred, y)``, then ``criterion.backward()``).
-        In deeplearning.ai's layout your model is given the examples as columns, and its outputs read back."""
-        if not self.columns:
-            return self.step(X, y, dy_pred)
-        y_pred, loss, grads, dy = self.step(X.T, y.T, dy_pred.T)
-        return None if y_pred is None else y_pred.T, loss, grads, None if dy is None else dy.T
-
-    def step(self, X, y, dy_pred):
-        if self.style == "cs231n":
-            return self.cs231n_step(X, y)
-        y_pred = np.asarray(self.model.forward(X))
-        loss = None
-        if self.criterion is not None:
-            loss = scalar(self.criterion(y_pred, y))
-            dy_pred = np.asarray(self.criterion.backward())
-        elif y_pred.shape != dy_pred.shape and y_pred.size == dy_pred.size:
-            dy_pred = dy_pred.reshape(y_pred.shape)                   # outputs of shape (B,): dL/dy_pred too
-        self.model.backward(dy_pred)
-        return y_pred, loss, [np.array(p.grad) for _, p in self.parameters()], dy_pred if loss is not None else None
-
-    def cs231n_step(self, X, y):
-        try:
-            scores = self.model.loss(X)
-        except Exception:                          # loss(X) alone is optional
-            scores = None
-        scores = None if scores is None else np.asarray(scores)
-        returned = None
-        if scores is not None and scores.ndim == 1 and y.shape == (len(scores), 1):
-            try:
-                returned = self.model.loss(X, y.reshape(-1))   # outputs of shape (B,): labels of that shape first
-            except Exception:                                  # else the labels as they are
-                returned = None
-        returned = self.model.loss(X, y) if returned is None else returned
-        if not (isinstance(returned, tuple) and len(returned) == 2 and isinstance(returned[1], dict)):
-            raise Uncheckable(f"loss(X, y) returned {short_repr(returned)}: it must return (loss, grads), grads a "
-                              f"dict keyed as params ({', '.join(self.names)})")
-        loss, grads = returned
-        keys = {name: name if name in grads else f"d{name}" for name in self.names}     # deeplearning.ai's dW1
-        missing = [name for name, key in keys.items() if key not in grads]
-        if missing:
-            raise Uncheckable(f"loss(X, y) returned no gradient for {', '.join(missing)}")
-        return scores, scalar(loss), [np.array(grads[key]) for key in keys.values()], None
-
-
-def in_layer_order(store):
-    r"""The names of a dict of parameters, weight then bias layer by layer: by the number ending each name where
-    every name has one (``W1, W2, b1, b2`` -> ``W1, b1, W2, b2``; a bias's name starts with b), else as given."""
-    numbers = {name: re.search(r"(\d+)$", name) for name in store}
-    if not all(numbers.values()):
-        return list(store)
-    return sorted(store, key=lambda name: (int(numbers[name].group(1)), name.lower().startswith("b")))
-
-
-def bias_size(b):
-    r"""Units of a bias of shape ``(n,)``, ``(1, n)`` (a row) or ``(n, 1)`` (a column); None for another shape."""
-    shape = np.shape(b)
-    return shape[0] if len(shape) == 1 else max(shape) if len(shape) == 2 and 1 in shape else None
-
-
-def layers_of(learner, in_features):
-    r"""``{transposed: sizes}`` of each reading of the weights under which the parameters chain as layers
-    (``transposed``: ``(in, out)`` weights); both for square weights; ``ValueError`` saying why none."""
-    arrays = learner.arrays()
-    if len(arrays) % 2 or any(np.ndim(w) != 2 or bias_size(b) is None
-                              for w, b in zip(arrays[0::2], arrays[1::2], strict=True)):
-        shapes = ", ".join(f"{name} {np.shape(a)}" for name, a in zip(learner.names, arrays, strict=True))
-        raise ValueError(f"the parameters do not form a chain of layers: expected (weight, bias) pairs, 2-D then "
-                         f"(n,), (1, n) or (n, 1), in order, got {shapes}")
-    pairs = list(zip(arrays[0::2], arrays[1::2], strict=True))
-    fits = {}
-    for transposed in (False, True):
-        sizes = [in_features]
-        for W, b in pairs:
-            n_out, n_in = W.shape[::-1] if transposed else W.shape
-            if n_in != sizes[-1] or n_out != bias_size(b) or (np.shape(b)[-1] == 1 < n_out and transposed):
-                break
-            sizes.append(n_out)
-        else:
-            fits[transposed] = sizes
-    if not fits:
-        raise ValueError(f"the parameters do not form a chain of layers from {in_features} inputs: "
-                         + ", ".join(f"{name} {np.shape(a)}" for name, a in zip(learner.names, arrays, strict=True)))
-    return fits
 
 
 @dataclass
@@ -488,10 +245,6 @@ def same_outputs(mine, theirs, net):
     r"""Your outputs equal the twin's, read in its shape where yours hold as many numbers (``(B,)`` for ``(B, 1)``)."""
     mine = np.asarray(mine)
     return agree(mine.reshape(theirs.shape) if mine.size == theirs.size else mine, theirs, net.dtype)
-
-
-def agree(mine, theirs, dtype="float64"):
-    return np.shape(mine) == np.shape(theirs) and bool(np.all(tolerance_ratio(mine, theirs, dtype) <= 1))
 
 
 def from_the_output(n):
@@ -695,147 +448,6 @@ def finite_difference(twin, net, weights, X, y, k, element, h=1e-6):
         moved[k][element] += shift
         return autograd(twin, net, moved, X, y, half=net.half)[1]
     return (loss(h) - loss(-h)) / (2 * h)
-
-
-# Derivatives learners write instead of the activation's: what each is, and its f'(z, a)
-WRONG_DERIVATIVES = {
-    "sigmoid": (("written a (1 + a)", lambda z, a: a * (1 + a)), ("written 1 - a^2, tanh's", lambda z, a: 1 - a ** 2),
-                ("written a", lambda z, a: a)),
-    "tanh": (("written 1 - a", lambda z, a: 1 - a), ("written 1 + a^2", lambda z, a: 1 + a ** 2),
-             ("written a (1 - a), sigmoid's", lambda z, a: a * (1 - a))),
-    "relu": (("written [z >= 0]", lambda z, a: (z >= 0) * 1.0),),
-}
-LEFT_OUT = ("left out (dL/dz = dL/da)", lambda z, a: np.ones_like(z))      # any activation's
-
-
-def reference(net, weights, X, y, mistake=None, layer=None):
-    r"""Every parameter gradient (in your layout) by manual's formulas, or as one classic ``mistake`` at
-    ``layer`` computes them: ``"at z"``, ``"at a"`` (an activation's derivative evaluated at the wrong
-    one of the two), ``"input"`` (dW from another layer's input, ``layer`` being ``(k, j)``), or a
-    function ``f'(z, a)`` written for the activation's derivative."""
-    Ws = [w.T if net.transposed else w for w in weights[0::2]]       # (out, in), as z = x W^T + b
-    xs, zs, activations = [], [], []
-    a = X
-    for W, b, name in zip(Ws, weights[1::2], net.activations, strict=True):
-        activation = manual.ACTIVATIONS[name]()
-        xs.append(a)
-        zs.append(a @ W.T + b.reshape(-1))
-        a = activation(zs[-1])
-        activations.append(activation)
-    criterion = LOSSES[net.loss][0]()
-    criterion(a, y)
-    da, grads = criterion.backward(), [None] * len(weights)
-    for k in reversed(range(len(Ws))):
-        activation = activations[k]
-        if layer == k and mistake in ("at z", "at a"):
-            wrong = type(activation)()
-            if mistake == "at a":
-                wrong(activation.a if hasattr(activation, "a") else activation(zs[k]))   # f' at a = f(z)
-            else:
-                wrong(zs[k])
-                wrong.a = zs[k]                               # a formula in a, given z
-            activation = wrong
-        dz = (da * mistake(zs[k], activation(zs[k])) if callable(mistake) and layer == k
-              else activation.backward(da))
-        passed = da if (mistake, layer) == ("from da", k) else dz             # what goes back to the layer below
-        x = xs[layer[1]] if mistake == "input" and layer[0] == k else xs[k]
-        dW = (dz.T @ x).T if net.transposed else dz.T @ x
-        factor = {"no l2": 0, "l2 factor": 2 if net.half else 1}.get(mistake, 1 if net.half else 2)
-        penalty = factor * net.l2 * weights[2 * k]                                   # d(l2 sum W^2)/dW
-        grads[2 * k] = dW + penalty if dW.shape == penalty.shape else dW
-        grads[2 * k + 1] = (dz.sum(axis=0).reshape(net.shapes[2 * k + 1])
-                            + (2 * net.l2 * weights[2 * k + 1] if mistake == "l2 biases" else 0))
-        square = (mistake, layer) == ("W^T", k) and Ws[k].shape[0] == Ws[k].shape[1]
-        da = passed @ (Ws[k].T if square else Ws[k])
-    return grads
-
-
-def factor_hint(g, e, batch, dtype="float64"):
-    r"""The hint for a gradient ``g`` that is autograd's ``e`` times 2, 1/2, -1, the batch size or its inverse,
-    or the batch's rows over another number (a batch size written into the code)."""
-    for factor, hint in ((2, "twice autograd's: a factor 2 too many (the 2 of MSE applied twice?)"),
-                         (0.5, "half of autograd's: the 2 of (y_pred - y)^2 forgotten, as for a 1/2-MSE"),
-                         (-1, "minus autograd's: the sign flipped, (y - y_pred) where (y_pred - y) is due"),
-                         (batch, "the batch size times autograd's: a sum where the loss takes the mean "
-                                 "(the 1/N forgotten)"),
-                         (1 / batch, "autograd's over the batch size: a mean where a sum is due "
-                                     "(dW and db add up the batch)")):
-        if agree(g, factor * e, dtype):
-            return hint
-    scale = float(np.vdot(g, e) / np.vdot(e, e)) if np.shape(g) == np.shape(e) and np.vdot(e, e) else 0
-    divisor = round(batch / scale) if scale > 0 else 0
-    if divisor > 1 and divisor != batch and agree(g, batch / divisor * e, dtype):
-        return (f"divided by {divisor}, not by the batch's {batch} rows: a batch size written into the code; "
-                "divide by the batch's own size, len(X)")
-    return None
-
-
-def diagnose(net, weights, X, y, k, g, second_call):
-    r"""The classic mistake that gives the wrong gradient ``g`` of parameter ``k``, as a hint."""
-    e = reference(net, weights, X, y)[k]
-    layer, weight = k // 2, k % 2 == 0
-    if second_call:
-        return ("your gradients accumulate across calls: the first call is right, the second adds to it; "
-                "zero every gradient before a backward pass (a forgotten zero_grad, or += into a kept array)")
-    if weight and g.shape == e.T.shape and agree(g, e.T, net.dtype):
-        return "dW transposed: for (out, in) weights dL/dW = dz^T x, for (in, out) weights x^T dz"
-    if not weight:
-        hint = bias_hint(g, e, len(X), net.dtype)
-        if hint:
-            return hint
-    factor = factor_hint(g, e, len(X), net.dtype)
-    if factor:
-        return factor
-    for mistake, where, hint in candidates(net, layer, weight):
-        if agree(g, reference(net, weights, X, y, mistake, where)[k], net.dtype):
-            return hint
-    passed = ("dL/dy_pred from the loss" if layer + 1 == len(net.activations)
-              else "the gradient passed back to it, da = dz_next W_next")
-    return (f"none of the classic mistakes: check layer {layer + 1}'s dz = da * f'(z), dW = dz^T x and db = sum dz, "
-            f"and {passed}")
-
-
-def bias_hint(g, e, batch, dtype):
-    r"""The hint for a bias gradient ``g`` of another shape than autograd's ``e``, or averaged; else None. A bias
-    of shape ``(n, 1)`` is deeplearning.ai's: the examples are columns, summed over axis 1."""
-    summed = "db = dz.sum(axis=1, keepdims=True)" if e.shape[1:] == (1,) else "db = dz.sum(axis=0)"
-    if g.shape != e.shape:
-        return {(batch, *e.shape): f"the bias gradient is not summed over the batch: {summed}",
-                (*e.shape[:-1], batch): f"the bias gradient is not summed over the batch: {summed}",
-                (): f"db = dz.sum() adds up every axis, the units too: {summed}",
-                (1, *e.shape): f"db keeps the batch axis (keepdims=True): the bias has shape {e.shape}, {summed}",
-                (e.shape[0],): f"db lost its axis of 1: the bias has shape {e.shape}, {summed}",
-                (1, batch): f"db summed over the units, not the examples: {summed}"}.get(g.shape)
-    if agree(g, e / batch, dtype):
-        return f"db averaged over the batch, a mean where a sum is due: the bias gradient is {summed}"
-    return None
-
-
-def candidates(net, layer, weight):
-    r"""``(mistake, where, hint)`` of every mistake ``reference`` can make at ``layer``, tried in this order."""
-    in_a = f"{activation('tanh')[1]} for tanh, {activation('sigmoid')[1]} for sigmoid"
-    found = [("at z", layer, f"the activation's derivative taken at z, where its formula is in a: {in_a}"),
-             ("at a", layer, f"the activation's derivative taken at a = f(z), where its formula in a is "
-                             f"due: {in_a}, with a = f(z) from the forward pass")]
-    found += [("input", (layer, j), f"dW from the input of layer {j + 1}, not of its own layer {layer + 1}: "
-                                     "dL/dW = dz^T x with this layer's x")
-              for j in range(len(net.sizes) - 1) if j != layer]
-    if net.l2 and weight:
-        found.append(("no l2", layer, f"the L2 term's gradient is missing: dW += {1 if net.half else 2} * reg * W"))
-    if net.l2 and not weight:
-        found.append(("l2 biases", layer, "the L2 term's gradient is added to the biases too: reg sum(W^2) is on the "
-                                          "weights only"))
-    if net.l2 and weight:
-        found.append(("l2 factor", layer, "the L2 term's gradient has the other factor: d(reg sum W^2)/dW = 2 reg W, "
-                                          "d(0.5 reg sum W^2)/dW = reg W"))
-    if layer + 1 < len(net.activations):              # what the layer above passed back to this one
-        found += [("W^T", layer + 1, f"the gradient passed back through layer {layer + 2} with W^T: dL/dx = dz W for "
-                                     "(out, in) weights, dz W^T for (in, out)"),
-                  ("from da", layer + 1, f"the gradient passed back from dL/da of layer {layer + 2}, before its "
-                                         "activation's derivative: dL/dx = dz W with dz = dL/da f'(z)")]
-    name = net.activations[layer]
-    return found + [(derivative, layer, f"layer {layer + 1}'s {name} derivative {what}: dL/dz = {activation(name)[1]}")
-                    for what, derivative in (*WRONG_DERIVATIVES.get(name, ()), LEFT_OUT)]
 
 
 def main(argv=None):

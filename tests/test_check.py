@@ -360,7 +360,7 @@ def test_an_optimizer_the_checker_does_not_know_is_one_line():
 
 def test_the_catalogue_of_classic_mistakes_is_detected_named_and_no_correct_network_is_wrong():
     from compare import catalogue
-    from compare.check import Learner
+    from compare.learner import Learner
     rows, correct = catalogue.measure(check, lambda model: Learner(model).names)
     found = [result for _, styles in rows for result in styles.values()]
     assert len(rows) >= 30 and len({style for _, styles in rows for style in styles}) >= 6

@@ -1,0 +1,155 @@
+r"""Which classic mistake a wrong gradient is: ``reference`` computes every gradient by manual's formulas,
+or as one mistake computes them, and ``diagnose`` names the first that gives yours.
+"""
+import numpy as np
+
+import manual
+from manual.train import LOSSES
+
+from .core.formulas import activation
+from .core.pair import tolerance_ratio
+
+
+def agree(mine, theirs, dtype="float64"):
+    return np.shape(mine) == np.shape(theirs) and bool(np.all(tolerance_ratio(mine, theirs, dtype) <= 1))
+
+
+# Derivatives learners write instead of the activation's: what each is, and its f'(z, a)
+WRONG_DERIVATIVES = {
+    "sigmoid": (("written a (1 + a)", lambda z, a: a * (1 + a)), ("written 1 - a^2, tanh's", lambda z, a: 1 - a ** 2),
+                ("written a", lambda z, a: a)),
+    "tanh": (("written 1 - a", lambda z, a: 1 - a), ("written 1 + a^2", lambda z, a: 1 + a ** 2),
+             ("written a (1 - a), sigmoid's", lambda z, a: a * (1 - a))),
+    "relu": (("written [z >= 0]", lambda z, a: (z >= 0) * 1.0),),
+}
+LEFT_OUT = ("left out (dL/dz = dL/da)", lambda z, a: np.ones_like(z))      # any activation's
+
+
+def reference(net, weights, X, y, mistake=None, layer=None):
+    r"""Every parameter gradient (in your layout) by manual's formulas, or as one classic ``mistake`` at
+    ``layer`` computes them: ``"at z"``, ``"at a"`` (an activation's derivative evaluated at the wrong
+    one of the two), ``"input"`` (dW from another layer's input, ``layer`` being ``(k, j)``), or a
+    function ``f'(z, a)`` written for the activation's derivative."""
+    Ws = [w.T if net.transposed else w for w in weights[0::2]]       # (out, in), as z = x W^T + b
+    xs, zs, activations = [], [], []
+    a = X
+    for W, b, name in zip(Ws, weights[1::2], net.activations, strict=True):
+        activation = manual.ACTIVATIONS[name]()
+        xs.append(a)
+        zs.append(a @ W.T + b.reshape(-1))
+        a = activation(zs[-1])
+        activations.append(activation)
+    criterion = LOSSES[net.loss][0]()
+    criterion(a, y)
+    da, grads = criterion.backward(), [None] * len(weights)
+    for k in reversed(range(len(Ws))):
+        activation = activations[k]
+        if layer == k and mistake in ("at z", "at a"):
+            wrong = type(activation)()
+            if mistake == "at a":
+                wrong(activation.a if hasattr(activation, "a") else activation(zs[k]))   # f' at a = f(z)
+            else:
+                wrong(zs[k])
+                wrong.a = zs[k]                               # a formula in a, given z
+            activation = wrong
+        dz = (da * mistake(zs[k], activation(zs[k])) if callable(mistake) and layer == k
+              else activation.backward(da))
+        passed = da if (mistake, layer) == ("from da", k) else dz             # what goes back to the layer below
+        x = xs[layer[1]] if mistake == "input" and layer[0] == k else xs[k]
+        dW = (dz.T @ x).T if net.transposed else dz.T @ x
+        factor = {"no l2": 0, "l2 factor": 2 if net.half else 1}.get(mistake, 1 if net.half else 2)
+        penalty = factor * net.l2 * weights[2 * k]                                   # d(l2 sum W^2)/dW
+        grads[2 * k] = dW + penalty if dW.shape == penalty.shape else dW
+        grads[2 * k + 1] = (dz.sum(axis=0).reshape(net.shapes[2 * k + 1])
+                            + (2 * net.l2 * weights[2 * k + 1] if mistake == "l2 biases" else 0))
+        square = (mistake, layer) == ("W^T", k) and Ws[k].shape[0] == Ws[k].shape[1]
+        da = passed @ (Ws[k].T if square else Ws[k])
+    return grads
+
+
+def factor_hint(g, e, batch, dtype="float64"):
+    r"""The hint for a gradient ``g`` that is autograd's ``e`` times 2, 1/2, -1, the batch size or its inverse,
+    or the batch's rows over another number (a batch size written into the code)."""
+    for factor, hint in ((2, "twice autograd's: a factor 2 too many (the 2 of MSE applied twice?)"),
+                         (0.5, "half of autograd's: the 2 of (y_pred - y)^2 forgotten, as for a 1/2-MSE"),
+                         (-1, "minus autograd's: the sign flipped, (y - y_pred) where (y_pred - y) is due"),
+                         (batch, "the batch size times autograd's: a sum where the loss takes the mean "
+                                 "(the 1/N forgotten)"),
+                         (1 / batch, "autograd's over the batch size: a mean where a sum is due "
+                                     "(dW and db add up the batch)")):
+        if agree(g, factor * e, dtype):
+            return hint
+    scale = float(np.vdot(g, e) / np.vdot(e, e)) if np.shape(g) == np.shape(e) and np.vdot(e, e) else 0
+    divisor = round(batch / scale) if scale > 0 else 0
+    if divisor > 1 and divisor != batch and agree(g, batch / divisor * e, dtype):
+        return (f"divided by {divisor}, not by the batch's {batch} rows: a batch size written into the code; "
+                "divide by the batch's own size, len(X)")
+    return None
+
+
+def diagnose(net, weights, X, y, k, g, second_call):
+    r"""The classic mistake that gives the wrong gradient ``g`` of parameter ``k``, as a hint."""
+    e = reference(net, weights, X, y)[k]
+    layer, weight = k // 2, k % 2 == 0
+    if second_call:
+        return ("your gradients accumulate across calls: the first call is right, the second adds to it; "
+                "zero every gradient before a backward pass (a forgotten zero_grad, or += into a kept array)")
+    if weight and g.shape == e.T.shape and agree(g, e.T, net.dtype):
+        return "dW transposed: for (out, in) weights dL/dW = dz^T x, for (in, out) weights x^T dz"
+    if not weight:
+        hint = bias_hint(g, e, len(X), net.dtype)
+        if hint:
+            return hint
+    factor = factor_hint(g, e, len(X), net.dtype)
+    if factor:
+        return factor
+    for mistake, where, hint in candidates(net, layer, weight):
+        if agree(g, reference(net, weights, X, y, mistake, where)[k], net.dtype):
+            return hint
+    passed = ("dL/dy_pred from the loss" if layer + 1 == len(net.activations)
+              else "the gradient passed back to it, da = dz_next W_next")
+    return (f"none of the classic mistakes: check layer {layer + 1}'s dz = da * f'(z), dW = dz^T x and db = sum dz, "
+            f"and {passed}")
+
+
+def bias_hint(g, e, batch, dtype):
+    r"""The hint for a bias gradient ``g`` of another shape than autograd's ``e``, or averaged; else None. A bias
+    of shape ``(n, 1)`` is deeplearning.ai's: the examples are columns, summed over axis 1."""
+    summed = "db = dz.sum(axis=1, keepdims=True)" if e.shape[1:] == (1,) else "db = dz.sum(axis=0)"
+    if g.shape != e.shape:
+        return {(batch, *e.shape): f"the bias gradient is not summed over the batch: {summed}",
+                (*e.shape[:-1], batch): f"the bias gradient is not summed over the batch: {summed}",
+                (): f"db = dz.sum() adds up every axis, the units too: {summed}",
+                (1, *e.shape): f"db keeps the batch axis (keepdims=True): the bias has shape {e.shape}, {summed}",
+                (e.shape[0],): f"db lost its axis of 1: the bias has shape {e.shape}, {summed}",
+                (1, batch): f"db summed over the units, not the examples: {summed}"}.get(g.shape)
+    if agree(g, e / batch, dtype):
+        return f"db averaged over the batch, a mean where a sum is due: the bias gradient is {summed}"
+    return None
+
+
+def candidates(net, layer, weight):
+    r"""``(mistake, where, hint)`` of every mistake ``reference`` can make at ``layer``, tried in this order."""
+    in_a = f"{activation('tanh')[1]} for tanh, {activation('sigmoid')[1]} for sigmoid"
+    found = [("at z", layer, f"the activation's derivative taken at z, where its formula is in a: {in_a}"),
+             ("at a", layer, f"the activation's derivative taken at a = f(z), where its formula in a is "
+                             f"due: {in_a}, with a = f(z) from the forward pass")]
+    found += [("input", (layer, j), f"dW from the input of layer {j + 1}, not of its own layer {layer + 1}: "
+                                     "dL/dW = dz^T x with this layer's x")
+              for j in range(len(net.sizes) - 1) if j != layer]
+    if net.l2 and weight:
+        found.append(("no l2", layer, f"the L2 term's gradient is missing: dW += {1 if net.half else 2} * reg * W"))
+    if net.l2 and not weight:
+        found.append(("l2 biases", layer, "the L2 term's gradient is added to the biases too: reg sum(W^2) is on the "
+                                          "weights only"))
+    if net.l2 and weight:
+        found.append(("l2 factor", layer, "the L2 term's gradient has the other factor: d(reg sum W^2)/dW = 2 reg W, "
+                                          "d(0.5 reg sum W^2)/dW = reg W"))
+    if layer + 1 < len(net.activations):              # what the layer above passed back to this one
+        found += [("W^T", layer + 1, f"the gradient passed back through layer {layer + 2} with W^T: dL/dx = dz W for "
+                                     "(out, in) weights, dz W^T for (in, out)"),
+                  ("from da", layer + 1, f"the gradient passed back from dL/da of layer {layer + 2}, before its "
+                                         "activation's derivative: dL/dx = dz W with dz = dL/da f'(z)")]
+    name = net.activations[layer]
+    return found + [(derivative, layer, f"layer {layer + 1}'s {name} derivative {what}: dL/dz = {activation(name)[1]}")
+                    for what, derivative in (*WRONG_DERIVATIVES.get(name, ()), LEFT_OUT)]
