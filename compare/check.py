@@ -322,13 +322,13 @@ def first_wrong(learner, twin, net, case, row, yours, wrong, autograd_values):
     if row["loss"] == "WRONG":
         hint = ("yours is not finite where autograd's is: a log of 0 or an exp that overflowed; compute it as "
                 "docs/losses.md does (log-softmax shifted by the largest logit, BCE fused with its sigmoid)"
-                if not np.isfinite(mine_loss) else factor_hint(mine_loss, value, len(X), net.dtype) or
+                if not np.isfinite(mine_loss) else factor_hint(mine_loss, value, len(X), net.dtype, net.sizes[-1]) or
                 f"{loss_hints(net.loss)[0]}, or the forward pass before it: --activations and "
                 "--output-activation must be your model's")
         return {"batch": batch, "what": f"the loss value (yours {mine_loss:.9g}, autograd {value:.9g})", "hint": hint}
     if mine_dy is not None and not agree(mine_dy, dy_pred, net.dtype):
         return {"batch": batch, "what": "dL/dy_pred, your loss's backward()", **worst(mine_dy, dy_pred),
-                "hint": factor_hint(mine_dy, dy_pred, len(X), net.dtype) or loss_hints(net.loss)[1]}
+                "hint": factor_hint(mine_dy, dy_pred, len(X), net.dtype, net.sizes[-1]) or loss_hints(net.loss)[1]}
     if wrong:
         k, gradients = wrong[0]
         g = gradients[k]

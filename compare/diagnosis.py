@@ -67,10 +67,12 @@ def reference(net, weights, X, y, mistake=None, layer=None):
     return grads
 
 
-def factor_hint(g, e, batch, dtype="float64"):
+def factor_hint(g, e, batch, dtype="float64", outputs=1):
     r"""The hint for a gradient ``g`` that is autograd's ``e`` times 2, 1/2, -1, the batch size or its inverse,
-    or the batch's rows over another number (a batch size written into the code)."""
-    for factor, hint in ((2, "twice autograd's: a factor 2 too many (the 2 of MSE applied twice?)"),
+    one over the ``outputs`` per example, or the batch's rows over another number (a batch size in the code)."""
+    per_element = ((1 / outputs, f"autograd's over the {outputs} outputs per example: divided by every element, "
+                                 "N x outputs (d.size), where the loss's mean is over the N examples"),) * (outputs > 1)
+    for factor, hint in (*per_element, (2, "twice autograd's: a factor 2 too many (the 2 of MSE applied twice?)"),
                          (0.5, "half of autograd's: the 2 of (y_pred - y)^2 forgotten, as for a 1/2-MSE"),
                          (-1, "minus autograd's: the sign flipped, (y - y_pred) where (y_pred - y) is due"),
                          (batch, "the batch size times autograd's: a sum where the loss takes the mean "
@@ -94,15 +96,9 @@ def diagnose(net, weights, X, y, k, g, second_call):
     if second_call:
         return ("your gradients accumulate across calls: the first call is right, the second adds to it; "
                 "zero every gradient before a backward pass (a forgotten zero_grad, or += into a kept array)")
-    if weight and g.shape == e.T.shape and agree(g, e.T, net.dtype):
-        return "dW transposed: for (out, in) weights dL/dW = dz^T x, for (in, out) weights x^T dz"
-    if not weight:
-        hint = bias_hint(g, e, len(X), net.dtype)
-        if hint:
-            return hint
-    factor = factor_hint(g, e, len(X), net.dtype)
-    if factor:
-        return factor
+    hint = form_hint(net, g, e, len(X), weight)
+    if hint:
+        return hint
     for mistake, where, hint in candidates(net, layer, weight):
         if agree(g, reference(net, weights, X, y, mistake, where)[k], net.dtype):
             return hint
@@ -110,6 +106,19 @@ def diagnose(net, weights, X, y, k, g, second_call):
               else "the gradient passed back to it, da = dz_next W_next")
     return (f"none of the classic mistakes: check layer {layer + 1}'s dz = da * f'(z), dW = dz^T x and db = sum dz, "
             f"and {passed}")
+
+
+def form_hint(net, g, e, batch, weight):
+    r"""What the form of ``g`` against autograd's ``e`` says without recomputing anything: transposed, a bias's
+    shape or mean, a constant factor, all zeros; else None."""
+    if weight and g.shape == e.T.shape and agree(g, e.T, net.dtype):
+        return "dW transposed: for (out, in) weights dL/dW = dz^T x, for (in, out) weights x^T dz"
+    hint = (None if weight else bias_hint(g, e, batch, net.dtype)) or factor_hint(g, e, batch, net.dtype,
+                                                                                  net.sizes[-1])
+    if hint is None and not np.any(g) and np.any(e):
+        return ("yours is all zeros: your backward put the gradient where .grad does not show it (into an array "
+                "replaced before the call, or a copy); assign p.grad, or write into p.grad itself")
+    return hint
 
 
 def bias_hint(g, e, batch, dtype):

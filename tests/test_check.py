@@ -477,3 +477,28 @@ def test_a_model_called_in_a_way_it_does_not_take_is_one_line():
         backward = None
     with pytest.raises(ValueError, match="calling your model raised TypeError before any line of yours ran"):
         check(ModuleNet(*ARTICLE), criterion=NoBackward())
+
+
+class PerElement(Net):
+    r"""Cross-entropy whose dL/dlogits is divided by d.size, N x classes, where the mean is over N."""
+
+    def loss(self, X, y=None):
+        result = super().loss(X, y)
+        return result if y is None else (result[0], {name: g / 2 for name, g in result[1].items()})
+
+
+class LostGradient(ModuleNet):
+    r"""A backward that leaves the first layer's weight gradient in an array .grad does not show."""
+
+    def backward(self, dy_pred):
+        super().backward(dy_pred)
+        self.layers[0].weight.grad = np.zeros_like(self.layers[0].weight.data)
+
+
+def test_a_gradient_over_every_element_and_one_that_is_lost_are_named():
+    verdict = check(PerElement([2, 3, 2], ("tanh", "linear"), "cross-entropy"), activations=("tanh",),
+                    loss="cross-entropy")
+    assert verdict.first_wrong["hint"].startswith("autograd's over the 2 outputs per example")
+    verdict = check(LostGradient(*ARTICLE))
+    assert verdict.first_wrong["parameter"] == "fc1.weight"
+    assert verdict.first_wrong["hint"].startswith("yours is all zeros")
