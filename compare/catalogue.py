@@ -103,7 +103,7 @@ MISTAKES = [
             taught="cs231n assignment 1 (two_layer_net)", styles=("l2",)),
     Mistake("the L2 term's gradient on the biases too", "l2 biases", expected="b3", hint="added to the biases too",
             taught="cs231n assignment 2 (regularise weights only)", styles=("l2",)),
-    Mistake("the L2 gradient's factor: reg W for reg sum(W^2)", "l2 factor", hint="the other factor",
+    Mistake("the L2 gradient's factor: reg W for reg sum(W^2)", "l2 factor", hint="half what the term gives",
             taught="cs231n: reg sum(W^2) in assignment 1, 0.5 reg sum(W^2) in assignment 2", styles=("l2",)),
 ]
 

@@ -37,7 +37,7 @@ from . import cli
 from .core.data import load_data
 from .core.formulas import loss_hints
 from .core.pair import tolerance_ratio
-from .diagnosis import agree, diagnose, factor_hint
+from .diagnosis import L2_FORMS, agree, diagnose, factor_hint, l2_scale
 from .files import json_writer, save_outputs
 from .learner import Learner, Uncheckable, layers_of, load
 
@@ -92,8 +92,8 @@ class Network:
     loss: str
     dtype: str = "float64"     # your arrays': float32 ones are held to float32's tolerance
     shapes: list = None        # your arrays' shapes: a bias may be (n,), (1, n) or (n, 1)
-    l2: float = 0.0            # your loss's L2 term on the weights: l2 * sum(W^2) (or cs231n's other, half of it)
-    half: bool = False         # which of the two your loss matched: 0.5 l2 sum(W^2)
+    l2: float = 0.0            # your loss's L2 term on the weights, in one of the forms of L2_FORMS
+    form: str = "reg"          # the form your loss matched
 
     def to_torch(self, arrays):
         r"""Your weights and biases as torch's: weights ``(out, in)``, biases ``(n,)``."""
@@ -141,7 +141,7 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
     dtype = "float32" if all(a.dtype == np.float32 for a in learner.arrays()) else "float64"
     shapes = [np.shape(a) for a in learner.arrays()]
     learner.columns = any(len(shape) == 2 and shape[1] == 1 < shape[0] for shape in shapes[1::2])   # b (n, 1)
-    l2 = float(getattr(model, "reg", 0.0)) if l2 is None else l2            # cs231n's models keep theirs as reg
+    l2 = float(getattr(model, "reg", 0.0) or getattr(model, "lambd", 0.0)) if l2 is None else l2   # cs231n's, dl.ai's
     nets = [Network(sizes, transposed, (*activations, output_activation or LOSSES[loss][1]), loss, dtype, shapes, l2)
             for transposed, sizes in sorted(fits.items(), key=lambda fit: fit[0] != (learner.style == "cs231n"))]
     twin = torch_impl.NeuralNetwork(hidden, activations, nets[0].activations[-1], torch.float64,
@@ -158,7 +158,7 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
                       f"{', '.join(net.activations[:-1]) or 'no hidden layer'}, {net.activations[-1]} output, "
                       f"{LOSSES[loss][0].__name__}, weights "
                       f"{'(in, out)' if net.transposed else '(out, in)'}{read}{columns}, {dtype}"
-                      + (f", L2 term {l2:g} * sum(W^2) or half of it" if l2 else "")
+                      + (f", L2 term {l2:g} * sum(W^2), half of it, or over 2m" if l2 else "")
                       + (" (held to float32's tolerance: atol 1e-06, rtol 0.0001)" if dtype == "float32" else ""))
     given = [np.array(a, np.float64) for a in learner.arrays()]
     for name, offset, rows in BATCHES:
@@ -191,11 +191,11 @@ def computes_yours(learner, twin, net, weights, X, y):
     return same_outputs(mine_pred, y_pred, net) if mine_pred is not None else agree(mine_loss, value, net.dtype)
 
 
-def autograd(twin, net, weights, X, y, fused=False, half=False):
+def autograd(twin, net, weights, X, y, fused=False, form="reg"):
     r"""The twin's outputs, loss, dL/dy_pred and parameter gradients (in your layout) from ``weights``. With
     ``fused``, BCE's loss and gradients come from the output layer's logit (``BCEWithLogitsLoss``): the exact
     function, where ``BCELoss`` on a saturated sigmoid clamps. ``net.l2`` adds ``l2 sum(W^2)`` over the
-    weights (``half``: ``0.5 l2 sum(W^2)``, as cs231n's later assignments write it)."""
+    weights, scaled as ``form`` says (``L2_FORMS``)."""
     with torch.no_grad():
         for q, w in zip(twin.parameters(), net.to_torch(weights), strict=True):
             q.copy_(w)
@@ -212,16 +212,16 @@ def autograd(twin, net, weights, X, y, fused=False, half=False):
     else:
         value = torch_impl.train.LOSSES[net.loss][0]()(y_pred, torch.tensor(y))
     if net.l2:
-        value = value + (0.5 if half else 1.0) * net.l2 * sum((q ** 2).sum() for q in list(twin.parameters())[0::2])
+        value = value + l2_scale(form, len(X)) * net.l2 * sum((q ** 2).sum() for q in list(twin.parameters())[0::2])
     value.backward()
     return y_pred.detach().numpy(), value.item(), y_pred.grad.numpy(), net.from_torch(q.grad for q in twin.parameters())
 
 
 def references(twin, net, weights, X, y):
     r"""The twin's answers for the batch, for each way of writing the loss you may have meant: for BCE,
-    ``BCELoss``'s and the exact function's from the logit; with an L2 term, ``l2 sum(W^2)`` and half of it."""
-    return [autograd(twin, net, weights, X, y, fused, half) for fused in (False, True)[:1 + (net.loss == "bce")]
-            for half in (False, True)[:1 + bool(net.l2)]]
+    ``BCELoss``'s and the exact function's from the logit; with an L2 term, each of ``L2_FORMS``."""
+    return [autograd(twin, net, weights, X, y, fused, form) for fused in (False, True)[:1 + (net.loss == "bce")]
+            for form in (L2_FORMS if net.l2 else ("reg",))]
 
 
 def chosen_reference(alternatives, yours, net):
@@ -281,7 +281,7 @@ def compare_batch(learner, twin, net, weights, X, y, batch, optimizers=None):
     (mine_pred, mine_loss, mine, mine_dy), (_, _, again, _) = calls
     check_shapes(learner, net, mine, expected, len(X))
     chosen = chosen_reference(alternatives, calls[0], net)
-    net.half = bool(net.l2) and chosen % 2 == 1           # the L2 term your loss matched, for the diagnosis
+    net.form = L2_FORMS[chosen % len(L2_FORMS)] if net.l2 else "reg"     # the L2 form your loss matched
     y_pred, value, dy_pred, expected = alternatives[chosen]
     row = {"batch": batch, "outputs": "-" if mine_pred is None else ok(same_outputs(mine_pred, y_pred, net)),
            "loss": "-" if mine_loss is None else ok(agree(mine_loss, value, net.dtype))}
@@ -446,7 +446,7 @@ def finite_difference(twin, net, weights, X, y, k, element, h=1e-6):
     def loss(shift):
         moved = [w.copy() for w in weights]
         moved[k][element] += shift
-        return autograd(twin, net, moved, X, y, half=net.half)[1]
+        return autograd(twin, net, moved, X, y, form=net.form)[1]
     return (loss(h) - loss(-h)) / (2 * h)
 
 
@@ -459,7 +459,8 @@ def main(argv=None):
     parser.add_argument("--output-activation", choices=tuple(manual.ACTIVATIONS),
                         help="the output layer's activation (default: the loss's, tanh for mse and l1)")
     parser.add_argument("--l2", type=float, metavar="REG", help="your loss adds REG * sum(W^2) over the weights "
-                        "(or half of it, as cs231n writes it both ways; default: your model's reg, else 0)")
+                        "(or half of it, as cs231n writes it both ways, or REG / 2m, deeplearning.ai's; default: your "
+                        "model's reg or lambd, else 0)")
     args = parser.parse_args(argv)
     if args.catalogue:
         return catalogue(parser, args)

@@ -14,6 +14,16 @@ def agree(mine, theirs, dtype="float64"):
     return np.shape(mine) == np.shape(theirs) and bool(np.all(tolerance_ratio(mine, theirs, dtype) <= 1))
 
 
+# The forms of an L2 term on the weights, l2 * c * sum(W^2): cs231n writes both reg sum(W^2) and 0.5 reg sum(W^2),
+# deeplearning.ai lambd / (2 m) sum(W^2), m the examples of the batch
+L2_FORMS = ("reg", "half", "per example")
+
+
+def l2_scale(form, rows):
+    r"""The ``c`` of ``l2 * c * sum(W^2)`` for ``form`` and a batch of ``rows`` examples."""
+    return {"reg": 1.0, "half": 0.5, "per example": 0.5 / rows}[form]
+
+
 # Derivatives learners write instead of the activation's: what each is, and its f'(z, a)
 WRONG_DERIVATIVES = {
     "sigmoid": (("written a (1 + a)", lambda z, a: a * (1 + a)), ("written 1 - a^2, tanh's", lambda z, a: 1 - a ** 2),
@@ -57,11 +67,12 @@ def reference(net, weights, X, y, mistake=None, layer=None):
         passed = da if (mistake, layer) == ("from da", k) else dz             # what goes back to the layer below
         x = xs[layer[1]] if mistake == "input" and layer[0] == k else xs[k]
         dW = (dz.T @ x).T if net.transposed else dz.T @ x
-        factor = {"no l2": 0, "l2 factor": 2 if net.half else 1}.get(mistake, 1 if net.half else 2)
-        penalty = factor * net.l2 * weights[2 * k]                                   # d(l2 sum W^2)/dW
+        factor = {"no l2": 0, "l2 half": 0.5, "l2 double": 2}.get(mistake, 1)
+        penalty = factor * 2 * l2_scale(net.form, len(X)) * net.l2 * weights[2 * k]     # d(c l2 sum W^2)/dW
         grads[2 * k] = dW + penalty if dW.shape == penalty.shape else dW
         grads[2 * k + 1] = (dz.sum(axis=0).reshape(net.shapes[2 * k + 1])
-                            + (2 * net.l2 * weights[2 * k + 1] if mistake == "l2 biases" else 0))
+                            + (2 * l2_scale(net.form, len(X)) * net.l2 * weights[2 * k + 1] if mistake == "l2 biases"
+                               else 0))
         square = (mistake, layer) == ("W^T", k) and Ws[k].shape[0] == Ws[k].shape[1]
         da = passed @ (Ws[k].T if square else Ws[k])
     return grads
@@ -146,14 +157,14 @@ def candidates(net, layer, weight):
     found += [("input", (layer, j), f"dW from the input of layer {j + 1}, not of its own layer {layer + 1}: "
                                      "dL/dW = dz^T x with this layer's x")
               for j in range(len(net.sizes) - 1) if j != layer]
+    due = {"reg": "2 reg W", "half": "reg W", "per example": "(lambd / m) W"}[net.form]
     if net.l2 and weight:
-        found.append(("no l2", layer, f"the L2 term's gradient is missing: dW += {1 if net.half else 2} * reg * W"))
+        found += [("no l2", layer, f"the L2 term's gradient is missing: dW += {due}"),
+                  ("l2 half", layer, f"the L2 term's gradient is half what the term gives: dW += {due}"),
+                  ("l2 double", layer, f"the L2 term's gradient is twice what the term gives: dW += {due}")]
     if net.l2 and not weight:
         found.append(("l2 biases", layer, "the L2 term's gradient is added to the biases too: reg sum(W^2) is on the "
                                           "weights only"))
-    if net.l2 and weight:
-        found.append(("l2 factor", layer, "the L2 term's gradient has the other factor: d(reg sum W^2)/dW = 2 reg W, "
-                                          "d(0.5 reg sum W^2)/dW = reg W"))
     if layer + 1 < len(net.activations):              # what the layer above passed back to this one
         found += [("W^T", layer + 1, f"the gradient passed back through layer {layer + 2} with W^T: dL/dx = dz W for "
                                      "(out, in) weights, dz W^T for (in, out)"),

@@ -502,3 +502,27 @@ def test_a_gradient_over_every_element_and_one_that_is_lost_are_named():
     verdict = check(LostGradient(*ARTICLE))
     assert verdict.first_wrong["parameter"] == "fc1.weight"
     assert verdict.first_wrong["hint"].startswith("yours is all zeros")
+
+
+class PerExampleL2(L2Net):
+    r"""deeplearning.ai's L2: ``lambd / (2 m) * sum(W^2)``, its gradient ``(lambd / m) W`` (``double``: twice it)."""
+
+    def __init__(self, *args, double=False, **kwargs):
+        super().__init__(*args, reg=0.0, **kwargs)
+        self.lambd, self.double = 0.7, double
+
+    def loss(self, X, y=None):
+        result = super().loss(X, y)
+        if y is None:
+            return result
+        m, weights = len(y), {name: W for name, W in self.params.items() if name.startswith("W")}
+        value = result[0] + self.lambd / (2 * m) * sum((W * W).sum() for W in weights.values())
+        grads = {name: g + (2 if self.double else 1) * self.lambd / m * weights.get(name, 0)
+                 for name, g in result[1].items()}
+        return value, grads
+
+
+def test_deeplearning_ai_s_l2_over_2m_is_read_and_a_doubled_gradient_named():
+    assert check(PerExampleL2(*ARTICLE)).correct                   # the model's own lambd
+    verdict = check(PerExampleL2(*ARTICLE, double=True))
+    assert verdict.first_wrong["hint"] == "the L2 term's gradient is twice what the term gives: dW += (lambd / m) W"
