@@ -320,12 +320,8 @@ def first_wrong(learner, twin, net, case, row, yours, wrong, autograd_values):
                 "hint": "the forward pass differs before any gradient: check each layer's x W + b and activation "
                         "(--activations names the hidden layers', --output-activation or --loss the output's)"}
     if row["loss"] == "WRONG":
-        hint = ("yours is not finite where autograd's is: a log of 0 or an exp that overflowed; compute it as "
-                "docs/losses.md does (log-softmax shifted by the largest logit, BCE fused with its sigmoid)"
-                if not np.isfinite(mine_loss) else factor_hint(mine_loss, value, len(X), net.dtype, net.sizes[-1]) or
-                f"{loss_hints(net.loss)[0]}, or the forward pass before it: --activations and "
-                "--output-activation must be your model's")
-        return {"batch": batch, "what": f"the loss value (yours {mine_loss:.9g}, autograd {value:.9g})", "hint": hint}
+        return {"batch": batch, "what": f"the loss value (yours {mine_loss:.9g}, autograd {value:.9g})",
+                "hint": loss_value_hint(net, weights, len(X), mine_loss, value)}
     if mine_dy is not None and not agree(mine_dy, dy_pred, net.dtype):
         return {"batch": batch, "what": "dL/dy_pred, your loss's backward()", **worst(mine_dy, dy_pred),
                 "hint": factor_hint(mine_dy, dy_pred, len(X), net.dtype, net.sizes[-1]) or loss_hints(net.loss)[1]}
@@ -342,6 +338,20 @@ def first_wrong(learner, twin, net, case, row, yours, wrong, autograd_values):
 
 
 NO_FRAME = "(no frame of your code)"
+
+
+def loss_value_hint(net, weights, batch, mine, value):
+    r"""What a wrong loss value most likely means: not finite, a factor, an L2 term over the biases too, or the
+    loss's formula (or the forward pass before it)."""
+    if not np.isfinite(mine):
+        return ("yours is not finite where autograd's is: a log of 0 or an exp that overflowed; compute it as "
+                "docs/losses.md does (log-softmax shifted by the largest logit, BCE fused with its sigmoid)")
+    biases = l2_scale(net.form, batch) * net.l2 * sum(float((b ** 2).sum()) for b in weights[1::2])
+    if net.l2 and agree(mine, value + biases, net.dtype):
+        return "your L2 term adds the biases' squares too: the term is on the weights only, reg * sum(W^2)"
+    return factor_hint(mine, value, batch, net.dtype, net.sizes[-1]) or (
+        f"{loss_hints(net.loss)[0]}, or the forward pass before it: --activations and --output-activation must be "
+        "your model's")
 
 
 def raised_at(exc):

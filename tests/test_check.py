@@ -526,3 +526,25 @@ def test_deeplearning_ai_s_l2_over_2m_is_read_and_a_doubled_gradient_named():
     assert check(PerExampleL2(*ARTICLE)).correct                   # the model's own lambd
     verdict = check(PerExampleL2(*ARTICLE, double=True))
     assert verdict.first_wrong["hint"] == "the L2 term's gradient is twice what the term gives: dW += (lambd / m) W"
+
+
+class L2OnBiases(L2Net):
+    r"""An L2 term over the biases as well, in the loss and its gradient."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.params = {name: value + 0.3 if name.startswith("b") else value for name, value in self.params.items()}
+
+    def loss(self, X, y=None):
+        result = super().loss(X, y)
+        if y is None:
+            return result
+        biases = {name: b for name, b in self.params.items() if name.startswith("b")}
+        return (result[0] + self.reg * sum((b * b).sum() for b in biases.values()),
+                {name: g + (2 * self.reg * biases[name] if name in biases else 0) for name, g in result[1].items()})
+
+
+def test_an_l2_term_over_the_biases_too_is_named_at_the_loss():
+    verdict = check(L2OnBiases(*ARTICLE))
+    assert verdict.first_wrong["what"].startswith("the loss value")
+    assert verdict.first_wrong["hint"].startswith("your L2 term adds the biases' squares too")
