@@ -22,7 +22,7 @@ DERIVATIVES = {"tanh": lambda z, a: 1 - a ** 2, "sigmoid": lambda z, a: a * (1 -
                "1 - a": lambda z, a: 1 - a, "1 - z^2": lambda z, a: 1 - z ** 2,
                "1 - tanh(a)^2": lambda z, a: 1 - np.tanh(a) ** 2, "a (1 + a)": lambda z, a: a * (1 + a),
                "z (1 - z)": lambda z, a: z * (1 - z), "1 - a^2": lambda z, a: 1 - a ** 2,
-               "left out": lambda z, a: np.ones_like(z)}
+               "left out": lambda z, a: np.ones_like(z), "[z >= 0]": lambda z, a: (z >= 0) * 1.0}
 
 
 @dataclass
@@ -73,6 +73,8 @@ MISTAKES = [
             taught="the article's network: tanh on the output"),
     Mistake("relu' as 1 everywhere", "left out", layer=1, expected="W1", hint="relu derivative left out",
             taught="nnfs ch. 9 (Activation_ReLU.backward)", activations=("relu", "sigmoid", "tanh")),
+    Mistake("relu' at 0 written [z >= 0]", "[z >= 0]", layer=1, expected="b1", hint="relu derivative written [z >= 0]",
+            taught="torch's relu'(0) = 0; the checker's batch at the origin", activations=("relu", "sigmoid", "tanh")),
     Mistake("dW transposed", "transposed", layer=2, expected="W2", hint="dW transposed",
             taught="cs231n assignment 2 (affine_backward)"),
     Mistake("dW from another layer's input", "input", hint="dW from the input of layer 2",

@@ -167,11 +167,19 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
         rows = {None: batch_size, "last": len(X_all) % batch_size or batch_size}.get(rows, rows)
         idx = rng.choice(len(X_all), rows, replace=False)
         batch = f"{name} ({rows} row{'s' * (rows > 1)})"
-        row, first = compare_batch(learner, twin, net, weights, X_all[idx], labels(y_all[idx], loss), batch, pair)
-        verdict.rows.append(row)
-        verdict.first_wrong = verdict.first_wrong or first
+        checked(verdict, *compare_batch(learner, twin, net, weights, X_all[idx], labels(y_all[idx], loss), batch, pair))
+    # every z exactly 0, where relu-like derivatives take their value at the kink: the origin, biases 0
+    at_kinks = [np.zeros_like(a) if k % 2 else a for k, a in enumerate(given)]
+    checked(verdict, *compare_batch(learner, twin, net, at_kinks, np.zeros((1, 2)), labels(np.ones((1, 1)), loss),
+                                    "the origin, biases 0 (1 row)", pair))
     learner.set(given)
     return verdict
+
+
+def checked(verdict, row, first):
+    r"""Adds a batch's row to the verdict; its first wrong quantity, if it is the first found."""
+    verdict.rows.append(row)
+    verdict.first_wrong = verdict.first_wrong or first
 
 
 def matching(learner, nets, twin, X, y):

@@ -60,7 +60,7 @@ def test_a_correct_network_is_correct(style, loss, outputs):
     model = Net(sizes, activations, loss) if style == "cs231n" else ModuleNet(sizes, activations)
     verdict = check(model, activations=activations[:-1], loss=loss)
     assert verdict.correct, str(verdict)
-    assert [row["gradients"] for row in verdict.rows] == ["ok"] * 3
+    assert [row["gradients"] for row in verdict.rows] == ["ok"] * 4
     assert style in verdict.model and ("(in, out)" if style == "cs231n" else "(out, in)") in verdict.model
 
 
@@ -124,7 +124,7 @@ def test_the_command_checks_a_file_and_writes_json(tmp_path, capsys):
     """))
     status, out, _ = run_main(main, [f"{learner}:correct"], capsys)
     assert status == 0 and out.rstrip().endswith(
-        "CORRECT: outputs, loss and gradients equal autograd's on all 3 batches.")
+        "CORRECT: outputs, loss and gradients equal autograd's on all 4 batches.")
     status, out, _ = run_main(main, [f"{learner}:forgot_the_2", "--json", str(tmp_path / "v.json")], capsys)
     first = json.loads((tmp_path / "v.json").read_text())["first_wrong"]
     assert status == 1 and "WRONG: the gradient of W3" in out and first["parameter"] == "W3"
@@ -258,7 +258,7 @@ class DividedBy15(Net):
 def test_a_gradient_divided_by_a_hard_coded_batch_size_is_wrong_on_the_last_batch_of_10():
     verdict = check(DividedBy15(*ARTICLE))
     assert not verdict.correct and verdict.first_wrong["batch"] == "random weights (10 rows)"
-    assert [row["gradients"] for row in verdict.rows] == ["ok", "WRONG", "WRONG"]
+    assert [row["gradients"] for row in verdict.rows] == ["ok", "WRONG", "WRONG", "WRONG"]
 
 
 def test_a_batch_larger_than_the_data_is_one_error_line(capsys, tmp_path):
@@ -337,7 +337,7 @@ def test_a_loss_with_cs231n_s_l2_term_is_checked_with_it(half, capsys, tmp_path)
 def test_the_project_s_optimizers_are_checked_as_torch_s_step_after_step(make):
     model = ModuleNet(*ARTICLE)
     verdict = check(model, optimizer=make([p for _, p in model.named_parameters()]))
-    assert verdict.correct and [row["update"] for row in verdict.rows] == ["ok"] * 3, str(verdict)
+    assert verdict.correct and [row["update"] for row in verdict.rows] == ["ok"] * 4, str(verdict)
 
 
 def test_a_momentum_step_without_its_weight_decay_is_wrong_with_where_it_is_written(monkeypatch):
