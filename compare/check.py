@@ -302,7 +302,7 @@ def compare_batch(learner, twin, net, weights, X, y, batch, optimizers=None):
                         (value, dy_pred, expected))
     if first or optimizers is None:
         return row, first
-    return row, check_step(learner, twin, net, optimizers, row, batch)
+    return row, check_step(learner, twin, net, optimizers, row, (batch, X))
 
 
 def check_shapes(learner, net, mine, expected, batch):
@@ -420,10 +420,11 @@ def torch_optimizer(optimizer, params):
         raise ValueError(f"the optimizer {name}: torch.optim.{torch_name} refuses its settings: {exc}") from None
 
 
-def check_step(learner, twin, net, optimizers, row, batch):
+def check_step(learner, twin, net, optimizers, row, case):
     r"""Your optimizer's ``step()`` from the gradients just checked, against torch's twin optimizer (which keeps
-    its own state from step to step, as yours does); the first parameter it updates wrongly, or None."""
-    optimizer, twin_optimizer = optimizers
+    its own state from step to step, as yours does): the first parameter it updates wrongly, or an update that
+    does not reach your forward pass on the batch ``case = (name, X)``; else None."""
+    batch, (optimizer, twin_optimizer) = case[0], optimizers
     before, grads = [a.copy() for a in learner.arrays()], learner.gradients_held()
     try:
         optimizer.step()
@@ -436,13 +437,29 @@ def check_step(learner, twin, net, optimizers, row, batch):
     wrong = [k for k in from_the_output(len(mine)) if not agree(mine[k], expected[k], net.dtype)]
     row["update"] = ok(not wrong)
     if not wrong:
-        return None
+        return unmoved(learner, twin, net, row, case)
     k, settings = wrong[0], {key: value for key, value in twin_optimizer.defaults.items()
                              if key in KINDS[type(twin_optimizer).__name__.lower()][1]}
     described = ", ".join(f"{key} {value}" for key, value in settings.items())
     return {"batch": batch, "parameter": learner.names[k], "what": f"the update of {learner.names[k]} by your "
             f"optimizer (torch.optim.{type(twin_optimizer).__name__}: {described})", **worst(mine[k], expected[k]),
             "hint": update_hint(settings, before[k], grads[k], mine[k], net.dtype)}
+
+
+def unmoved(learner, twin, net, row, case):
+    r"""Whether your forward pass, after your optimizer's step, gives the twin's outputs after its step: a step that
+    rebinds ``p.data`` to a new array leaves a layer that keeps its own computing with the old one."""
+    batch, X = case
+    with torch.no_grad():
+        expected = twin(torch.tensor(X)).numpy()
+    inputs = X.T if learner.columns else X
+    mine = np.asarray(learner.model.forward(inputs.astype(net.dtype)))
+    if same_outputs(mine.T if learner.columns else mine, expected, net):
+        return None
+    row["update"] = "WRONG"
+    return {"batch": batch, "what": "your forward pass after your optimizer's step: the parameters moved, your outputs "
+            "did not follow", "hint": "the step rebinds p.data to a new array (p.data = p.data - ...) while the layer "
+            "computes with the array it keeps; update in place: p.data -= lr * p.grad"}
 
 
 def update_hint(settings, p, g, mine, dtype):

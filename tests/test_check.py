@@ -548,3 +548,33 @@ def test_an_l2_term_over_the_biases_too_is_named_at_the_loss():
     verdict = check(L2OnBiases(*ARTICLE))
     assert verdict.first_wrong["what"].startswith("the loss value")
     assert verdict.first_wrong["hint"].startswith("your L2 term adds the biases' squares too")
+
+
+class RebindingSGD(manual.SGD):
+    r"""SGD whose step binds p.data to a new array, where the model's layers compute with their own."""
+
+    def step(self):
+        for p in self.parameters_with_grad():
+            p.data = p.data - self.lr * p.grad
+
+
+class OwnArrays(ModuleNet):
+    r"""Layers that compute with arrays of their own, handed out through parameters sharing them."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for layer in self.layers:
+            layer.W, layer.b = layer.weight.data, layer.bias.data
+
+    def forward(self, X):
+        for layer in self.layers:
+            layer.weight.data, layer.bias.data = layer.W, layer.b          # what the layer itself computes with
+        return super().forward(X)
+
+
+def test_an_update_that_never_reaches_the_forward_pass_is_wrong():
+    model = OwnArrays(*ARTICLE)
+    verdict = check(model, optimizer=RebindingSGD([p for _, p in ModuleNet.named_parameters(model)], lr=0.1))
+    assert not verdict.correct and verdict.first_wrong["hint"].startswith("the step rebinds p.data to a new array")
+    model = OwnArrays(*ARTICLE)
+    assert check(model, optimizer=manual.SGD([p for _, p in ModuleNet.named_parameters(model)], lr=0.1)).correct
