@@ -27,16 +27,14 @@ def agree(pairs, dtype):
 
 
 def explained_rounding(config, data, replay, state):
-    r"""The cause of a float32 failure of the step ``replay`` if it is rounding within its bounds, else None."""
-    return rounding_cause(config, data, replay, state) if is_rounding(config, data, replay, state) else None
-
-
-def is_rounding(config, data, replay, state):
-    r"""Whether a float32 failure of the step ``replay`` (its weights and batch) is float32 rounding: the
-    step replayed on its own in float32 fails too (so the cause is inside the step, not in a loader or a
-    leftover gradient), and replayed in float64 it agrees."""
-    return (not replay_agrees(config, data, replay, state, "float32")
-            and replay_agrees(config, data, replay, state, "float64"))
+    r"""The cause of a float32 failure of the step ``replay`` (its weights and batch) if it is float32 rounding,
+    else None: the step replayed on its own in float32 fails too (so the cause is inside the step, not in a loader
+    or a leftover gradient), replayed in float64 it agrees, and every float32 quantity of it stays within its
+    rounding bound (``rounding_cause``)."""
+    step = replayed(config, data, replay, state, "float32")
+    if agree(step.values(), "float32") or not replay_agrees(config, data, replay, state, "float64"):
+        return None
+    return rounding_cause(config, data, replay, state, step)
 
 
 def replay_agrees(config, data, replay, state, dtype):
@@ -69,19 +67,18 @@ def inputs(batch, dtype):
     return np.asarray(X, dtype), y if np.asarray(y).dtype.kind in "iu" else np.asarray(y, dtype)
 
 
-def rounding_cause(config, data, replay, state):
+def rounding_cause(config, data, replay, state, step):
     r"""Whether every quantity of the step ``replay`` in float32 differs between the two sides by no more than
     float32 rounding can move it (``bounds``): each row of the step's trace, and what each side's own step code
-    computes (``replayed``). Then a few words on the closest one, else None (the difference is larger than
-    rounding: a bug, such as a float16 intermediate, or in code between the layers). Where it is rounding:
-    ``{"cause": text, "closest": {quantity, share_of_bound, ulps}}``."""
+    computes (``step``, its ``replayed`` values in float32). Then a few words on the closest one, else None
+    (the difference is larger than rounding: a bug, such as a float16 intermediate, or in code between the
+    layers). Where it is rounding: ``{"cause": text, "closest": {quantity, share_of_bound, ulps}}``."""
     weights, idx = replay
     X, y = inputs(batch(data, idx), config.dtype)
     rows = Pair(config, weights, state).trace(X, y)
     limits = bounds(config, weights, state, y, rows)
     compared = {f"{row.name} (trace)": (row.name, row.manual, row.torch) for row in rows}
-    compared |= {f"{name} (step)": (name, manual, torch_value)
-                 for name, (manual, torch_value, _) in replayed(config, data, replay, state, config.dtype).items()}
+    compared |= {f"{name} (step)": (name, manual, torch_value) for name, (manual, torch_value, _) in step.items()}
     ratios = {key: share(np.abs(np.asarray(manual, np.float64) - np.asarray(torch_value, np.float64)), limits[name])
               for key, (name, manual, torch_value) in compared.items() if name in limits}
     if not all(ratio <= 1 for ratio in ratios.values()):           # a NaN ratio is never within
