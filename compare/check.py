@@ -138,8 +138,10 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
         takes = [name for name, (_, _, outputs) in LOSSES.items() if outputs == sizes[-1]]
         raise ValueError(f"the model has {sizes[-1]} output(s); --loss {loss} takes {LOSSES[loss][2]} "
                          f"(--loss {' or '.join(takes) or 'none of them'} takes {sizes[-1]})")
-    dtype = "float32" if all(a.dtype == np.float32 for a in learner.arrays()) else "float64"
-    shapes = [np.shape(a) for a in learner.arrays()]
+    held = learner.arrays()
+    given = [np.array(a, np.float64) for a in held]                    # your own weights
+    dtype = "float32" if all(a.dtype == np.float32 for a in held) else "float64"
+    shapes = [np.shape(a) for a in held]
     learner.columns = any(len(shape) == 2 and shape[1] == 1 < shape[0] for shape in shapes[1::2])   # b (n, 1)
     l2 = float(getattr(model, "reg", 0.0) or getattr(model, "lambd", 0.0)) if l2 is None else l2   # cs231n's, dl.ai's
     nets = [Network(sizes, transposed, (*activations, output_activation or LOSSES[loss][1]), loss, dtype, shapes, l2)
@@ -150,7 +152,7 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
     if not 1 <= batch_size <= len(X_all):
         raise ValueError(f"--batch-size {batch_size}: must be an integer in [1, {len(X_all)}], the article's "
                          "training points the checker's batches are drawn from")
-    net = matching(learner, nets, twin, X_all[:batch_size], labels(y_all[:batch_size], loss))
+    net = matching(learner, nets, twin, given, X_all[:batch_size], labels(y_all[:batch_size], loss))
     read = ("; square weights read so because your outputs match that reading" if len(nets) == 2 else "")
     columns = ", examples as columns (deeplearning.ai's layout)" if learner.columns else ""
     pair = None if optimizer is None else (optimizer, torch_optimizer(optimizer, twin.parameters()))
@@ -160,7 +162,6 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
                       f"{'(in, out)' if net.transposed else '(out, in)'}{read}{columns}, {dtype}"
                       + (f", L2 term {l2:g} * sum(W^2), half of it, or over 2m" if l2 else "")
                       + (" (held to float32's tolerance: atol 1e-06, rtol 0.0001)" if dtype == "float32" else ""))
-    given = [np.array(a, np.float64) for a in learner.arrays()]
     for name, offset, rows in BATCHES:
         rng = np.random.default_rng(seed + offset)
         weights = given if offset == 0 else [rng.uniform(-1, 1, a.shape) * (4 if offset == 2 else 1) for a in given]
@@ -182,10 +183,9 @@ def checked(verdict, row, first):
     verdict.first_wrong = verdict.first_wrong or first
 
 
-def matching(learner, nets, twin, X, y):
-    r"""Of the readings ``nets`` of your weights (two where they are square), the one under which the twin, from
-    your own weights, computes your outputs (or your loss, if you give no outputs); the first if none does."""
-    weights = [np.array(a, np.float64) for a in learner.arrays()]
+def matching(learner, nets, twin, weights, X, y):
+    r"""Of the readings ``nets`` of your ``weights`` (two where they are square), the one under which the twin, from
+    them, computes your outputs (or your loss, if you give no outputs); the first if none does."""
     return next((net for net in nets if len(nets) > 1 and computes_yours(learner, twin, net, weights, X, y)), nets[0])
 
 
