@@ -2,11 +2,15 @@ r"""What ``python -m compare`` prints: the article's epoch line per side, then a
 from manual.train import epoch_line
 
 from .core.data import REGRESSION
-from .core.paths import REFERENCES
 
 SIDES = {"manual": "manual (NumPy)", "torch": "torch_impl (autograd)"}
 LABELS = {"BCELoss": " on 0/1 labels", "BCEWithLogitsLoss": " on 0/1 labels",
           "CrossEntropyLoss": " on class indices 0/1"}
+# what each --init is held to, as the summary says it
+REFERENCES = {"xavier": "each side's xavier, against torch.nn.init.xavier_uniform_",
+              "torch-default": "each side's, against nn.Linear's reset_parameters",
+              "playground": "manual's playground, against Playground's U(-0.5, 0.5), 0.1",
+              "zero": "manual's zero, against Playground's initZero"}
 
 
 def epoch_report(result):

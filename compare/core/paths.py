@@ -22,11 +22,6 @@ from .pair import DTYPES
 from .source import initialise
 
 ALPHA = 1e-6                      # a correct initialiser fails the test once in a million runs
-# what each --init is held to, as the summary says it
-REFERENCES = {"xavier": "each side's xavier, against torch.nn.init.xavier_uniform_",
-              "torch-default": "each side's, against nn.Linear's reset_parameters",
-              "playground": "manual's playground, against Playground's U(-0.5, 0.5), 0.1",
-              "zero": "manual's zero, against Playground's initZero"}
 FAN_IN, FAN_OUT = 300, 200        # the probe layer: 60,000 weights, 200 biases
 
 
