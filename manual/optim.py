@@ -55,9 +55,10 @@ class Optimizer:
         The penalty ``lambda/2 * theta**2`` enters through the gradient, so with Adam it is also
         averaged into the moments and divided by ``sqrt(v)``. ``AdamW`` overrides this.
         """
+        grad = np.asarray(p.grad)                           # an array (from autograd.py's Tensor, its data)
         if self.weight_decay != 0:
-            return p.grad + self.weight_decay * p.data      # g_t = g_t + lambda theta_{t-1}
-        return p.grad
+            return grad + self.weight_decay * p.data        # g_t = g_t + lambda theta_{t-1}
+        return grad
 
 
 class SGD(Optimizer):
@@ -183,4 +184,4 @@ class AdamW(Adam):
         r"""Decoupled weight decay: shrink theta in place; return the gradient unchanged."""
         if self.weight_decay != 0:
             p.data -= self.lr * self.weight_decay * p.data      # theta_t = theta_{t-1} - gamma lambda theta_{t-1}
-        return p.grad                                           # g_t = dL/dtheta: no lambda in m_t, v_t
+        return np.asarray(p.grad)                               # g_t = dL/dtheta: no lambda in m_t, v_t

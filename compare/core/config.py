@@ -8,6 +8,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 
 import manual
+import manual.autograd_nn as autograd_nn
 import manual.playground
 from manual.train import LIMITS, LOSSES, check_representable, check_settings, typed
 
@@ -72,6 +73,9 @@ class Config:
                                   choices=tuple(manual.playground.REGULARIZATIONS))
     regularization_rate: float = setting(0.0, "--rules playground: the penalty's rate", finite_at_least(0),
                                          "a finite number >= 0")
+    manual: str = setting("layers", "the manual side: layers, backprop written layer by layer (manual/nn.py), or "
+                          "autograd, the same network on manual's own autograd engine (manual/autograd.py)",
+                          choices=("layers", "autograd"))
     free_running: bool = setting(False, "never re-synchronise the two models: watch rounding drift instead of "
                                  "checking each step on its own")
 
@@ -88,6 +92,7 @@ class Config:
         for name in ("momentum", "eps", "regularization_rate"):       # lr and weight_decay: check_settings
             check_representable(name, getattr(self, name), self.dtype)
         self.check_optimizer(defaults)
+        self.check_engine()
         if self.loss not in ("mse", "l1") and (self.dataset in REGRESSION or self.rules == "playground"):
             where = f"--dataset {self.dataset} (regression)" if self.dataset in REGRESSION else "--rules playground"
             raise ValueError(f"--loss {self.loss} classifies: it does not apply to {where}; mse and l1 do")
@@ -109,6 +114,17 @@ class Config:
                 raise ValueError(f"{flag(name)} does not apply to {where}")
         if self.nesterov and not self.momentum:
             raise ValueError("--nesterov needs a --momentum above 0")
+
+    def check_engine(self):
+        r"""``--manual autograd`` takes the activations ``manual/autograd_nn.py`` has, and torch's rules."""
+        if self.manual != "autograd":
+            return
+        missing = [a for a in (*self.activations, self.output_activation) if a not in autograd_nn.ACTIVATIONS]
+        if missing:
+            raise ValueError(f"--manual autograd: the engine has the activations {', '.join(autograd_nn.ACTIVATIONS)}, "
+                             f"not {', '.join(missing)}")
+        if self.rules != "torch":
+            raise ValueError("--manual autograd takes --rules torch (the engine has no Playground loss or update)")
 
     def to_json(self):
         return {name: list(value) if isinstance(value, tuple) else value for name, value in asdict(self).items()}

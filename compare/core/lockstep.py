@@ -144,7 +144,7 @@ class Sides:
         self.result.settings = {side: held_settings(model, optimizer, criterion, activations, self.names)
                                 for side, model, optimizer, criterion, activations
                                 in zip(SIDES, self.pair.models, self.pair.optimizers, self.pair.criteria,
-                                       (manual.ACTIVATIONS, torch_impl.nn.ACTIVATIONS), strict=True)}
+                                       (self.pair.manual_code.ACTIVATIONS, torch_impl.nn.ACTIVATIONS), strict=True)}
         self.shapes = [p.data.shape for p in self.pair.params[0]]
         self.state_before = []           # manual's optimizer state at the start of the step, per parameter
         self.offsets = np.cumsum([0] + [p.data.size for p in self.pair.params[0]])[:-1]

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 
 import manual
+import manual.autograd
+import manual.autograd_nn
 import manual.playground
 import manual.train
 import torch_impl
@@ -57,8 +59,10 @@ def sizes(config):
 
 
 def manual_model(config, rng=None):
-    r"""``config``'s network on the manual side, its weights drawn from ``rng`` as ``nn.Linear`` draws them."""
-    return manual.NeuralNetwork(config.hidden, config.activations, config.output_activation,
+    r"""``config``'s network on the manual side, its weights drawn from ``rng`` as ``nn.Linear`` draws them:
+    ``manual.NeuralNetwork``, or with ``config.manual == "autograd"`` the same on ``manual/autograd.py``."""
+    network = manual.autograd_nn.NeuralNetwork if config.manual == "autograd" else manual.NeuralNetwork
+    return network(config.hidden, config.activations, config.output_activation,
                                 dtype=DTYPES[config.dtype][0], rng=rng or np.random.default_rng(0),
                                 in_features=len(config.features), out_features=sizes(config)[-1])
 
@@ -68,7 +72,9 @@ def criteria(config):
     for ``mse`` under ``rules="playground"`` Playground's half of it."""
     if config.loss == "mse" and config.rules == "playground":
         return manual.playground.HalfMSELoss(), torch_impl.playground.HalfMSELoss()
-    return manual.train.LOSSES[config.loss][0](), torch_impl.train.LOSSES[config.loss][0]()
+    manual_loss = (manual.autograd_nn.LOSSES[config.loss] if config.manual == "autograd"
+                   else manual.train.LOSSES[config.loss][0])
+    return manual_loss(), torch_impl.train.LOSSES[config.loss][0]()
 
 
 def optimizer_options(config):
@@ -133,6 +139,8 @@ class Pair:
             for name, q in torch_model.named_parameters():
                 q.copy_(torch.as_tensor(np.asarray(weights[name])))
         self.criteria = criteria(config)
+        # the manual side's train_step, valid_step and ACTIVATIONS
+        self.manual_code = manual.autograd_nn if config.manual == "autograd" else manual
         self.optimizers = optimizers(config, *self.models)
         self.params = tuple(list(model.parameters()) for model in self.models)
         self.names = [name for name, _ in self.models[0].named_parameters()]
@@ -143,14 +151,14 @@ class Pair:
 
     def manual_step(self, X, y):
         r"""manual's ``train_step`` on the batch: ``(loss, correct)``."""
-        return manual.train_step(self.models[0], self.optimizers[0], self.criteria[0], X, y)
+        return self.manual_code.train_step(self.models[0], self.optimizers[0], self.criteria[0], X, y)
 
     def torch_step(self, X, y):
         return torch_impl.train_step(self.models[1], self.optimizers[1], self.criteria[1], X, y)
 
     def manual_valid(self, X, y):
         r"""manual's ``valid_step`` on the batch, no training: ``(loss, correct)``."""
-        return manual.valid_step(self.models[0], self.criteria[0], X, y)
+        return self.manual_code.valid_step(self.models[0], self.criteria[0], X, y)
 
     def torch_valid(self, X, y):
         return torch_impl.valid_step(self.models[1], self.criteria[1], X, y)
@@ -158,7 +166,7 @@ class Pair:
     def outputs(self, X):
         r"""Both models' outputs on the points ``X``, each side on its own copy."""
         with torch.no_grad():
-            return self.models[0](read_only(X)), self.models[1](torch.tensor(X)).numpy()
+            return np.asarray(self.models[0](read_only(X))), self.models[1](torch.tensor(X)).numpy()
 
     def manual_state(self):
         r"""A copy of manual's optimizer state, per parameter: what ``Pair(config, weights, state)`` starts from."""
@@ -198,42 +206,70 @@ class Pair:
         r"""One step on both sides, layer by layer, from the pair's weights and state: the ``Row`` of every
         quantity in computation order (``x_k``, ``z_k``, ``a_k``; the loss and ``dL/dy_pred``; from the output
         back ``dL/da_k``, ``dL/dz_k``, ``dL/dW_k``, ``dL/db_k``, ``dL/dx_k``; after the optimizer's step
-        ``new_W_k``, ``new_b_k``). torch's intermediates come from ``retain_grad``. ``X`` and ``y`` are
-        arrays of ``config.dtype``; neither side can change them."""
+        ``new_W_k``, ``new_b_k``). An autograd side's intermediates come from ``retain_grad``. ``X`` and ``y``
+        are arrays of ``config.dtype``; neither side can change them."""
         X, y = read_only(X), read_only(y)
-        t_x = torch.tensor(X, requires_grad=True)
-        rows, forward, x = [], [], X
-        for k, (((name, layer), (_, activation)), ((_, t_layer), (_, t_activation))) in enumerate(
-                zip(*map(layer_pairs, self.models), strict=True), 1):
-            z, t_z = layer(x), t_layer(t_x)
-            a, t_a = activation(z), t_activation(t_z)
-            for t in (t_z, t_a):
-                t.retain_grad()
-            rows += [Row(f"x{k}", name, x, t_x), Row(f"z{k}", name, z, t_z), Row(f"a{k}", name, a, t_a)]
-            forward.append((k, name, layer, activation, t_layer, t_x, t_z, t_a))
-            x, t_x = a, t_a
-        criterion, t_criterion = self.criteria
-        loss, t_loss = criterion(x, y), t_criterion(t_x, torch.tensor(y))
         for optimizer in self.optimizers:
             optimizer.zero_grad()
-        t_loss.backward()
-        da = criterion.backward()
-        loss_name = type(criterion).__name__
-        rows += [Row("loss", loss_name, np.asarray(loss), t_loss), Row("dL/dy_pred", loss_name, da, t_x.grad)]
-        for k, name, layer, activation, t_layer, t_x, t_z, t_a in reversed(forward):
-            dz = activation.backward(da)
-            dx = layer.backward(dz)
-            rows += [Row(f"dL/da{k}", name, da, t_a.grad), Row(f"dL/dz{k}", name, dz, t_z.grad),
-                     Row(f"dL/dW{k}", f"{name}.weight", layer.weight.grad, t_layer.weight.grad),
-                     Row(f"dL/db{k}", f"{name}.bias", layer.bias.grad, t_layer.bias.grad),
-                     Row(f"dL/dx{k}", name, dx, t_x.grad)]
-            da = dx
+        by_hand = self.config.manual == "layers"
+        sides = (manual_by_hand(*self.models[:1], self.criteria[0], X, y) if by_hand
+                 else recorded(self.models[0], self.criteria[0], X, y, manual.autograd.Tensor),
+                 recorded(self.models[1], self.criteria[1], X, y, torch.tensor))
         for optimizer in self.optimizers:
             optimizer.step()
-        for k, name, layer, _, t_layer, *_ in forward:
-            rows += [Row(f"new_W{k}", f"{name}.weight", layer.weight.data.copy(), t_layer.weight),
-                     Row(f"new_b{k}", f"{name}.bias", layer.bias.data.copy(), t_layer.bias)]
+        layers = [name for (name, _), _ in layer_pairs(self.models[0])]
+        loss = type(self.criteria[0]).__name__
+        names = [(f"{q}{k}", name) for k, name in enumerate(layers, 1) for q in ("x", "z", "a")]
+        names += [("loss", loss), ("dL/dy_pred", loss)]
+        names += [(f"dL/d{q}{k}", f"{name}.weight" if q == "W" else f"{name}.bias" if q == "b" else name)
+                  for k, name in reversed(list(enumerate(layers, 1))) for q in ("a", "z", "W", "b", "x")]
+        rows = [Row(quantity, where, sides[0][quantity], sides[1][quantity]) for quantity, where in names]
+        layer_pairs_of_both = zip(*map(layer_pairs, self.models), strict=True)
+        for k, (((name, layer), _), ((_, t_layer), _)) in enumerate(layer_pairs_of_both, 1):
+            rows += [Row(f"new_W{k}", f"{name}.weight", np.array(layer.weight.data), t_layer.weight),
+                     Row(f"new_b{k}", f"{name}.bias", np.array(layer.bias.data), t_layer.bias)]
         return rows
+
+
+def manual_by_hand(model, criterion, X, y):
+    r"""manual's every intermediate of one step, by its layers' own ``forward`` and ``backward``."""
+    values, x, forward = {}, X, []
+    for k, ((_, layer), (_, activation)) in enumerate(layer_pairs(model), 1):
+        z = layer(x)
+        a = activation(z)
+        values.update({f"x{k}": x, f"z{k}": z, f"a{k}": a})
+        forward.append((k, layer, activation))
+        x = a
+    values["loss"] = np.asarray(criterion(x, y))
+    da = values["dL/dy_pred"] = criterion.backward()
+    for k, layer, activation in reversed(forward):
+        dz = activation.backward(da)
+        dx = layer.backward(dz)
+        values.update({f"dL/da{k}": da, f"dL/dz{k}": dz, f"dL/dW{k}": layer.weight.grad,
+                       f"dL/db{k}": layer.bias.grad, f"dL/dx{k}": dx})
+        da = dx
+    return values
+
+
+def recorded(model, criterion, X, y, make):
+    r"""An autograd side's every intermediate of one step (torch's, or ``manual/autograd.py``'s: the same
+    calls): the forward pass layer by layer, each ``z`` and ``a`` kept by ``retain_grad``, then
+    ``loss.backward()``. ``make(array, requires_grad=...)`` makes that side's tensors."""
+    x, forward = make(X, requires_grad=True), []
+    for k, ((_, layer), (_, activation)) in enumerate(layer_pairs(model), 1):
+        z = layer(x)
+        a = activation(z)
+        for t in (z, a):
+            t.retain_grad()
+        forward.append((k, layer, x, z, a))
+        x = a
+    loss = criterion(x, make(y, requires_grad=False))
+    loss.backward()
+    values = {"loss": loss, "dL/dy_pred": x.grad}
+    for k, layer, x, z, a in forward:
+        values.update({f"x{k}": x, f"z{k}": z, f"a{k}": a, f"dL/da{k}": a.grad, f"dL/dz{k}": z.grad,
+                       f"dL/dW{k}": layer.weight.grad, f"dL/db{k}": layer.bias.grad, f"dL/dx{k}": x.grad})
+    return {name: np.array(value.detach().numpy()) for name, value in values.items()}
 
 
 def layer_pairs(model):

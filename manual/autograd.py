@@ -1,0 +1,577 @@
+r"""A reverse-mode autograd engine in NumPy: what ``loss.backward()`` does under torch, in one file.
+
+Every operation on a ``Tensor`` that requires grad records a **node** (``TanhBackward0``,
+``AddmmBackward0``, ... named as torch names them) holding what its vector-Jacobian product (VJP)
+needs, and linked to the nodes of its inputs by ``next_functions``: the graph. ``backward()`` walks
+that graph from the loss in reverse topological order, hands each node the gradient of its output,
+and passes on the VJP's result along each edge; at a leaf, ``AccumulateGrad`` adds it to ``.grad``.
+After the walk the saved values are freed unless ``retain_graph=True``; a value changed in place
+after it was saved is caught by its version counter; with ``create_graph=True`` the VJPs, written
+with the same operations, are recorded in turn, so a gradient can itself be differentiated.
+
+docs/autograd.md walks one step of the article's network through this file beside torch.
+"""
+import contextlib
+
+import numpy as np
+
+GRAD_ENABLED = [True]     # torch.is_grad_enabled(); no_grad() and a backward without create_graph clear it
+
+
+@contextlib.contextmanager
+def set_grad_enabled(mode):
+    r"""Record operations (``mode=True``) or not, inside the ``with`` block."""
+    before, GRAD_ENABLED[0] = GRAD_ENABLED[0], mode
+    try:
+        yield
+    finally:
+        GRAD_ENABLED[0] = before
+
+
+def no_grad():
+    r"""``with no_grad():`` runs operations without recording them, as ``torch.no_grad()``."""
+    return set_grad_enabled(False)
+
+
+class Tensor:
+    r"""An array with what autograd needs: ``requires_grad``, ``grad``, ``grad_fn`` and a version counter.
+
+    A **leaf** is a tensor no recorded operation made (``grad_fn`` is None): the parameters and the
+    inputs. ``backward()`` fills a leaf's ``grad`` if it requires grad; an intermediate's only after
+    ``retain_grad()``.
+    """
+
+    def __init__(self, data, requires_grad=False):
+        self.data = np.asarray(data)
+        self.requires_grad = requires_grad
+        self.grad = None
+        self.grad_fn = None           # the node that made this tensor; None for a leaf
+        self.versions = [0]           # torch's _version, shared with detach()'s view of the same data
+        self.accumulator = None       # a leaf's AccumulateGrad node, made once
+
+    @property
+    def version(self):
+        return self.versions[0]
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __repr__(self):
+        grad_fn = f", grad_fn=<{type(self.grad_fn).__name__}>" if self.grad_fn else ""
+        return f"tensor({self.data}{grad_fn}{', requires_grad=True' if self.is_leaf and self.requires_grad else ''})"
+
+    def numpy(self):
+        return self.data
+
+    def item(self):
+        return self.data.item()
+
+    def detach(self):
+        r"""The same data, cut from the graph: no ``grad_fn``, no gradient flows through it."""
+        view = Tensor(self.data)
+        view.versions = self.versions
+        return view
+
+    def retain_grad(self):
+        r"""Keep this intermediate's gradient in ``.grad`` (a leaf's is kept anyway)."""
+        def keep(grad):
+            self.grad = grad
+        if not self.is_leaf:
+            self.register_hook(keep)
+
+    def register_hook(self, hook):
+        r"""Call ``hook(grad)`` with this tensor's gradient when ``backward()`` reaches it; a hook that
+        returns a tensor replaces the gradient passed on. It runs before the node that made the tensor
+        (or the leaf's ``AccumulateGrad``), as torch's does."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        node(self).pre_hooks.append(hook)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
+        backward(self, gradient, retain_graph, create_graph)
+
+    # The operations; each records its node (below) when an input requires grad.
+    def __add__(self, other):
+        return AddBackward0.apply(self, tensor(other, self.dtype))
+
+    def __radd__(self, other):
+        return AddBackward0.apply(tensor(other, self.dtype), self)
+
+    def __sub__(self, other):
+        return SubBackward0.apply(self, tensor(other, self.dtype))
+
+    def __rsub__(self, other):
+        return SubBackward0.apply(tensor(other, self.dtype), self)
+
+    def __mul__(self, other):
+        return MulBackward0.apply(self, tensor(other, self.dtype))
+
+    def __rmul__(self, other):
+        return MulBackward0.apply(tensor(other, self.dtype), self)
+
+    def __neg__(self):
+        return self * -1.0
+
+    def __truediv__(self, number):
+        return self * (1.0 / number)
+
+    def mm(self, other):
+        return MmBackward0.apply(self, other)
+
+    def t(self):
+        return TBackward0.apply(self)
+
+    def sum(self, axis=None, keepdims=False):
+        return SumBackward1.apply(self, axis=axis, keepdims=keepdims)
+
+    def mean(self):
+        return MeanBackward0.apply(self)
+
+    def tanh(self):
+        return TanhBackward0.apply(self)
+
+    def sigmoid(self):
+        return SigmoidBackward0.apply(self)
+
+    def relu(self):
+        return ReluBackward0.apply(self)
+
+    def abs(self):
+        return AbsBackward0.apply(self)
+
+    def add_(self, other):
+        return self.in_place(Tensor.__add__, other)
+
+    def mul_(self, other):
+        return self.in_place(Tensor.__mul__, other)
+
+    __iadd__, __imul__ = add_, mul_
+
+    def in_place(self, operation, other):
+        r"""``self = operation(self, other)`` in the same array: the version goes up, so a node that saved
+        this tensor refuses to use it, and the result's node takes the place of this tensor's ``grad_fn``."""
+        if GRAD_ENABLED[0] and self.is_leaf and self.requires_grad:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        before = Tensor(self.data.copy(), self.requires_grad)     # the value the new node differentiates at
+        before.grad_fn = self.grad_fn
+        result = operation(before, other)
+        self.data[...] = result.data
+        self.versions[0] += 1
+        self.grad_fn, self.requires_grad = result.grad_fn, result.requires_grad
+        return self
+
+
+def tensor(value, dtype=None):
+    r"""``value`` as a Tensor: a Tensor as it is, a number or an array as a constant (of ``dtype``)."""
+    return value if isinstance(value, Tensor) else Tensor(np.asarray(value, dtype=dtype))
+
+
+def addmm(bias, mat1, mat2):
+    r"""``bias + mat1 @ mat2``: what ``nn.Linear`` computes, ``addmm(b, x, W.t())``."""
+    return AddmmBackward0.apply(bias, mat1, mat2)
+
+
+def node(t):
+    r"""The node a gradient for ``t`` goes to: the one that made it, or its leaf's ``AccumulateGrad``."""
+    if t.grad_fn is not None:
+        return t.grad_fn
+    if t.accumulator is None:
+        t.accumulator = AccumulateGrad(t)
+    return t.accumulator
+
+
+def edge(t):
+    r"""Where a gradient for the input ``t`` goes: ``(node, 0)``, or ``(None, 0)`` if ``t`` needs none."""
+    return (node(t) if t.requires_grad else None, 0)
+
+
+class Node:
+    r"""One recorded operation. A subclass writes ``forward`` (NumPy, saving what it needs with ``save``)
+    and ``vjp``: given dL/d(output), the gradient for each input, written with Tensor operations so
+    that ``create_graph=True`` records it."""
+    saves_result = False      # True: the VJP needs the output (tanh, sigmoid, relu), saved once it exists
+
+    def __init__(self, **options):
+        self.options = options
+        self.saved = []       # (tensor, its version when saved); None once freed
+        self.pre_hooks = []   # the hooks of the tensor this node made
+        self.next_functions = ()
+
+    @classmethod
+    def apply(cls, *inputs, **options):
+        r"""Run the operation on ``inputs`` (Tensors) and, if one requires grad, record it."""
+        self = cls(**options)
+        result = Tensor(self.forward(*inputs, **options))
+        if GRAD_ENABLED[0] and any(t.requires_grad for t in inputs):
+            self.next_functions = tuple(edge(t) for t in inputs)
+            result.grad_fn, result.requires_grad = self, True
+            if cls.saves_result:
+                self.save(result)
+        return result
+
+    def save(self, *tensors):
+        r"""``ctx.save_for_backward``: keep tensors for the VJP, with their versions now."""
+        self.saved += [(t, t.version) for t in tensors]
+
+    def saved_tensors(self):
+        r"""The saved tensors, refused as torch refuses them: freed by an earlier backward, or changed in place."""
+        if self.saved is None:
+            raise RuntimeError("Trying to backward through the graph a second time (or directly access saved "
+                               "tensors after they have already been freed). Saved intermediate values of the "
+                               "graph are freed when you call .backward() or autograd.grad(). Specify "
+                               "retain_graph=True if you need to backward through the graph a second time or if "
+                               "you need to access saved tensors after calling backward.")
+        for t, version in self.saved:
+            if t.version != version:
+                made_by = f", which is output 0 of {type(t.grad_fn).__name__}," if t.grad_fn else ","
+                raise RuntimeError("one of the variables needed for gradient computation has been modified by an "
+                                   f"inplace operation: [{t.dtype} {list(t.shape)}]{made_by} is at version "
+                                   f"{t.version}; expected version {version} instead.")
+        return [t for t, _ in self.saved]
+
+    def name(self):
+        return type(self).__name__
+
+    def release(self):
+        if self.saved:        # a node that saved nothing can run again, as in torch
+            self.saved = None
+
+
+def sum_to(grad, shape):
+    r"""Undo broadcasting: sum ``grad`` over the axes along which an input of ``shape`` was broadcast."""
+    extra = grad.data.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    ones = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    return grad.sum(axis=ones, keepdims=True) if ones else grad
+
+
+class AccumulateGrad(Node):
+    r"""The node of a leaf: adds the gradient that reaches it to ``leaf.grad`` (torch's accumulation)."""
+
+    def __init__(self, leaf):
+        super().__init__()
+        self.variable = leaf          # torch's name for the leaf
+
+    def vjp(self, grad):
+        leaf = self.variable
+        if not GRAD_ENABLED[0]:                     # a plain backward keeps numbers, not a graph
+            grad = grad.detach()
+        leaf.grad = grad if leaf.grad is None else leaf.grad + grad
+        return ()
+
+
+class AddBackward0(Node):
+    r"""``a + b`` (broadcast); d/da = d/db = 1."""
+
+    def forward(self, a, b):
+        self.shapes = a.shape, b.shape
+        return a.data + b.data
+
+    def vjp(self, grad):
+        return tuple(sum_to(grad, shape) for shape in self.shapes)
+
+
+class SubBackward0(Node):
+    r"""``a - b`` (broadcast); d/da = 1, d/db = -1."""
+
+    def forward(self, a, b):
+        self.shapes = a.shape, b.shape
+        return a.data - b.data
+
+    def vjp(self, grad):
+        return sum_to(grad, self.shapes[0]), sum_to(-grad, self.shapes[1])
+
+
+class MulBackward0(Node):
+    r"""``a * b`` (broadcast); d/da = b, d/db = a."""
+
+    def forward(self, a, b):
+        self.save(a, b)
+        return a.data * b.data
+
+    def vjp(self, grad):
+        a, b = self.saved_tensors()
+        return sum_to(grad * b, a.shape), sum_to(grad * a, b.shape)
+
+
+class MmBackward0(Node):
+    r"""``a @ b``, matrices; dL/da = g b^T, dL/db = a^T g."""
+
+    def forward(self, a, b):
+        self.save(a, b)
+        return a.data @ b.data
+
+    def vjp(self, grad):
+        a, b = self.saved_tensors()
+        return grad.mm(b.t()), a.t().mm(grad)
+
+
+class AddmmBackward0(Node):
+    r"""``bias + x @ w``, a linear layer's ``z = x W^T + b`` with ``w = W^T``: db = sum_B g, dx = g w^T, dw = x^T g."""
+
+    def forward(self, bias, x, w):
+        self.save(x, w)
+        self.bias_shape = bias.shape
+        return bias.data + x.data @ w.data
+
+    def vjp(self, grad):
+        x, w = self.saved_tensors()
+        return sum_to(grad, self.bias_shape), grad.mm(w.t()), x.t().mm(grad)
+
+
+class TBackward0(Node):
+    r"""``a.t()``, the transpose; its VJP transposes the gradient back."""
+
+    def forward(self, a):
+        return a.data.T
+
+    def vjp(self, grad):
+        return (grad.t(),)
+
+
+class ReshapeBackward0(Node):
+    r"""``a`` in another shape (for ``SumBackward1``'s VJP); the gradient goes back to ``a``'s shape."""
+
+    def forward(self, a, shape):
+        self.before = a.shape
+        return a.data.reshape(shape)
+
+    def vjp(self, grad):
+        return (ReshapeBackward0.apply(grad, shape=self.before),)
+
+
+class SumBackward1(Node):
+    r"""``a.sum(axis, keepdims)`` (torch names a sum of every element ``SumBackward0``); each element's
+    derivative is 1: the gradient is spread back over ``a``."""
+
+    def forward(self, a, axis, keepdims):
+        self.shape = a.shape
+        return a.data.sum(axis=axis, keepdims=keepdims)
+
+    def vjp(self, grad):
+        axis, keepdims = self.options["axis"], self.options["keepdims"]
+        if axis is not None and not keepdims:
+            grad = ReshapeBackward0.apply(grad, shape=np.expand_dims(grad.data, axis).shape)
+        return (grad * np.ones(self.shape, grad.dtype),)
+
+
+class MeanBackward0(Node):
+    r"""``a.mean()``: d/da_i = 1 / N for each of the N elements."""
+
+    def forward(self, a):
+        self.shape = a.shape
+        return a.data.mean()
+
+    def vjp(self, grad):
+        return (grad * np.full(self.shape, 1 / np.prod(self.shape), grad.dtype),)
+
+
+class TanhBackward0(Node):
+    r"""``a = tanh(z)``; dz = da (1 - a^2), from the saved result a."""
+    saves_result = True
+
+    def forward(self, z):
+        return np.tanh(z.data)
+
+    def vjp(self, grad):
+        a, = self.saved_tensors()
+        return (grad * (1 - a * a),)
+
+
+class SigmoidBackward0(Node):
+    r"""``a = 1 / (1 + exp(-z))``; dz = da a (1 - a), from the saved result a."""
+    saves_result = True
+
+    def forward(self, z):
+        with np.errstate(over="ignore"):            # exp(-z) = inf gives a = 0, the exact limit
+            return 1 / (1 + np.exp(-z.data))
+
+    def vjp(self, grad):
+        a, = self.saved_tensors()
+        return (grad * (a * (1 - a)),)
+
+
+class ReluBackward0(Node):
+    r"""``a = max(z, 0)``; dz = da [a > 0], a constant mask (0 at z == 0, as torch)."""
+    saves_result = True
+
+    def forward(self, z):
+        return np.maximum(z.data, 0)
+
+    def vjp(self, grad):
+        a, = self.saved_tensors()
+        return (grad * (a.data > 0).astype(grad.dtype),)
+
+
+class AbsBackward0(Node):
+    r"""``|a|``; d/da = sign(a), 0 at a == 0 (L1Loss's gradient)."""
+
+    def forward(self, a):
+        self.save(a)
+        return np.abs(a.data)
+
+    def vjp(self, grad):
+        a, = self.saved_tensors()
+        return (grad * np.sign(a.data),)
+
+
+class MseLossBackward0(Node):
+    r"""``mean((y_pred - y)^2)``; dL/dy_pred = g 2 (y_pred - y) / N, and its negative for y."""
+
+    def forward(self, y_pred, y):
+        self.save(y_pred, y)
+        return ((y_pred.data - y.data) ** 2).mean()
+
+    def vjp(self, grad):
+        y_pred, y = self.saved_tensors()
+        d = grad * (y_pred - y) * (2 / y.data.size)
+        return d, -d
+
+
+class OnceDifferentiable(Node):
+    r"""A node whose VJP ``gradient`` is computed in NumPy (``@once_differentiable`` in torch): right for one
+    backward, refused under ``create_graph=True``, where its result would be taken for a constant."""
+
+    def vjp(self, grad):
+        if GRAD_ENABLED[0]:
+            raise RuntimeError(f"{self.name()}: this engine computes its gradient once, in NumPy "
+                               "(@once_differentiable); create_graph=True cannot differentiate it again")
+        saved = [t.data for t in self.saved_tensors()]
+        return Tensor(self.gradient(grad.data, *saved)), None    # nothing for the labels
+
+
+class BinaryCrossEntropyBackward0(OnceDifferentiable):
+    r"""``-mean(y log p + (1 - y) log(1 - p))``, each log clamped at -100 as torch's;
+    dL/dp = g (p - y) / max(p (1 - p), 1e-12) / N."""
+    EPSILON = float(np.float32(1e-12))     # torch's constant, a C float
+
+    def forward(self, p, y):
+        self.save(p, y)
+        with np.errstate(divide="ignore"):
+            log_p, log_1_p = np.maximum(np.log(p.data), -100), np.maximum(np.log1p(-p.data), -100)
+        return -(y.data * log_p + (1 - y.data) * log_1_p).mean()
+
+    def gradient(self, g, p, y):
+        return g * (p - y) / np.maximum(p * (1 - p), self.EPSILON) / y.size
+
+
+class BinaryCrossEntropyWithLogitsBackward0(OnceDifferentiable):
+    r"""BCE of ``sigmoid(z)``, fused: ``mean(max(z, 0) - z y + log(1 + exp(-|z|)))``;
+    dL/dz = g (sigmoid(z) - y) / N."""
+
+    def forward(self, z, y):
+        self.save(z, y)
+        z, y = z.data, y.data
+        return (np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))).mean()
+
+    def gradient(self, g, z, y):
+        e = np.exp(-np.abs(z))                      # sigmoid(z) without overflow
+        return g * (np.where(z >= 0, 1 / (1 + e), e / (1 + e)) - y) / y.size
+
+
+class LogSoftmaxBackward0(OnceDifferentiable):
+    r"""``log softmax(z)`` along each row (log-sum-exp of ``z - max z``); dz = g - softmax(z) sum_j g_j."""
+    saves_result = True
+
+    def forward(self, z):
+        shifted = z.data - z.data.max(axis=1, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+    def gradient(self, g, log_softmax):
+        return g - np.exp(log_softmax) * g.sum(axis=1, keepdims=True)
+
+
+class NllLossBackward0(OnceDifferentiable):
+    r"""``-mean_n logp[n, y_n]`` of class indices ``target`` (integers: no edge); dL/dlogp = -g onehot(y) / B."""
+
+    def forward(self, logp, target):
+        self.save(logp)
+        return -logp.data[np.arange(len(target)), target].mean()
+
+    def gradient(self, g, logp):
+        target = self.options["target"]
+        onehot = np.zeros_like(logp)
+        onehot[np.arange(len(target)), target] = 1
+        return -g * onehot / len(target)
+
+
+def topological_order(root):
+    r"""Every node reachable from ``root``, each before the nodes its gradient flows to: a depth-first
+    search lists a node after all it leads to, and the reverse of that list is the order to run them."""
+    order, seen, stack = [], {root}, [(root, iter(root.next_functions))]
+    while stack:
+        current, edges = stack[-1]
+        child = next((n for n, _ in edges if n is not None and n not in seen), None)
+        if child is None:
+            order.append(current)
+            stack.pop()
+        else:
+            seen.add(child)
+            stack.append((child, iter(child.next_functions)))
+    return order[::-1]
+
+
+def first_gradient(root, gradient):
+    r"""dL/d(root) to start from: ``gradient``, or 1 for a scalar; torch's refusals where there is none."""
+    if not root.requires_grad:
+        raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+    if gradient is None and root.data.size != 1:
+        raise RuntimeError("grad can be implicitly created only for scalar outputs")
+    return tensor(np.ones_like(root.data) if gradient is None else gradient, root.dtype)
+
+
+def run(current, grad):
+    r"""One node's turn: its hooks see (and may replace) the gradient of its output, then its VJP gives one
+    gradient per edge; an input that needs no gradient gets None, as torch computes none for it."""
+    for hook in current.pre_hooks:
+        replaced = hook(grad)
+        grad = grad if replaced is None else replaced
+    sent = current.vjp(grad)
+    return grad, [g if target is not None else None for (target, _), g in zip(current.next_functions, sent,
+                                                                                strict=False)]
+
+
+def backward(root, gradient=None, retain_graph=None, create_graph=False):
+    r"""``root.backward(gradient)``: run every node's VJP from ``root`` back to the leaves, adding up the
+    gradients that reach a node along several edges; ``AccumulateGrad`` adds what reaches a leaf to its
+    ``.grad``. Without ``retain_graph`` (it defaults to ``create_graph``) the saved values are freed as
+    each node is done; with ``create_graph`` the VJPs are recorded. Returns each node's incoming
+    gradient and what it sent along its edges, ``{node: (grad, sent)}``: what compare/graph.py holds
+    beside torch's."""
+    retain_graph = create_graph if retain_graph is None else retain_graph
+    start = node(root)
+    grads, flows = {start: first_gradient(root, gradient)}, {}
+    with set_grad_enabled(create_graph):
+        for current in topological_order(start):
+            if current not in grads:                # no gradient reached it (labels, say)
+                continue
+            flows[current] = run(current, grads.pop(current))
+            for (target, _), g in zip(current.next_functions, flows[current][1], strict=False):
+                if g is not None:
+                    grads[target] = grads[target] + g if target in grads else g
+            if not retain_graph:
+                current.release()
+    return flows
+
+
+def grad(output, inputs, retain_graph=None, create_graph=False):
+    r"""``torch.autograd.grad``: the gradient of ``output`` that reaches each of ``inputs``, read off the walk
+    (what ``backward`` returns) rather than from ``.grad``, which the inputs keep as it was."""
+    before = [t.grad for t in inputs]
+    flows = backward(output, retain_graph=retain_graph, create_graph=create_graph)
+    for t, kept in zip(inputs, before, strict=True):
+        t.grad = kept
+    return [flows[node(t)][0] if node(t) in flows else None for t in inputs]
