@@ -7,14 +7,13 @@ add up (and micro-batches make a batch), ``retain_graph``, the version counter, 
 manual's hand-written layers as ``torch.autograd.Function``s. Each section ends in ``same on both
 sides`` or ``DIFFERENT``; docs/autograd.md prints and explains the output.
 """
-import sys
-
 import numpy as np
 import torch
 
 import manual
 import manual.autograd as engine
 
+from . import cli
 from .core.config import Config
 from .core.pair import Pair
 from .core.source import Source
@@ -243,9 +242,7 @@ SECTIONS = [
 
 
 def main(argv=None):
-    if argv or sys.argv[1:]:
-        print("error: python -m compare.engine takes no options", file=sys.stderr)
-        return 2
+    cli.parser("python -m compare.engine", __doc__.split("\n\n")[0], []).parse_args(argv)
     pair, X, y = article_step()
     print("Seed 1's first step of the article's network (float64): manual/autograd.py beside torch.\n")
     results = []
@@ -258,4 +255,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

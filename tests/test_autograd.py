@@ -1,0 +1,220 @@
+r"""manual/autograd.py against torch: the graph node by node, each behaviour of ``loss.backward()``, the Hessian.
+
+Float64 throughout; gradients to 1e-12, the Hessian to 1e-10. Each behaviour is asserted here on its
+own, not through the text ``python -m compare.engine`` prints, which is checked last.
+"""
+import ast
+import pathlib
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import manual
+import manual.autograd as engine
+from compare import engine as demo
+from compare.core.config import Config
+from compare.core.pair import Pair
+from compare.core.source import Source
+from compare.graph import edges, first_unequal, step_graphs
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def step(config):
+    weights, _, X, y = Source(config).step(1)
+    return weights, X, y
+
+
+def assert_graphs_equal(config):
+    weights, X, y = step(config)
+    torch_side, engine_side, _ = step_graphs(config, weights, X, y)
+    paired = edges(torch_side, engine_side)                 # raises where names or edges differ
+    for edge in paired:
+        assert (edge.torch is None) == (edge.engine is None), edge
+        if edge.torch is not None:
+            np.testing.assert_allclose(edge.engine, edge.torch, rtol=0, atol=1e-12, err_msg=f"{edge}")
+    return paired
+
+
+@pytest.mark.parametrize("loss", ["mse", "l1", "bce", "bce-logits", "cross-entropy"])
+def test_the_article_s_graph_has_torch_s_nodes_edges_and_gradients(loss):
+    paired = assert_graphs_equal(Config(dtype="float64", loss=loss))
+    assert paired[0].torch_name == {"mse": "MseLossBackward0", "l1": "MeanBackward0", "bce": "BinaryCrossEntropyBackward0",
+                                    "bce-logits": "BinaryCrossEntropyWithLogitsBackward0",
+                                    "cross-entropy": "NllLossBackward0"}[loss]
+
+
+@settings(max_examples=25, deadline=None)
+@given(hidden=st.lists(st.integers(1, 4), max_size=3), data=st.data(), seed=st.integers(0, 2**16))
+def test_graphs_equal_over_architectures_and_activations(hidden, data, seed):
+    activations = tuple(data.draw(st.sampled_from(["tanh", "sigmoid", "relu", "linear"])) for _ in hidden)
+    loss = data.draw(st.sampled_from(["mse", "l1", "bce", "bce-logits", "cross-entropy"]))
+    assert_graphs_equal(Config(dtype="float64", hidden=tuple(hidden), activations=activations, loss=loss, seed=seed))
+
+
+def test_a_planted_vjp_bug_is_named_at_its_node(monkeypatch):
+    monkeypatch.setattr(engine.SigmoidBackward0, "vjp", lambda self, grad: (grad * self.saved_tensors()[0],))
+    config = Config(dtype="float64")
+    weights, X, y = step(config)
+    first = first_unequal(edges(*step_graphs(config, weights, X, y)[:2]), config.dtype)
+    assert (first.node, first.torch_name, first.engine_name) == (4, "SigmoidBackward0", "SigmoidBackward0")
+
+
+@pytest.fixture
+def article():
+    return demo.article_step()
+
+
+def test_two_backward_calls_add_up_and_zero_grad_clears(article):
+    pair, X, y = article
+    demo.zero_grads(pair)
+    firsts = []
+    for k in (1, 2):
+        for loss in demo.losses(pair, X, y):
+            loss.backward()
+        engine_grads, torch_grads = demo.grads(pair)
+        np.testing.assert_allclose(engine_grads, torch_grads, rtol=0, atol=1e-12)
+        firsts.append(engine_grads)
+    np.testing.assert_array_equal(firsts[1], 2 * firsts[0])
+    demo.zero_grads(pair)
+    assert all(p.grad is None for params in pair.params for p in params)
+
+
+def test_five_micro_batches_of_3_over_5_give_the_batch_of_15(article):
+    pair, X, y = article
+    demo.zero_grads(pair)
+    for loss in demo.losses(pair, X, y):
+        loss.backward()
+    batch = demo.grads(pair)
+    demo.zero_grads(pair)
+    for start in range(0, 15, 3):
+        for loss in demo.losses(pair, X[start:start + 3], y[start:start + 3]):
+            (loss / 5).backward()
+    for micro, whole in zip(demo.grads(pair), batch, strict=True):
+        np.testing.assert_allclose(micro, whole, rtol=0, atol=1e-12)
+
+
+def test_a_second_backward_fails_without_retain_graph_and_doubles_with_it(article):
+    pair, X, y = article
+    for loss in demo.losses(pair, X, y):
+        loss.backward()
+        with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+            loss.backward()
+    demo.zero_grads(pair)
+    once = [None, None]
+    for side, loss in enumerate(demo.losses(pair, X, y)):
+        loss.backward(retain_graph=True)
+        once[side] = demo.grads(pair)[side]
+        loss.backward()
+    for side in (0, 1):
+        np.testing.assert_allclose(demo.grads(pair)[side], 2 * once[side], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(*demo.grads(pair), rtol=0, atol=1e-12)
+
+
+def test_a_saved_value_changed_in_place_fails_on_both_sides_and_misleads_manual_nn(article):
+    pair, X, y = article
+    lines, same = demo.version_section(pair, X, y)
+    assert same and "inplace operation" in lines[0] and "inplace operation" in lines[1]
+    wrong, right = demo.manual_by_hand(pair, X, y, change=True), demo.manual_by_hand(pair, X, y, change=False)
+    assert np.abs(wrong - right).max() > 1e-3                 # no error, and a wrong gradient
+    leaf = engine.Tensor(np.ones(2), requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        leaf.mul_(2)
+
+
+def test_an_in_place_change_of_an_unsaved_value_is_differentiated_as_torch_does():
+    rng = np.random.default_rng(0)
+    W, X = rng.standard_normal((3, 2)), rng.standard_normal((4, 2))
+    grads = []
+    for make in (engine.Tensor, torch.tensor):
+        w = make(W, requires_grad=True)
+        z = make(X).mm(w.t())
+        z.mul_(3)                                 # MmBackward0 saved X and w.t(), not z
+        z.tanh().sum().backward()
+        grads.append(np.asarray(w.grad.detach().numpy()))
+    np.testing.assert_allclose(*grads, rtol=0, atol=1e-12)
+
+
+def test_no_grad_records_nothing_and_detach_stops_the_gradient(article):
+    pair, X, y = article
+    lines, same = demo.no_grad_section(pair, X, y)
+    assert same
+    assert lines[1].endswith("layer1.weight.grad is None, layer2.weight.grad is set")
+    assert lines[2].endswith("layer1.weight.grad is None, layer2.weight.grad is set")
+
+
+def test_hooks_see_the_gradient_the_engine_passes_on_and_can_replace_it(article):
+    pair, X, y = article
+    seen = {}
+    for side, make in enumerate((engine.Tensor, torch.tensor)):
+        model = pair.models[side]
+        for p in model.parameters():
+            p.grad = None
+        a1 = model.activation1(model.layer1(make(X)))
+        a1.register_hook(lambda grad, side=side: seen.__setitem__(side, np.array(grad.detach().numpy())))
+        a1.register_hook(lambda grad: grad * 2)           # a hook's result replaces the gradient passed on
+        out = model.acti_out(model.layer_out(model.activation2(model.layer2(a1))))
+        pair.criteria[side](out, make(y)).backward()
+    np.testing.assert_allclose(seen[0], seen[1], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(*demo.grads(pair), rtol=0, atol=1e-12)
+
+
+def test_a_layer_s_backward_is_a_vjp_and_one_hot_vjps_make_the_jacobian(article):
+    lines, same = demo.vjp_section(*article)
+    assert same, lines
+
+
+def test_the_hessian_by_create_graph_equals_torch_func_hessian(article):
+    pair, X, y = article
+    H = demo.engine_hessian(pair, X, y)
+    loss, theta = demo.torch_loss_of(pair, X, y)
+    assert H.shape == (25, 25)
+    np.testing.assert_allclose(H, torch.func.hessian(loss)(theta).numpy(), rtol=0, atol=1e-10)
+    v = np.random.default_rng(1).standard_normal(25)
+    gradient = torch.autograd.grad(loss(theta.requires_grad_()), theta, create_graph=True)[0]
+    np.testing.assert_allclose(H @ v, torch.autograd.grad(gradient @ torch.tensor(v), theta)[0].numpy(),
+                               rtol=0, atol=1e-10)
+
+
+def test_a_once_differentiable_node_refuses_create_graph():
+    p = engine.Tensor(np.array([[0.3], [0.6]]), requires_grad=True)
+    loss = engine.BinaryCrossEntropyBackward0.apply(p.sigmoid(), engine.Tensor(np.array([[0.0], [1.0]])))
+    with pytest.raises(RuntimeError, match="once_differentiable"):
+        engine.grad(loss, [p], create_graph=True)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("settings_", [{"loss": "mse"}, {"loss": "bce"}, {"loss": "cross-entropy"},
+                                       {"optimizer": "adam"}, {"momentum": 0.9, "nesterov": True}])
+def test_the_engine_s_network_agrees_with_torch_in_lockstep(dtype, settings_):
+    from compare.core.lockstep import run
+    result = run(Config(dtype=dtype, manual="autograd", epochs=3, **settings_))
+    assert result.agree, result.first_failure
+
+
+def test_the_engine_imports_no_torch():
+    for name in ("autograd.py", "autograd_nn.py"):
+        tree = ast.parse((ROOT / "manual" / name).read_text())
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        assert not any(module.startswith("torch") for module in imported), name
+
+
+def test_python_m_compare_engine_says_every_behaviour_is_the_same(capsys):
+    assert demo.main([]) == 0
+    out = capsys.readouterr().out
+    assert out.count("-> same on both sides") == len(demo.SECTIONS)
+    assert "Every behaviour is the same on both sides." in out
+
+
+def test_the_engine_trains_the_article_s_network_like_manual_nn():
+    config = Config(dtype="float64", manual="autograd")
+    weights, X, y = step(config)
+    pair, by_hand = Pair(config, weights), Pair(Config(dtype="float64"), weights)
+    for _ in range(3):
+        assert pair.manual_step(X, y)[1] == by_hand.manual_step(X, y)[1]
+    np.testing.assert_allclose(pair.weights()[0], by_hand.weights()[0], rtol=0, atol=1e-12)
+    assert isinstance(by_hand.models[0], manual.NeuralNetwork)
