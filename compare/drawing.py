@@ -100,8 +100,9 @@ def graph_figure(nodes, passed, title):
         ax.text(column, y, f"{method}: {job}\n{passed[k]}", fontsize=7, va="center", ha="left", color="#333333",
                 zorder=2)
     ax.text(0, -len(nodes), "loss.backward() runs the nodes from the top: the main path (blue) back to the input; "
-            "each box's inputs hang below it. Beside each node: the manual code that does its job, and what it "
-            "passed on.", fontsize=8, va="top", wrap=True)
+            "each box's inputs hang below it. Beside each node: the manual code that does its job, what it passed "
+            "on, and manual/autograd.py's node at the same place: ✓ where it sent the same gradients along every "
+            "edge, ✗ where not.", fontsize=8, va="top", wrap=True)
     ax.set_xlim(-0.3, column + 8.5)
     ax.set_ylim(-len(nodes) - 0.8, 0.8)
     return fig

@@ -57,7 +57,7 @@ class Edge:
 
 def step_graphs(config, weights, X, y):
     r"""Both sides' graphs of the loss of ``X, y`` from ``weights`` (``walk``), each node's gradients as it sent
-    them along its edges in ``backward()`` (a list per node), and the engine's model (its parameters' ``.grad``)."""
+    them along its edges in ``backward()`` (a list per node), and the ``Pair`` of the engine's model and torch's."""
     pair = Pair(replace(config, manual="autograd"), weights)
     (model, torch_model), (criterion, torch_criterion) = pair.models, pair.criteria
     torch_loss = torch_criterion(torch_model(torch.tensor(X)), torch.tensor(y))
@@ -70,7 +70,7 @@ def step_graphs(config, weights, X, y):
     flows = manual.autograd.backward(engine_loss)
     sent = [[None if g is None else g.detach().numpy() for g in torch_sent.get(node, ())] for node, _ in torch_graph]
     engine_sent = [[None if g is None else g.data for g in flows.get(node, (None, ()))[1]] for node, _ in engine_graph]
-    return (torch_graph, sent), (engine_graph, engine_sent), model
+    return (torch_graph, sent), (engine_graph, engine_sent), pair
 
 
 def edges(torch_side, engine_side):

@@ -23,6 +23,7 @@ from .core.config import SETTINGS
 from .core.formulas import GRAD_FNS, explain
 from .core.pair import Pair, first_difference, sizes
 from .files import figure_writer, json_writer, save_outputs
+from .graph import edges, graph_lines, name, step_graphs
 
 
 def trace(config, weights, X, y, state=None):
@@ -79,8 +80,9 @@ def size(node):
     return 1 + sum(size(child) for child in children(node))
 
 
-def graph_nodes(loss, model=None):
-    r"""Autograd's recorded graph behind ``loss`` as ``(depth, label, method, job, parent, node)`` per node.
+def graph_nodes(root, model=None):
+    r"""Autograd's recorded graph from the node ``root`` (``loss.grad_fn``) as
+    ``(depth, label, method, job, parent, node)`` per node.
 
     Walks ``loss.grad_fn`` through ``next_functions``: at every node the path reaching the most
     nodes (towards the input) goes on at the same depth; every other input (a parameter's
@@ -105,7 +107,7 @@ def graph_nodes(loss, model=None):
                 if other is not node:
                     walk(other, depth + 1, parent)
 
-    walk(loss.grad_fn, 0, None)
+    walk(root, 0, None)
     return found
 
 
@@ -116,18 +118,26 @@ def recorded_loss(config, weights, X, y):
 
 
 def recorded_graph(config, weights, X, y):
-    r"""The torch side's ``grad_fn`` graph of one step (``graph_nodes``), and per node what it
-    passed on in ``loss.backward()``: the shapes of the gradients it sent to its inputs."""
-    loss, model = recorded_loss(config, weights, X, y)
-    nodes = graph_nodes(loss, model)
-    passed = {}
-    for k, (*_, node) in enumerate(nodes):
-        def hook(grad_inputs, grad_outputs, k=k):
-            shapes = [tuple(g.shape) for g in grad_inputs if g is not None]
-            passed[k] = "passes on a gradient of shape " + ", ".join(map(str, shapes)) if shapes else "fills .grad"
-        node.register_hook(hook)
-    loss.backward()
-    return nodes, [passed.get(k, "") for k in range(len(nodes))]
+    r"""The torch side's ``grad_fn`` graph of one step (``graph_nodes``) and, per node, what it passed on in
+    ``loss.backward()`` (the shapes of the gradients it sent to its inputs) and the node at the same place
+    in ``manual/autograd.py``'s graph, ✓ where it sent the same gradients (``compare.graph``); and the
+    lines of ``graph_lines``, or None where the engine lacks a setting (``ValueError`` says which)."""
+    try:
+        torch_side, engine_side, pair = step_graphs(config, weights, X, y)
+    except ValueError as exc:
+        loss, model = recorded_loss(config, weights, X, y)
+        loss.backward()
+        return graph_nodes(loss.grad_fn, model), [f"(manual/autograd.py: {exc})"] * size(loss.grad_fn), None
+    paired = edges(torch_side, engine_side)
+    index = {node: k for k, (node, _) in enumerate(torch_side[0])}
+    nodes, passed = graph_nodes(torch_side[0][0][0], pair.models[1]), []
+    for *_, node in nodes:
+        sent = [edge for edge in paired if edge.node == index[node]]
+        shapes = ", ".join(str(tuple(edge.torch.shape)) for edge in sent if edge.torch is not None)
+        mark = "✓" if all(edge.equal(config.dtype) for edge in sent) else "✗"
+        passed.append(f"{'passes on a gradient of shape ' + shapes if shapes else 'fills .grad'}; "
+                      f"manual/autograd.py: {name(engine_side[0][index[node]][0])} {mark}")
+    return nodes, passed, graph_lines(paired, torch_side[0], config.dtype)
 
 
 @np.errstate(over="ignore", invalid="ignore")     # a diverging step is reported as DIVERGED, not warned about
@@ -158,8 +168,11 @@ def main(argv=None):
     outputs = [(args.json, json_writer({"step": args.step, "rows": to_json(rows, config.dtype)}))]
     if args.graph:
         from .drawing import graph_figure  # matplotlib: imported only when a figure is asked for
-        nodes, passed = recorded_graph(config, weights, X, y)
-        figure = graph_figure(nodes, passed, f"Autograd's graph of step {args.step} ({batch})")
+        nodes, passed, lines = recorded_graph(config, weights, X, y)
+        if lines:
+            print("torch's graph and manual/autograd.py's, node by node (--graph):", *lines, "", sep="\n", file=out)
+        figure = graph_figure(nodes, passed, f"Autograd's graph of step {args.step} ({batch}): torch's nodes, "
+                                             "and manual/autograd.py's at the same place")
         outputs.append((args.graph, figure_writer(figure, "--graph", args.graph)))
     save_outputs(parser, outputs)
     return 1 if first else 0

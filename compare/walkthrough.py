@@ -195,7 +195,7 @@ def grad_fn_chain(loss, model=None):
     r"""Autograd's recorded graph behind ``loss`` (``graph_nodes``), one line per node beside its manual
     counterpart, the path towards the input at one indentation, ``<- Node``; the first line is that
     main path in one line."""
-    nodes = graph_nodes(loss, model)
+    nodes = graph_nodes(loss.grad_fn, model)
     table = [(f"{'     ' * depth}{'<- ' if k else ''}{label}", method, job)
              for k, (depth, label, method, job, _, _) in enumerate(nodes)]
     path = [label for depth, label, *_ in nodes if depth == 0]

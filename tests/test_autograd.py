@@ -42,9 +42,9 @@ def assert_graphs_equal(config):
 @pytest.mark.parametrize("loss", ["mse", "l1", "bce", "bce-logits", "cross-entropy"])
 def test_the_article_s_graph_has_torch_s_nodes_edges_and_gradients(loss):
     paired = assert_graphs_equal(Config(dtype="float64", loss=loss))
-    assert paired[0].torch_name == {"mse": "MseLossBackward0", "l1": "MeanBackward0", "bce": "BinaryCrossEntropyBackward0",
-                                    "bce-logits": "BinaryCrossEntropyWithLogitsBackward0",
-                                    "cross-entropy": "NllLossBackward0"}[loss]
+    first = {"mse": "MseLossBackward0", "l1": "MeanBackward0", "bce": "BinaryCrossEntropyBackward0",
+             "bce-logits": "BinaryCrossEntropyWithLogitsBackward0", "cross-entropy": "NllLossBackward0"}
+    assert paired[0].torch_name == first[loss]
 
 
 @settings(max_examples=25, deadline=None)
@@ -72,7 +72,7 @@ def test_two_backward_calls_add_up_and_zero_grad_clears(article):
     pair, X, y = article
     demo.zero_grads(pair)
     firsts = []
-    for k in (1, 2):
+    for _ in (1, 2):
         for loss in demo.losses(pair, X, y):
             loss.backward()
         engine_grads, torch_grads = demo.grads(pair)

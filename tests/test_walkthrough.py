@@ -270,7 +270,7 @@ def test_autograd_s_graph_is_drawn_node_by_node_beside_the_manual_code(tmp_path,
     from compare.trace import recorded_graph
     config = Config()
     weights, _, X, y = Source(config).step(1)
-    nodes, passed = recorded_graph(config, weights, X, y)
+    nodes, passed, _ = recorded_graph(config, weights, X, y)
     texts = [text.get_text() for text in graph_figure(nodes, passed, "step 1").axes[0].texts]
     labels = [label for _, label, *_ in nodes]
     assert labels[:3] == ["MseLossBackward0", "TanhBackward0", "AddmmBackward0"]
@@ -278,7 +278,9 @@ def test_autograd_s_graph_is_drawn_node_by_node_beside_the_manual_code(tmp_path,
         f"AccumulateGrad ({name})" for name in ["layer1.weight", "layer1.bias", "layer2.weight", "layer2.bias",
                                                 "layer_out.weight", "layer_out.bias"])
     assert all(label in texts for label in labels)
-    assert "manual.layers.Sigmoid.backward: dL/dz = dL/da * a * (1 - a)\npasses on a gradient of shape (15, 3)" in texts
-    assert passed[labels.index("AccumulateGrad (layer_out.bias)")] == "fills .grad"
+    assert ("manual.layers.Sigmoid.backward: dL/dz = dL/da * a * (1 - a)\npasses on a gradient of shape (15, 3); "
+            "manual/autograd.py: SigmoidBackward0 ✓") in texts
+    bias = labels.index("AccumulateGrad (layer_out.bias)")
+    assert passed[bias] == "fills .grad; manual/autograd.py: AccumulateGrad ✓"
     path = tmp_path / "graph.png"
     assert run_main(trace_main, ["--graph", str(path)], capsys)[0] == 0 and path.read_bytes()[:4] == b"\x89PNG"
