@@ -10,7 +10,8 @@ import numpy as np
 
 from . import autograd, loss, module
 from .autograd import Tensor, no_grad
-from .nn import INPUT_FEATURES, LAYER1_NEURONS, LAYER2_NEURONS, OUTPUT_RESULTS, predict
+from .layers import linear_default
+from .nn import INPUT_FEATURES, LAYER1_NEURONS, LAYER2_NEURONS, OUTPUT_RESULTS, add_layers, predict
 
 
 class Parameter(Tensor, module.Parameter):
@@ -25,9 +26,8 @@ class Linear(module.Module):
 
     def __init__(self, in_features, out_features, dtype, rng):
         super().__init__()
-        bound = 1 / np.sqrt(in_features)
-        self.weight = Parameter(rng.uniform(-bound, bound, (out_features, in_features)).astype(dtype))
-        self.bias = Parameter(rng.uniform(-bound, bound, out_features).astype(dtype))
+        weight, bias = linear_default(in_features, out_features, dtype, rng)
+        self.weight, self.bias = Parameter(weight), Parameter(bias)
 
     def forward(self, x):
         return autograd.addmm(self.bias, x, self.weight.t())
@@ -64,13 +64,8 @@ class NeuralNetwork(module.Module):
                  output_activation="tanh", dtype=np.float32, rng=None, in_features=INPUT_FEATURES,
                  out_features=OUTPUT_RESULTS):
         super().__init__()
-        rng = np.random.default_rng() if rng is None else rng
-        sizes = (in_features, *hidden, out_features)
-        activations = (*activations, output_activation)
-        for i, (n_in, n_out, activation) in enumerate(zip(sizes[:-1], sizes[1:], activations, strict=True), 1):
-            last = i == len(activations)
-            self.add_module("layer_out" if last else f"layer{i}", Linear(n_in, n_out, dtype, rng))
-            self.add_module("acti_out" if last else f"activation{i}", ACTIVATIONS[activation]())
+        add_layers(self, Linear, ACTIVATIONS, (in_features, *hidden, out_features), (*activations, output_activation),
+                   dtype, np.random.default_rng() if rng is None else rng)
 
     def forward(self, X):
         r"""Forward pass; the engine records what the backward pass needs."""

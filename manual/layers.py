@@ -22,9 +22,8 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, dtype, rng):
         super().__init__()
-        bound = 1 / np.sqrt(in_features)
-        self.weight = Parameter(rng.uniform(-bound, bound, (out_features, in_features)).astype(dtype))
-        self.bias = Parameter(rng.uniform(-bound, bound, out_features).astype(dtype))
+        weight, bias = linear_default(in_features, out_features, dtype, rng)
+        self.weight, self.bias = Parameter(weight), Parameter(bias)
 
     def forward(self, x):
         if x.dtype != self.weight.data.dtype:       # torch refuses to mix dtypes too
@@ -44,6 +43,13 @@ class Linear(Module):
         self.weight.accumulate_grad(dW)
         self.bias.accumulate_grad(db)
         return dx
+
+
+def linear_default(in_features, out_features, dtype, rng):
+    r"""``nn.Linear``'s initial weight ``(out, in)`` and bias ``(out,)``, both ~ U(-1/sqrt(in), 1/sqrt(in))."""
+    bound = 1 / np.sqrt(in_features)
+    return (rng.uniform(-bound, bound, (out_features, in_features)).astype(dtype),
+            rng.uniform(-bound, bound, out_features).astype(dtype))
 
 
 class Tanh(Module):

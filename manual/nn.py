@@ -82,13 +82,8 @@ class NeuralNetwork(Module):
                  output_activation="tanh", dtype=np.float32, rng=None, in_features=INPUT_FEATURES,
                  out_features=OUTPUT_RESULTS):
         super().__init__()
-        rng = np.random.default_rng() if rng is None else rng
-        sizes = (in_features, *hidden, out_features)
-        activations = (*activations, output_activation)
-        for i, (n_in, n_out, activation) in enumerate(zip(sizes[:-1], sizes[1:], activations, strict=True), 1):
-            last = i == len(activations)
-            self.add_module("layer_out" if last else f"layer{i}", Linear(n_in, n_out, dtype, rng))
-            self.add_module("acti_out" if last else f"activation{i}", ACTIVATIONS[activation]())
+        add_layers(self, Linear, ACTIVATIONS, (in_features, *hidden, out_features), (*activations, output_activation),
+                   dtype, np.random.default_rng() if rng is None else rng)
 
     def forward(self, X):
         r"""Forward pass; each layer keeps what its backward pass needs."""
@@ -112,6 +107,15 @@ class NeuralNetwork(Module):
             dz = activation.backward(da)               # dL/dz = dL/da f'(z) : (B, out)
             da = layer.backward(dz)                    # dL/dx = dz W : (B, in), the previous layer's dL/da
         return da                                      # dL/dX : (B, 2)
+
+
+def add_layers(model, linear, activations, sizes, names, dtype, rng):
+    r"""Give ``model`` the children ``layer1, activation1, ..., layer_out, acti_out``: a ``linear(n_in, n_out,
+    dtype, rng)`` per pair of ``sizes`` and after it ``activations[name]()``, one name per layer."""
+    for i, (n_in, n_out, name) in enumerate(zip(sizes[:-1], sizes[1:], names, strict=True), 1):
+        last = i == len(names)
+        model.add_module("layer_out" if last else f"layer{i}", linear(n_in, n_out, dtype, rng))
+        model.add_module("acti_out" if last else f"activation{i}", activations[name]())
 
 
 def init_parameters(model, rng):
