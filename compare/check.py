@@ -24,6 +24,7 @@ import os
 import re
 import sysconfig
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,16 +37,16 @@ from manual.train import LOSSES, labels, listed, typed
 from . import cli
 from .core.data import load_data
 from .core.formulas import loss_hints
-from .core.pair import tolerance_ratio
-from .diagnosis import L2_FORMS, agree, diagnose, factor_hint, l2_scale
+from .core.pair import TOLERANCES, tolerance_ratio
+from .diagnosis import L2_FORMS, accumulated_hint, agree, diagnose, factor_hint, fits, l2_scale
 from .files import json_writer, save_outputs
 from .learner import Learner, Uncheckable, layers_of, load
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OURS = tuple(os.path.join(ROOT, package) + os.sep for package in ("compare", "manual", "torch_impl"))
 # each batch: its weights (the model's own, random, or four times larger: saturated) and its rows (None:
-# --batch-size; "last": the last, smaller batch of an epoch of the article's data, 10 rows for batch 15)
-BATCHES = (("the article's data", 0, None), ("random weights", 1, "last"), ("saturated units", 2, 1))
+# --batch-size; "other": another number of several rows, other_rows)
+BATCHES = (("the article's data", 0, None), ("random weights", 1, "other"), ("saturated units", 2, 1))
 
 
 @dataclass
@@ -127,6 +128,37 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
     if (optimizer is not None or criterion is not None) and learner.style == "cs231n":
         raise ValueError("an optimizer or a criterion is checked on a module-style model: a cs231n-style loss(X, y) "
                          "computes its own loss and updates nothing")
+    X_all, y_all, _, _ = load_data(seed=seed)
+    if not 1 <= batch_size <= len(X_all):
+        raise ValueError(f"--batch-size {batch_size}: must be an integer in [1, {len(X_all)}], the article's "
+                         "training points the checker's batches are drawn from")
+    with yours():
+        given = [np.array(a, np.float64) for a in learner.arrays()]        # your own weights
+        net, twin, described = network(learner, activations, loss, output_activation, l2,
+                                       (X_all[:batch_size], labels(y_all[:batch_size], loss), seed))
+        pair = None if optimizer is None else (optimizer, torch_optimizer(optimizer, twin.parameters()))
+        verdict = Verdict(described)
+        for weights, X, y, batch in batches(given, (X_all, y_all), loss, batch_size, seed):
+            checked(verdict, *compare_batch(learner, twin, net, weights, X, y, batch, pair))
+        learner.set(given)
+    return verdict
+
+
+@contextmanager
+def yours():
+    r"""Your model's code raising (or calling ``sys.exit``) outside a batch's calls, as one line saying where: the
+    model cannot be checked (``Uncheckable``). Inside a batch's calls, the batch's row says it instead."""
+    try:
+        yield
+    except (Exception, SystemExit) as exc:
+        if isinstance(exc, Uncheckable) or raised_at(exc) == NO_FRAME:
+            raise
+        raise Uncheckable(f"your model {raised(exc)}") from None
+
+
+def network(learner, activations, loss, output_activation, l2, probe):
+    r"""The ``Network`` your parameters chain into, with ``activations`` and ``loss`` (the reading of square
+    weights under which ``probe = (X, y, seed)`` gives your outputs), the torch twin, and the verdict's title."""
     fits = layers_of(learner, in_features=2)
     sizes = next(iter(fits.values()))
     hidden = sizes[1:-1]
@@ -139,42 +171,63 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
         raise ValueError(f"the model has {sizes[-1]} output(s); --loss {loss} takes {LOSSES[loss][2]} "
                          f"(--loss {' or '.join(takes) or 'none of them'} takes {sizes[-1]})")
     held = learner.arrays()
-    given = [np.array(a, np.float64) for a in held]                    # your own weights
     dtype = "float32" if all(a.dtype == np.float32 for a in held) else "float64"
     shapes = [np.shape(a) for a in held]
     learner.columns = any(len(shape) == 2 and shape[1] == 1 < shape[0] for shape in shapes[1::2])   # b (n, 1)
-    l2 = float(getattr(model, "reg", 0.0) or getattr(model, "lambd", 0.0)) if l2 is None else l2   # cs231n's, dl.ai's
+    l2 = declared_l2(learner) if l2 is None else l2
     nets = [Network(sizes, transposed, (*activations, output_activation or LOSSES[loss][1]), loss, dtype, shapes, l2)
             for transposed, sizes in sorted(fits.items(), key=lambda fit: fit[0] != (learner.style == "cs231n"))]
     twin = torch_impl.NeuralNetwork(hidden, activations, nets[0].activations[-1], torch.float64,
                                     out_features=sizes[-1])
-    X_all, y_all, _, _ = load_data(seed=seed)
-    if not 1 <= batch_size <= len(X_all):
-        raise ValueError(f"--batch-size {batch_size}: must be an integer in [1, {len(X_all)}], the article's "
-                         "training points the checker's batches are drawn from")
-    net = matching(learner, nets, twin, given, X_all[:batch_size], labels(y_all[:batch_size], loss))
-    read = ("; square weights read so because your outputs match that reading" if len(nets) == 2 else "")
+    X, y, seed = probe
+    unlike = [np.random.default_rng(seed).uniform(-1, 1, shape) for shape in shapes]   # yours may be symmetric
+    net = matching(learner, nets, twin, unlike, X, y)
+    return net, twin, title(learner, net, len(nets) == 2)
+
+
+def declared_l2(learner):
+    r"""The L2 strength of a cs231n-style loss: the model's ``reg`` (cs231n's) or ``lambd`` (deeplearning.ai's), else
+    0. A module-style model's loss is not its own (it is given dL/dy_pred): ``--l2`` declares an L2 term there."""
+    value = (getattr(learner.model, "reg", None) or getattr(learner.model, "lambd", None)
+             if learner.style == "cs231n" else None) or 0.0
+    if not isinstance(value, (int, float, np.number)) or not 0 <= value < math.inf:
+        raise ValueError(f"your model's reg (or lambd) is {value!r}: the L2 term's strength must be a finite number "
+                         ">= 0")
+    return float(value)
+
+
+def title(learner, net, square):
+    r"""The verdict's first line: what the checker read of your model, and how it holds it."""
+    sizes = net.sizes
+    read = "; square weights read so because your outputs match that reading" if square else ""
     columns = ", examples as columns (deeplearning.ai's layout)" if learner.columns else ""
-    pair = None if optimizer is None else (optimizer, torch_optimizer(optimizer, twin.parameters()))
-    verdict = Verdict(f"{learner.style}-style {type(model).__name__}: {'-'.join(map(str, sizes))}, "
-                      f"{', '.join(net.activations[:-1]) or 'no hidden layer'}, {net.activations[-1]} output, "
-                      f"{LOSSES[loss][0].__name__}, weights "
-                      f"{'(in, out)' if net.transposed else '(out, in)'}{read}{columns}, {dtype}"
-                      + (f", L2 term {l2:g} * sum(W^2), half of it, or over 2m" if l2 else "")
-                      + (" (held to float32's tolerance: atol 1e-06, rtol 0.0001)" if dtype == "float32" else ""))
+    return (f"{learner.style}-style {type(learner.model).__name__}: {'-'.join(map(str, sizes))}, "
+            f"{', '.join(net.activations[:-1]) or 'no hidden layer'}, {net.activations[-1]} output, "
+            f"{LOSSES[net.loss][0].__name__}, weights {'(in, out)' if net.transposed else '(out, in)'}{read}{columns}, "
+            f"{net.dtype}" + (f", L2 term {net.l2:g} * sum(W^2), half of it, or over 2m" if net.l2 else "")
+            + (" (held to float32's tolerance: atol 1e-06, rtol 0.0001)" if net.dtype == "float32" else ""))
+
+
+def batches(given, data, loss, batch_size, seed):
+    r"""``(weights, X, y, name)`` of each batch checked: ``BATCHES`` from the article's ``data``, then the origin
+    with biases 0, where every z is exactly 0 and relu-like derivatives take their value at the kink."""
+    X_all, y_all = data
     for name, offset, rows in BATCHES:
         rng = np.random.default_rng(seed + offset)
         weights = given if offset == 0 else [rng.uniform(-1, 1, a.shape) * (4 if offset == 2 else 1) for a in given]
-        rows = {None: batch_size, "last": len(X_all) % batch_size or batch_size}.get(rows, rows)
+        rows = {None: batch_size, "other": other_rows(batch_size, len(X_all))}.get(rows, rows)
         idx = rng.choice(len(X_all), rows, replace=False)
-        batch = f"{name} ({rows} row{'s' * (rows > 1)})"
-        checked(verdict, *compare_batch(learner, twin, net, weights, X_all[idx], labels(y_all[idx], loss), batch, pair))
-    # every z exactly 0, where relu-like derivatives take their value at the kink: the origin, biases 0
+        yield weights, X_all[idx], labels(y_all[idx], loss), f"{name} ({rows} row{'s' * (rows > 1)})"
     at_kinks = [np.zeros_like(a) if k % 2 else a for k, a in enumerate(given)]
-    checked(verdict, *compare_batch(learner, twin, net, at_kinks, np.zeros((1, 2)), labels(np.ones((1, 1)), loss),
-                                    "the origin, biases 0 (1 row)", pair))
-    learner.set(given)
-    return verdict
+    yield at_kinks, np.zeros((1, 2)), labels(np.ones((1, 1)), loss), "the origin, biases 0 (1 row)"
+
+
+def other_rows(batch_size, points):
+    r"""The rows of a batch of another size than ``batch_size``, and of several rows: the last, smaller batch of an
+    epoch of ``points`` (10 of the article's 250 for batches of 15), else 10 or 15. A gradient right on batches of
+    ``batch_size`` rows only (a batch size written into the code; with 1 row, a sum over the batch forgotten) is
+    wrong there."""
+    return next(rows for rows in (points % batch_size, 10, 15) if rows > 1 and rows != batch_size)
 
 
 def checked(verdict, row, first):
@@ -282,12 +335,11 @@ def compare_batch(learner, twin, net, weights, X, y, batch, optimizers=None):
         if raised_at(exc) == NO_FRAME:            # raised before any line of yours ran: how the model is called
             raise Uncheckable(f"calling your model raised {type(exc).__name__} before any line of yours ran ({exc}): "
                               "it must take the calls docs/tools/check.md lists") from None
-        what = (f"called sys.exit({exc.code})" if isinstance(exc, SystemExit) else f"raised {type(exc).__name__}")
-        said = "" if isinstance(exc, SystemExit) else f": {exc}"
         return ({"batch": batch, "outputs": "-", "loss": "-", "gradients": "raised"},
-                {"batch": batch, "what": f"your model {what} at {raised_at(exc)}{said}", "hint": raised_hint(exc)})
+                {"batch": batch, "what": f"your model {raised(exc)}", "hint": raised_hint(exc)})
+    check_shapes(learner, net, calls[0][2], expected, len(X))
+    calls = [(pred, value, fitted(gradients, expected), dy) for pred, value, gradients, dy in calls]
     (mine_pred, mine_loss, mine, mine_dy), (_, _, again, _) = calls
-    check_shapes(learner, net, mine, expected, len(X))
     chosen = chosen_reference(alternatives, calls[0], net)
     net.form = L2_FORMS[chosen % len(L2_FORMS)] if net.l2 else "reg"     # the L2 form your loss matched
     y_pred, value, dy_pred, expected = alternatives[chosen]
@@ -306,15 +358,23 @@ def compare_batch(learner, twin, net, weights, X, y, batch, optimizers=None):
 
 
 def check_shapes(learner, net, mine, expected, batch):
-    r"""Refuse a gradient of a shape no classic mistake gives (transposed, another layer's input, a bias
-    gradient not summed over the batch): it cannot be compared."""
+    r"""Refuse a gradient of a shape no classic mistake gives (a weight's: transposed, another layer's input; a
+    bias's: not summed over the batch, summed over every axis or the units): it cannot be compared."""
     for k, (name, g, e) in enumerate(zip(learner.names, mine, expected, strict=True)):
-        mistaken = ([(w, e.shape[1 - net.transposed]) if net.transposed else (e.shape[0], w) for w in net.sizes[:-1]]
-                    if k % 2 == 0 else [(batch, *e.shape), (*e.shape[:-1], batch), (), (1, *e.shape),
-                                        (e.shape[0],), (1, batch)])
-        # a bias gradient not summed (rows or columns as examples), summed over every axis, or with keepdims
-        if np.shape(g) not in (e.shape, e.shape[::-1], *mistaken):
+        if k % 2:
+            known = np.size(g) in (e.size, batch * e.size, 1, batch)
+        else:
+            inputs = [(w, e.shape[1 - net.transposed]) if net.transposed else (e.shape[0], w) for w in net.sizes[:-1]]
+            known = np.shape(g) in (e.shape, e.shape[::-1], *inputs)
+        if not known:
             raise ValueError(f"the gradient of {name} has shape {np.shape(g)}, not {e.shape} like {name}")
+
+
+def fitted(gradients, expected):
+    r"""Your gradients, each bias gradient that writes into its bias as it is (``diagnosis.fits``) in the bias's
+    shape: ``(n,)`` for a ``(1, n)`` bias, ``dz.sum()`` for a bias of one unit."""
+    return [np.reshape(g, e.shape) if k % 2 and fits(g, e.shape) else g
+            for k, (g, e) in enumerate(zip(gradients, expected, strict=True))]
 
 
 def first_wrong(learner, twin, net, case, row, yours, wrong, autograd_values):
@@ -341,7 +401,8 @@ def first_wrong(learner, twin, net, case, row, yours, wrong, autograd_values):
                 "what": f"the gradient of {learner.names[k]} (layer {k // 2 + 1} of {len(mine) // 2})", **found,
                 **({"fd": finite_difference(twin, net, weights, X, y, k, tuple(found["element"]))}
                    if "element" in found else {}),
-                "hint": diagnose(net, weights, X, y, k, g, mine is not gradients)}
+                "hint": (accumulated_hint(learner.zeroing, learner.names[k]) if mine is not gradients
+                         else diagnose(net, weights, X, y, k, g))}
     return None
 
 
@@ -370,6 +431,13 @@ def raised_at(exc):
     if not frames:
         return NO_FRAME
     return f"{frames[-1].filename}:{frames[-1].lineno}, in {frames[-1].name}: {frames[-1].line}"
+
+
+def raised(exc):
+    r"""``raised ValueError at FILE:LINE, in f: the line: what it says`` (or ``called sys.exit(N) at ...``)."""
+    if isinstance(exc, SystemExit):
+        return f"called sys.exit({exc.code}) at {raised_at(exc)}"
+    return f"raised {type(exc).__name__} at {raised_at(exc)}: {exc}"
 
 
 def raised_hint(exc):
@@ -428,13 +496,14 @@ def check_step(learner, twin, net, optimizers, row, case):
     before, grads = [a.copy() for a in learner.arrays()], learner.gradients_held()
     try:
         optimizer.step()
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         row["update"] = "raised"
-        return {"batch": batch, "what": f"your optimizer's step() raised {type(exc).__name__} at {raised_at(exc)}: "
-                f"{exc}", "hint": raised_hint(exc)}
+        return {"batch": batch, "what": f"your optimizer's step() {raised(exc)}", "hint": raised_hint(exc)}
+    for q, g in zip(twin.parameters(), net.to_torch(grads), strict=True):
+        q.grad = g                           # torch steps from your gradients, just checked: the step alone differs
     twin_optimizer.step()
     expected, mine = net.from_torch(q.detach() for q in twin.parameters()), learner.arrays()
-    wrong = [k for k in from_the_output(len(mine)) if not agree(mine[k], expected[k], net.dtype)]
+    wrong = [k for k in from_the_output(len(mine)) if not same_step(mine[k], expected[k], before[k], net.dtype)]
     row["update"] = ok(not wrong)
     if not wrong:
         return unmoved(learner, twin, net, row, case)
@@ -462,6 +531,16 @@ def unmoved(learner, twin, net, row, case):
             "computes with the array it keeps; update in place: p.data -= lr * p.grad"}
 
 
+def same_step(mine, expected, p, dtype):
+    r"""Whether your parameter after the step, ``mine``, equals torch's ``expected`` from the same ``p``, compared as
+    steps (``mine - p``): to the relative tolerance of ``dtype`` of the step, plus 4 units in the last place of ``p``
+    where your step is rounded into it. A term as small as weight decay's shows, which the values' tolerance hides."""
+    p = np.asarray(p, np.float64)
+    step, due = np.asarray(mine, np.float64) - p, expected - p
+    bound = TOLERANCES[dtype]["rtol"] * np.abs(due) + 4 * np.finfo(dtype).eps * np.abs(p) + np.finfo(dtype).tiny
+    return np.shape(mine) == np.shape(expected) and bool(np.all(np.abs(step - due) <= bound))
+
+
 def update_hint(settings, p, g, mine, dtype):
     r"""What a wrong update of ``p`` (gradient ``g``) most likely forgot: plain SGD's classic three, else where the
     algorithm is written out."""
@@ -472,7 +551,7 @@ def update_hint(settings, p, g, mine, dtype):
                   (p + lr * (g + weight_decay * p), "the step goes up the gradient: p.data -= lr * (...), not +="),
                   (p - (g + weight_decay * p),
                    "the learning rate is missing: p.data -= lr * (p.grad + weight_decay * p.data)"))
-    return next((hint for update, hint in candidates if agree(mine, update, dtype)),
+    return next((hint for update, hint in candidates if same_step(mine, update, p, dtype)),
                 "SGD with weight decay is p.data -= lr * (p.grad + weight_decay * p.data), for every parameter")
 
 

@@ -100,13 +100,24 @@ def factor_hint(g, e, batch, dtype="float64", outputs=1):
     return None
 
 
-def diagnose(net, weights, X, y, k, g, second_call):
+def accumulated_hint(zeroing, name):
+    r"""The hint for gradients right on a first call and wrong on the second, from the same weights, after
+    ``zeroing`` (``Learner.zeroing``: your model's ``zero_grad()``, an optimizer's, or none) zeroed them."""
+    said = "your gradients accumulate across calls: the first call is right, the second adds to it; "
+    if zeroing == "your zero_grad()":
+        return said + (f"your zero_grad(), called before each call as a training loop calls it, leaves {name}'s "
+                       "gradient as it was")
+    if zeroing == "zero_grad's":
+        return said + ("backward adds (+=) into an array the model keeps, where zero_grad (p.grad = zeros) does not "
+                       "reach; assign p.grad, or give your model a zero_grad() that zeroes what it keeps")
+    return said + ("the gradients are added (+=) into arrays the model keeps and hands out, and nothing zeroes them; "
+                   "compute them afresh each call, or give your model a zero_grad() (called before each call)")
+
+
+def diagnose(net, weights, X, y, k, g):
     r"""The classic mistake that gives the wrong gradient ``g`` of parameter ``k``, as a hint."""
     e = reference(net, weights, X, y)[k]
     layer, weight = k // 2, k % 2 == 0
-    if second_call:
-        return ("your gradients accumulate across calls: the first call is right, the second adds to it; "
-                "zero every gradient before a backward pass (a forgotten zero_grad, or += into a kept array)")
     hint = form_hint(net, g, e, len(X), weight)
     if hint:
         return hint
@@ -132,19 +143,32 @@ def form_hint(net, g, e, batch, weight):
     return hint
 
 
+def fits(g, shape):
+    r"""Whether a bias gradient ``g`` writes into a bias of ``shape`` as it is: ``b -= lr * db`` keeps b's shape
+    (``(n,)`` into ``(1, n)``, ``()`` into a bias of one unit), with as many numbers."""
+    try:
+        return np.size(g) == np.prod(shape) and np.broadcast_shapes(np.shape(g), shape) == shape
+    except ValueError:                             # shapes that do not broadcast at all
+        return False
+
+
 def bias_hint(g, e, batch, dtype):
-    r"""The hint for a bias gradient ``g`` of another shape than autograd's ``e``, or averaged; else None. A bias
-    of shape ``(n, 1)`` is deeplearning.ai's: the examples are columns, summed over axis 1."""
+    r"""The hint for a bias gradient ``g`` of another size or shape than autograd's ``e``, averaged, or summed into
+    every element; else None. A bias of shape ``(n, 1)`` is deeplearning.ai's: the examples are columns, summed
+    over axis 1."""
     summed = "db = dz.sum(axis=1, keepdims=True)" if e.shape[1:] == (1,) else "db = dz.sum(axis=0)"
-    if g.shape != e.shape:
-        return {(batch, *e.shape): f"the bias gradient is not summed over the batch: {summed}",
-                (*e.shape[:-1], batch): f"the bias gradient is not summed over the batch: {summed}",
-                (): f"db = dz.sum() adds up every axis, the units too: {summed}",
-                (1, *e.shape): f"db keeps the batch axis (keepdims=True): the bias has shape {e.shape}, {summed}",
-                (e.shape[0],): f"db lost its axis of 1: the bias has shape {e.shape}, {summed}",
-                (1, batch): f"db summed over the units, not the examples: {summed}"}.get(g.shape)
+    if np.size(g) == e.size and not fits(g, e.shape):
+        kept = np.ndim(g) > e.ndim
+        return (f"db {'keeps the batch axis (keepdims=True)' if kept else 'lost its axis of 1'}: the bias has shape "
+                f"{e.shape} and b -= lr * db cannot write db's {np.shape(g)} into it; {summed}")
+    if np.size(g) != e.size:
+        return {batch * e.size: f"the bias gradient is not summed over the batch: {summed}",
+                1: f"db = dz.sum() adds up every axis, the units too: {summed}",
+                batch: f"db summed over the units, not the examples: {summed}"}.get(np.size(g))
     if agree(g, e / batch, dtype):
         return f"db averaged over the batch, a mean where a sum is due: the bias gradient is {summed}"
+    if e.size > 1 and agree(g, np.full(e.shape, e.sum()), dtype):
+        return f"every element of db holds dz.sum(), which adds up every axis, the units too: {summed}"
     return None
 
 

@@ -82,14 +82,6 @@ class Listed:
     def grad(self):
         return self.model.grads()[self.i]
 
-    @grad.setter
-    def grad(self, value):
-        r"""``zero_grad``: zeros written into the model's own gradient array, where it keeps one."""
-        try:
-            write_into(self.model.grads()[self.i], value)
-        except Exception:              # before a first backward, grads() may have nothing to give: nothing to zero
-            pass
-
 
 def write_into(array, value):
     r"""Write ``value`` into ``array`` in place, in its dtype; False where it is no float array of that shape."""
@@ -99,15 +91,27 @@ def write_into(array, value):
     return True
 
 
-def zero_grad(parameter, like):
-    r"""``parameter.grad`` set to zeros as ``zero_grad`` would: a new array, or in place where it cannot be set
-    (a read-only property over an array the model keeps; nothing, before its first backward)."""
+def set_data(parameter, value):
+    r"""``parameter``'s array takes ``value``: written into it (views and attributes sharing it see it too), and
+    handed to its ``data`` setter where it has one (a setter may keep something computed from it); replaced where
+    it cannot be written into."""
+    array = held(parameter)
+    if not write_into(array, value):
+        parameter.data = value.copy()
+    elif getattr(getattr(type(parameter), "data", None), "fset", None):
+        parameter.data = array
+
+
+def zero_grad(parameter):
+    r"""``parameter.grad`` zeroed as an optimizer's ``zero_grad`` does: a new array of zeros, or zeros written into
+    it where it cannot be set (a read-only property over an array the model keeps)."""
+    grad = getattr(parameter, "grad", None)
+    if not isinstance(grad, np.ndarray):
+        return                                     # before a first backward: nothing to zero
     try:
-        parameter.grad = np.zeros_like(like)
+        parameter.grad = np.zeros_like(grad)
     except AttributeError:
-        held_grad = getattr(parameter, "grad", None)
-        if isinstance(held_grad, np.ndarray):
-            held_grad[...] = 0
+        grad[...] = 0
 
 
 class Uncheckable(ValueError):
@@ -122,6 +126,9 @@ class Learner:
         if isinstance(model, type):
             raise ValueError(f"{model.__name__} is a class: pass the model it builds, {model.__name__}()")
         self.columns = False             # deeplearning.ai's layout: examples as columns, set by check
+        # who zeroes the gradients before each call (zero_grads): the model, an optimizer's zero_grad, or nobody
+        self.zeroing = ("your zero_grad()" if callable(getattr(model, "zero_grad", None)) else
+                        "zero_grad's" if callable(getattr(model, "named_parameters", None)) else None)
         self.store = next((store for store in (getattr(model, "params", None), getattr(model, "parameters", None))
                            if isinstance(store, dict)), None)         # cs231n's params, deeplearning.ai's parameters
         if self.store is not None and callable(getattr(model, "loss", None)):
@@ -155,16 +162,26 @@ class Learner:
 
     def set(self, arrays):
         r"""Your arrays take these values, written into them (so that views and attributes sharing them see
-        the values too), in their own dtype; an array of another shape or none is replaced."""
+        the values too), in their own dtype; an array of another shape or none is replaced. Then the gradients
+        are zeroed as a training loop zeroes them (``zero_grads``)."""
         if self.style == "cs231n":
             for name, value in zip(self.names, arrays, strict=True):
                 if not write_into(self.store[name], value):
                     self.store[name] = value.copy()
             return
         for (_, p), value in zip(self.parameters(), arrays, strict=True):
-            if not write_into(held(p), value):
-                p.data = value.copy()
-            zero_grad(p, value)
+            set_data(p, value)
+        self.zero_grads()
+
+    def zero_grads(self):
+        r"""Zero the gradients before a call as a training loop does: with your model's own ``zero_grad()`` where
+        it has one; else each parameter's ``.grad`` as an optimizer's ``zero_grad`` does. The arrays ``grads()``
+        hands out are the model's own: only its ``zero_grad()`` zeroes them."""
+        if self.zeroing == "your zero_grad()":
+            self.model.zero_grad()
+        elif self.zeroing == "zero_grad's":
+            for _, p in self.parameters():
+                zero_grad(p)
 
     def gradients(self, X, y, dy_pred):
         r"""Your ``(y_pred or None, loss or None, [gradient per parameter], dL/dy_pred or None)`` for the batch:

@@ -442,7 +442,7 @@ def test_more_correct_networks_as_learners_write_them_are_correct(learner):
 
 
 @pytest.mark.parametrize("written, hint", [
-    ("no keepdims", "db lost its axis of 1: the bias has shape (3, 1), db = dz.sum(axis=1, keepdims=True)"),
+    ("no keepdims", "db lost its axis of 1: the bias has shape (3, 1) and b -= lr * db cannot write db's (3,)"),
     ("axis 0", "db summed over the units, not the examples"),
 ])
 def test_deeplearning_ai_s_bias_mistakes_are_named_for_its_columns(written, hint):
