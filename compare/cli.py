@@ -3,7 +3,8 @@ r"""The command line of every command: each option defined once, and bad input a
 Every command builds its parser with ``parser(prog, description, names)`` from ``Config``'s fields
 and ``EXTRAS``, and turns its arguments into a ``Config`` and a ``Source`` with ``configure``
 (``--playground URL`` and ``--exact`` included): bad input is one line ``error: ...`` and exit
-status 2 in each, the same line for the same mistake. ``run(main)`` runs a command as a program.
+status 2 in each, the same line for the same mistake; ``--version`` prints the installed project's version.
+``run(main)`` runs a command as a program.
 """
 import argparse
 import math
@@ -11,6 +12,7 @@ import os
 import signal
 import sys
 from dataclasses import fields
+from importlib import metadata
 
 from manual.train import listed, typed
 
@@ -55,6 +57,12 @@ EXTRAS = {
 }
 
 
+try:
+    VERSION = metadata.version("backprop-side-by-side")
+except metadata.PackageNotFoundError:           # run from a source tree that pip has not installed
+    VERSION = "(not installed)"
+
+
 class Parser(argparse.ArgumentParser):
     r"""argparse, but a usage error is one line, ``error: ...``, and exit status 2."""
 
@@ -69,6 +77,7 @@ def parser(prog, description, names):
     default), so that ``configure`` can tell a given option from a default one.
     """
     result = Parser(prog=prog, description=description, allow_abbrev=False)   # --eps is never --eps-sweep
+    result.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     settings = {f.name: f for f in fields(Config)}
     for name in names:
         if name in EXTRAS:

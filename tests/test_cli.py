@@ -1,5 +1,6 @@
 """python -m compare: exit codes, output, JSON schema, plot, weights files, bad input, determinism."""
 import importlib
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -109,6 +110,14 @@ def test_help_shows_every_default(capsys):
     for default in ("(default: 100)", "(default: 15)", "(default: 0.03)", "(default: circle)",
                     "(default: 3,3)", "(default: tanh,sigmoid)", "(default: float32)", "(default: xavier)"):
         assert default in out
+
+
+@pytest.mark.parametrize("command", ["compare.__main__", "compare.trace", "compare.gradcheck", "compare.walkthrough",
+                                     "compare.check", "compare.engine", "compare.bench"])
+def test_every_command_prints_the_installed_version(command, capsys):
+    status, out, err = run_main(importlib.import_module(command).main, ["--version"], capsys)
+    name = command.removesuffix(".__main__")
+    assert (status, out, err) == (0, f"python -m {name} {importlib.metadata.version('backprop-side-by-side')}\n", "")
 
 
 def write_weights(tmp_path, name, **changes):
