@@ -195,7 +195,7 @@ def kept(net, grads):
     net.kept = getattr(net, "kept", None) or [np.zeros_like(g) for g in grads]
     for array, g in zip(net.kept, grads, strict=True):
         array += g
-    return net.kept
+    return [array.copy() for array in net.kept]           # handed out as copies: zeroing them leaves the sums
 
 
 class Parameter:

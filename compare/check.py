@@ -38,7 +38,7 @@ from . import cli
 from .core.data import load_data
 from .core.formulas import loss_hints
 from .core.pair import TOLERANCES, tolerance_ratio
-from .diagnosis import L2_FORMS, accumulated_hint, agree, diagnose, factor_hint, fits, l2_scale
+from .diagnosis import L2_FORMS, accumulated_hint, agree, diagnose, factor_hint, fits, l2_scale, l2_term
 from .files import json_writer, save_outputs
 from .learner import Learner, Uncheckable, layers_of, load
 
@@ -124,15 +124,15 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
         raise ValueError(f"loss {loss!r}: one of {', '.join(LOSSES)}")
     if l2 is not None and not 0 <= l2 < math.inf:
         raise ValueError(f"l2 {l2}: must be a finite number >= 0")
-    learner = Learner(model, criterion)
-    if (optimizer is not None or criterion is not None) and learner.style == "cs231n":
-        raise ValueError("an optimizer or a criterion is checked on a module-style model: a cs231n-style loss(X, y) "
-                         "computes its own loss and updates nothing")
     X_all, y_all, _, _ = load_data(seed=seed)
     if not 1 <= batch_size <= len(X_all):
         raise ValueError(f"--batch-size {batch_size}: must be an integer in [1, {len(X_all)}], the article's "
                          "training points the checker's batches are drawn from")
     with yours():
+        learner = Learner(model, criterion)
+        if (optimizer is not None or criterion is not None) and learner.style == "cs231n":
+            raise ValueError("an optimizer or a criterion is checked on a module-style model: a cs231n-style "
+                             "loss(X, y) computes its own loss and updates nothing")
         given = [np.array(a, np.float64) for a in learner.arrays()]        # your own weights
         net, twin, described = network(learner, activations, loss, output_activation, l2,
                                        (X_all[:batch_size], labels(y_all[:batch_size], loss), seed))
@@ -415,9 +415,10 @@ def loss_value_hint(net, weights, batch, mine, value):
     if not np.isfinite(mine):
         return ("yours is not finite where autograd's is: a log of 0 or an exp that overflowed; compute it as "
                 "docs/losses.md does (log-softmax shifted by the largest logit, BCE fused with its sigmoid)")
-    biases = l2_scale(net.form, batch) * net.l2 * sum(float((b ** 2).sum()) for b in weights[1::2])
-    if net.l2 and agree(mine, value + biases, net.dtype):
+    if net.l2 and agree(mine, value + l2_term(net, weights[1::2], batch), net.dtype):
         return "your L2 term adds the biases' squares too: the term is on the weights only, reg * sum(W^2)"
+    if net.l2 and agree(mine, value - l2_term(net, weights[0::2], batch), net.dtype):
+        return "your loss value leaves out the L2 term: add reg * sum(W^2) to the value too, not to the gradients only"
     return factor_hint(mine, value, batch, net.dtype, net.sizes[-1]) or (
         f"{loss_hints(net.loss)[0]}, or the forward pass before it: --activations and --output-activation must be "
         "your model's")
@@ -465,6 +466,10 @@ KINDS = {"adamw": ("AdamW", ("lr", "betas", "eps", "weight_decay", "amsgrad")),
          "sgd": ("SGD", ("lr", "momentum", "dampening", "weight_decay", "nesterov"))}
 
 
+# other names learners give torch's hyper-parameters (cs231n's learning_rate, a short wd)
+ALIASES = {"lr": ("learning_rate",), "weight_decay": ("wd",)}
+
+
 def torch_optimizer(optimizer, params):
     r"""torch's optimizer of your optimizer's kind (its class's name says which), on ``params``, with the
     hyper-parameters your optimizer holds as attributes (torch's defaults for those it does not);
@@ -477,15 +482,17 @@ def torch_optimizer(optimizer, params):
         raise ValueError(f"the optimizer {name}: the checker compares SGD (momentum, dampening, Nesterov, weight "
                          "decay), Adam and AdamW, known by their class's name; check the gradients without it")
     torch_name, settings = kind
-    found = {key: getattr(optimizer, key) for key in settings if hasattr(optimizer, key)}
+    found = {key: getattr(optimizer, name) for key in settings for name in (*ALIASES.get(key, ()), key)
+             if hasattr(optimizer, name)}
     if "betas" in settings and hasattr(optimizer, "beta1"):           # cs231n's and deeplearning.ai's names
         found["betas"] = (optimizer.beta1, getattr(optimizer, "beta2", 0.999))
     if "lr" not in found:
         raise ValueError(f"the optimizer {name} has no lr to compare torch.optim.{torch_name} with")
     try:
         return getattr(torch.optim, torch_name)(params, **found)
-    except ValueError as exc:
-        raise ValueError(f"the optimizer {name}: torch.optim.{torch_name} refuses its settings: {exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"the optimizer {name}: torch.optim.{torch_name} refuses its settings "
+                         f"({', '.join(f'{key} {value!r}' for key, value in found.items())}): {exc}") from None
 
 
 def check_step(learner, twin, net, optimizers, row, case):

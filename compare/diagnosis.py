@@ -108,8 +108,8 @@ def accumulated_hint(zeroing, name):
         return said + (f"your zero_grad(), called before each call as a training loop calls it, leaves {name}'s "
                        "gradient as it was")
     if zeroing == "zero_grad's":
-        return said + ("backward adds (+=) into an array the model keeps, where zero_grad (p.grad = zeros) does not "
-                       "reach; assign p.grad, or give your model a zero_grad() that zeroes what it keeps")
+        return said + ("backward adds (+=) into an array the model keeps apart from p.grad, which zeroing p.grad does "
+                       "not reach; assign p.grad, or give your model a zero_grad() that zeroes what it keeps")
     return said + ("the gradients are added (+=) into arrays the model keeps and hands out, and nothing zeroes them; "
                    "compute them afresh each call, or give your model a zero_grad() (called before each call)")
 
@@ -124,10 +124,28 @@ def diagnose(net, weights, X, y, k, g):
     for mistake, where, hint in candidates(net, layer, weight):
         if agree(g, reference(net, weights, X, y, mistake, where)[k], net.dtype):
             return hint
+    decay = decay_hint(g, e, weights[k], net.dtype) if weight else None
+    if decay:
+        return decay
     passed = ("dL/dy_pred from the loss" if layer + 1 == len(net.activations)
               else "the gradient passed back to it, da = dz_next W_next")
     return (f"none of the classic mistakes: check layer {layer + 1}'s dz = da * f'(z), dW = dz^T x and db = sum dz, "
             f"and {passed}")
+
+
+def decay_hint(g, e, W, dtype):
+    r"""The hint for a weight gradient ``g`` that is autograd's ``e`` plus ``c W``: weight decay, or an L2 term the
+    loss does not have, put into the backward pass; else None."""
+    c = float(np.vdot(g - e, W) / np.vdot(W, W)) if np.shape(g) == np.shape(W) and np.vdot(W, W) else 0.0
+    if not (c and agree(g, e + c * W, dtype)):
+        return None
+    return (f"yours is autograd's + {c:.3g} W: weight decay put into the backward pass; weight decay belongs to the "
+            "optimizer's step (torch's weight_decay), and an L2 term of your loss is declared with --l2 REG")
+
+
+def l2_term(net, arrays, rows):
+    r"""``net.l2 c sum(a^2)`` over ``arrays``, ``c`` as the form of the L2 term your loss matched says."""
+    return l2_scale(net.form, rows) * net.l2 * sum(float((a ** 2).sum()) for a in arrays)
 
 
 def form_hint(net, g, e, batch, weight):

@@ -103,14 +103,10 @@ def set_data(parameter, value):
 
 
 def zero_grad(parameter):
-    r"""``parameter.grad`` zeroed as an optimizer's ``zero_grad`` does: a new array of zeros, or zeros written into
-    it where it cannot be set (a read-only property over an array the model keeps)."""
+    r"""``parameter.grad`` zeroed in place, as ``optimizer.zero_grad(set_to_none=False)`` zeroes it: an array the
+    model also keeps (``.grad`` sharing it, a property over it) is zeroed too; nothing before a first backward."""
     grad = getattr(parameter, "grad", None)
-    if not isinstance(grad, np.ndarray):
-        return                                     # before a first backward: nothing to zero
-    try:
-        parameter.grad = np.zeros_like(grad)
-    except AttributeError:
+    if isinstance(grad, np.ndarray):
         grad[...] = 0
 
 
@@ -175,8 +171,8 @@ class Learner:
 
     def zero_grads(self):
         r"""Zero the gradients before a call as a training loop does: with your model's own ``zero_grad()`` where
-        it has one; else each parameter's ``.grad`` as an optimizer's ``zero_grad`` does. The arrays ``grads()``
-        hands out are the model's own: only its ``zero_grad()`` zeroes them."""
+        it has one; else each parameter's ``.grad`` in place (``zero_grad``). The arrays ``grads()`` hands out are
+        the model's own: only its ``zero_grad()`` zeroes them."""
         if self.zeroing == "your zero_grad()":
             self.model.zero_grad()
         elif self.zeroing == "zero_grad's":
@@ -196,7 +192,10 @@ class Learner:
     def step(self, X, y, dy_pred):
         if self.style == "cs231n":
             return self.cs231n_step(X, y)
-        y_pred = np.asarray(self.model.forward(X))
+        y_pred = self.model.forward(X)
+        if y_pred is None:
+            raise Uncheckable("forward(X) returned None: it must return the outputs, y_pred")
+        y_pred = np.asarray(y_pred)
         loss = None
         if self.criterion is not None:
             loss = scalar(self.criterion(y_pred, y))

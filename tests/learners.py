@@ -227,7 +227,7 @@ class KeptGradsNet(Net):
 
 
 class KeptGradsModuleNet(ModuleNet):
-    r"""Module style adding each backward's gradients with += into arrays its layers keep."""
+    r"""Module style adding each backward's gradients with += into arrays its layers keep, handing out copies."""
 
     def backward(self, dy_pred):
         super().backward(dy_pred)
@@ -235,7 +235,7 @@ class KeptGradsModuleNet(ModuleNet):
             for p in (layer.weight, layer.bias):
                 p.kept = getattr(p, "kept", np.zeros_like(p.grad))
                 p.kept += p.grad
-                p.grad = p.kept
+                p.grad = p.kept.copy()
 
 
 class BiasShapeNet(Net):

@@ -578,3 +578,208 @@ def test_an_update_that_never_reaches_the_forward_pass_is_wrong():
     assert not verdict.correct and verdict.first_wrong["hint"].startswith("the step rebinds p.data to a new array")
     model = OwnArrays(*ARTICLE)
     assert check(model, optimizer=manual.SGD([p for _, p in ModuleNet.named_parameters(model)], lr=0.1)).correct
+
+
+class Accumulating(ModuleNet):
+    r"""torch's way: backward adds each gradient into ``p.grad``; ``zero_grad()`` zeroes all but ``forgets``."""
+    forgets = ()
+
+    def backward(self, dy_pred):
+        held = [p.grad.copy() for _, p in ModuleNet.named_parameters(self)]
+        super().backward(dy_pred)
+        for (_, p), before in zip(ModuleNet.named_parameters(self), held, strict=True):
+            p.grad = before + p.grad
+
+    def zero_grad(self):
+        for name, p in ModuleNet.named_parameters(self):
+            p.grad[...] = p.grad if name.endswith(self.forgets) else 0
+
+
+class AccumulatingListed(Accumulating, ListedNet):
+    r"""``params()`` and ``grads()``, its backward adding into the arrays ``grads()`` hands out."""
+
+
+def test_gradients_added_into_what_nothing_zeroes_are_named_and_torch_s_accumulation_is_correct():
+    assert check(Accumulating(*ARTICLE)).correct                           # its own zero_grad() zeroes all
+    model = Accumulating(*ARTICLE)
+    model.forgets = "bias"
+    found = check(model).first_wrong
+    assert found["parameter"] == "fc3.bias" and "your zero_grad(), called before each call" in found["hint"]
+    model = AccumulatingListed(*ARTICLE)
+    model.zero_grad = None                                                  # nothing zeroes grads()'s arrays
+    found = check(model).first_wrong
+    assert "arrays the model keeps and hands out, and nothing zeroes them" in found["hint"], found
+    del model.zero_grad
+    assert check(model).correct
+
+
+@pytest.mark.parametrize("mistake", ["bias not summed", "sum"])
+def test_with_batches_of_1_row_a_batch_of_several_rows_is_still_checked(mistake):
+    verdict = check(Net(*ARTICLE, mistake=mistake, at=3), batch_size=1)
+    assert not verdict.correct and verdict.rows[1] == {**verdict.rows[1], "batch": "random weights (10 rows)",
+                                                       "gradients": "WRONG"}
+
+
+class Float32ModuleNet(ModuleNet):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for _, p in self.named_parameters():
+            p.data, p.grad = p.data.astype(np.float32), p.grad.astype(np.float32)
+
+    def forward(self, X):
+        return super().forward(X.astype(np.float32))
+
+
+class MySGD:
+    r"""SGD as learners write it, its decay named ``wd``; ``forgets`` leaves the decay out of the step."""
+
+    def __init__(self, params, lr, wd, forgets=False):
+        self.params, self.lr, self.wd, self.forgets = params, lr, wd, forgets
+
+    def step(self):
+        for p in self.params:
+            p.data -= self.lr * (p.grad + (0 if self.forgets else self.wd) * p.data)
+
+
+@pytest.mark.parametrize("net", [ModuleNet, Float32ModuleNet])
+def test_a_weight_decay_of_1e_4_left_out_of_the_step_is_wrong_in_float32_too(net):
+    model = net(*ARTICLE)
+    params = [p for _, p in model.named_parameters()]
+    assert check(model, optimizer=MySGD(params, lr=0.03, wd=1e-4)).correct
+    found = check(model, optimizer=MySGD(params, lr=0.03, wd=1e-4, forgets=True)).first_wrong
+    assert found["what"].startswith("the update of fc3.weight by your optimizer (torch.optim.SGD: lr 0.03")
+    assert found["hint"].startswith("the weight decay is missing"), found
+
+
+class SymmetricInOut(InOutModuleNet):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for layer in self.layers:
+            layer.weight.data = layer.weight.data + layer.weight.data.T
+
+
+class CachedParameter:
+    r"""A parameter whose ``data`` setter keeps the copy its layer computes with."""
+
+    def __init__(self, data):
+        self.data, self.grad = data, np.zeros_like(data)
+
+    @property
+    def data(self):
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        self._data, self.used = value, np.array(value)
+
+
+class CachingNet(ModuleNet):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for layer in self.layers:
+            layer.weight, layer.bias = CachedParameter(layer.weight.data), CachedParameter(layer.bias.data)
+
+    def forward(self, X):
+        for layer in self.layers:
+            layer.x, layer.z = X, X @ layer.weight.used.T + layer.bias.used
+            X = layer.a = layer.f(layer.z)
+        return X
+
+
+class OptimizerReg(ModuleNet):
+    reg = 0.5                                    # its optimizer's business: the loss has no L2 term
+
+
+class ScalarOutputBias(Net):
+    def loss(self, X, y=None):
+        result = super().loss(X, y)
+        return result if y is None else (result[0], {**result[1], "b3": result[1]["b3"].sum()})   # () for 1 unit
+
+
+class FlatRowBiasGrads(RowBiasNet):
+    def loss(self, X, y=None):
+        result = super().loss(X, y)
+        return result if y is None else (result[0], {name: g.ravel() if name.startswith("b") else g
+                                                     for name, g in result[1].items()})
+
+
+@pytest.mark.parametrize("learner", [SymmetricInOut, CachingNet, OptimizerReg, ScalarOutputBias, FlatRowBiasGrads],
+                         ids=["square symmetric (in, out) weights", "a data setter's cache", "reg of its optimizer",
+                              "db = dz.sum() of 1 unit", "(n,) gradients of (1, n) biases"])
+def test_correct_networks_the_review_found_called_wrong_are_correct(learner):
+    if learner is SymmetricInOut:                           # every weight 2 x 2: both readings chain
+        verdict = check(learner([2, 2, 2], ("tanh", "linear")), activations=("tanh",), loss="cross-entropy")
+    else:
+        verdict = check(learner(*ARTICLE))
+    assert verdict.correct, str(verdict)
+
+
+class RowBiasNotSummed(RowBiasNet):
+    def loss(self, X, y=None):
+        result = super().loss(X, y)
+        return result if y is None else (result[0], {**result[1], "b2": np.ones((len(X), 1)) * result[1]["b2"]})
+
+
+class SumIntoEvery(Net):
+    def loss(self, X, y=None):
+        result = super().loss(X, y)
+        return result if y is None else (result[0], {**result[1], "b1": np.full(3, result[1]["b1"].sum())})
+
+
+class DecayInBackward(ModuleNet):
+    def backward(self, dy_pred):
+        super().backward(dy_pred)
+        for layer in self.layers:
+            layer.weight.grad = layer.weight.grad + 0.03 * layer.weight.data
+
+
+class L2OutOfTheValue(L2Net):
+    def loss(self, X, y=None):
+        result = super().loss(X, y)
+        weights = [W for name, W in self.params.items() if name.startswith("W")]
+        return result if y is None else (result[0] - self.reg * sum((W * W).sum() for W in weights), result[1])
+
+
+@pytest.mark.parametrize("learner, parameter, hint", [
+    (RowBiasNotSummed, "b2", "the bias gradient is not summed over the batch"),
+    (SumIntoEvery, "b1", "every element of db holds dz.sum()"),
+    (DecayInBackward, "fc3.weight", "yours is autograd's + 0.03 W: weight decay put into the backward pass"),
+    (L2OutOfTheValue, None, "your loss value leaves out the L2 term"),
+], ids=["(1, n) bias not summed", "dz.sum() into every element", "decay in backward", "L2 out of the value"])
+def test_mistakes_the_review_found_misnamed_are_named(learner, parameter, hint):
+    found = check(learner(*ARTICLE)).first_wrong
+    assert found.get("parameter") == parameter and found["hint"].startswith(hint), found
+
+
+class NoReturn(ModuleNet):
+    def forward(self, X):
+        super().forward(X)
+
+
+class RaisingParameters(ModuleNet):
+    def named_parameters(self):
+        raise ValueError("not ready")
+
+
+class TextReg(Net):
+    reg = "0.1"
+
+
+class NoneMomentumSGD:
+    lr, momentum = 0.1, None
+
+    def step(self):
+        pass
+
+
+@pytest.mark.parametrize("model, optimizer, message", [
+    (NoReturn, None, r"forward\(X\) returned None: it must return the outputs, y_pred$"),
+    (RaisingParameters, None, r"^your model raised ValueError at .*test_check.py:\d+, in named_parameters: "
+                              r"raise ValueError\(\"not ready\"\): not ready$"),
+    (TextReg, None, r"^your model's reg \(or lambd\) is '0.1': the L2 term's strength must be a finite number"),
+    (ModuleNet, NoneMomentumSGD(), r"^the optimizer NoneMomentumSGD: torch.optim.SGD refuses its settings "
+                                   r"\(lr 0.1, momentum None\)"),
+], ids=["forward returns None", "named_parameters raises", "reg a string", "momentum None"])
+def test_what_made_tracebacks_is_one_line_naming_the_learner_s_code(model, optimizer, message):
+    with pytest.raises(ValueError, match=message):
+        check(model(*ARTICLE), optimizer=optimizer)
