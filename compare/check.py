@@ -397,12 +397,13 @@ def first_wrong(learner, twin, net, case, row, yours, wrong, autograd_values):
         k, gradients = wrong[0]
         g = gradients[k]
         found = worst(g, expected[k])
+        given = dy_pred if learner.style == "module" else None       # what your backward(dy_pred) was given
         return {"batch": batch, "parameter": learner.names[k],
                 "what": f"the gradient of {learner.names[k]} (layer {k // 2 + 1} of {len(mine) // 2})", **found,
                 **({"fd": finite_difference(twin, net, weights, X, y, k, tuple(found["element"]))}
                    if "element" in found else {}),
                 "hint": (accumulated_hint(learner.zeroing, learner.names[k]) if mine is not gradients
-                         else diagnose(net, weights, X, y, k, g))}
+                         else diagnose(net, weights, X, y, k, g, given))}
     return None
 
 

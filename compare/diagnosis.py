@@ -114,8 +114,9 @@ def accumulated_hint(zeroing, name):
                    "compute them afresh each call, or give your model a zero_grad() (called before each call)")
 
 
-def diagnose(net, weights, X, y, k, g):
-    r"""The classic mistake that gives the wrong gradient ``g`` of parameter ``k``, as a hint."""
+def diagnose(net, weights, X, y, k, g, given=None):
+    r"""The classic mistake that gives the wrong gradient ``g`` of parameter ``k``, as a hint. ``given``: the
+    dL/dy_pred a module-style backward was given (which a backward written for the labels takes for them)."""
     e = reference(net, weights, X, y)[k]
     layer, weight = k // 2, k % 2 == 0
     hint = form_hint(net, g, e, len(X), weight)
@@ -127,6 +128,9 @@ def diagnose(net, weights, X, y, k, g):
     decay = decay_hint(g, e, weights[k], net.dtype) if weight else None
     if decay:
         return decay
+    if given is not None and y.dtype.kind == "f" and agree(g, reference(net, weights, X, given)[k], net.dtype):
+        return ("your backward takes the labels y: backward(dy_pred) is given dL/dy_pred, the loss's gradient, "
+                "and passes it back; the loss computes it (criterion.backward() in manual/)")
     passed = ("dL/dy_pred from the loss" if layer + 1 == len(net.activations)
               else "the gradient passed back to it, da = dz_next W_next")
     return (f"none of the classic mistakes: check layer {layer + 1}'s dz = da * f'(z), dW = dz^T x and db = sum dz, "

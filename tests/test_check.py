@@ -783,3 +783,15 @@ class NoneMomentumSGD:
 def test_what_made_tracebacks_is_one_line_naming_the_learner_s_code(model, optimizer, message):
     with pytest.raises(ValueError, match=message):
         check(model(*ARTICLE), optimizer=optimizer)
+
+
+class LabelsBackward(ModuleNet):
+    r"""``backward(y)``: its own MSE gradient from the labels, where it is given dL/dy_pred."""
+
+    def backward(self, y):
+        super().backward(2 * (self.layers[-1].a - y) / y.size)
+
+
+def test_a_backward_written_for_the_labels_is_named():
+    found = check(LabelsBackward(*ARTICLE)).first_wrong
+    assert found["parameter"] == "fc3.weight" and found["hint"].startswith("your backward takes the labels y"), found
