@@ -95,17 +95,25 @@ def first_unequal(paired, dtype):
     return next((edge for edge in paired if not edge.equal(dtype)), None)
 
 
-def graph_lines(paired, torch_graph, dtype):
-    r"""The two graphs as text, node by node: each edge, where it leads, and whether both sides sent the same."""
-    lines = [f"{'node':4} {'torch':38} {'manual/autograd.py':38} edge -> node  max |diff|  verdict"]
+def parameter_of(node, model):
+    r"""The name of ``model``'s parameter whose ``.grad`` ``node`` fills (an ``AccumulateGrad``), or None."""
+    variable = getattr(node, "variable", None)
+    return next((name for name, p in model.named_parameters() if p is variable), None)
+
+
+def graph_lines(paired, torch_graph, model, dtype):
+    r"""The two graphs as text, one line per edge: where it leads (a leaf named by the parameter of ``model``, torch's,
+    that it fills) and whether both sides sent the same gradient along it; last, how many nodes there are."""
+    leaves = {k: parameter_of(node, model) for k, (node, to) in enumerate(torch_graph) if not to}
+    lines = [f"{'node':4} {'torch':38} {'manual/autograd.py':38} edge -> {'node':20} max |diff|  verdict"]
     for edge in paired:
-        to = f"{edge.to}" if edge.to is not None else "-"
+        to = "-" if edge.to is None else f"{edge.to} {leaves.get(edge.to) or ''}"
         diff = ("" if edge.torch is None or edge.engine is None or edge.torch.shape != edge.engine.shape
                 else f"{float(np.abs(edge.engine - edge.torch).max(initial=0)):.1e}")
         verdict = "no gradient" if edge.torch is None and edge.engine is None else ("equal" if edge.equal(dtype)
                                                                                     else "DIFFERENT")
-        lines.append(f"{edge.node:<4} {edge.torch_name:38} {edge.engine_name:38} {edge.slot:4} -> {to:>4}  "
+        lines.append(f"{edge.node:<4} {edge.torch_name:38} {edge.engine_name:38} {edge.slot:4} -> {to:20} "
                      f"{diff:>10}  {verdict}")
-    leaves = [k for k, (node, to) in enumerate(torch_graph) if not to]
-    lines.append(f"({len(torch_graph)} nodes; {len(leaves)} AccumulateGrad leaves fill the parameters' .grad)")
+    lines.append(f"({len(torch_graph)} nodes in all: {len(torch_graph) - len(leaves)} that send gradients (a row per "
+                 f"edge) and {len(leaves)} AccumulateGrad leaves (named by their parameter))")
     return lines

@@ -137,7 +137,8 @@ def verdict_line(result):
                  else "from identical weights at every step")
         rounding = (f" ({len(result.rounding)} float32 rounding difference(s), each within float32's error bounds)"
                     if result.rounding else "")
-        return (f"AGREE: {start}, manual backprop and torch autograd computed "
+        manual = "manual's autograd engine" if result.config.manual == "autograd" else "manual backprop"
+        return (f"AGREE: {start}, {manual} and torch autograd computed "
                 f"the same losses, gradients, updates and predictions{rounding}.")
     f = result.first_failure
     parameter = f" of {f['parameter']}" if f["parameter"] else ""

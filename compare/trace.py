@@ -23,7 +23,7 @@ from .core.config import SETTINGS
 from .core.formulas import GRAD_FNS, explain
 from .core.pair import Pair, first_difference, sizes
 from .files import figure_writer, json_writer, save_outputs
-from .graph import edges, graph_lines, name, step_graphs
+from .graph import edges, graph_lines, name, parameter_of, step_graphs
 
 
 def trace(config, weights, X, y, state=None):
@@ -80,24 +80,23 @@ def size(node):
     return 1 + sum(size(child) for child in children(node))
 
 
-def graph_nodes(root, model=None):
+def graph_nodes(root, model):
     r"""Autograd's recorded graph from the node ``root`` (``loss.grad_fn``) as
     ``(depth, label, method, job, parent, node)`` per node.
 
     Walks ``loss.grad_fn`` through ``next_functions``: at every node the path reaching the most
     nodes (towards the input) goes on at the same depth; every other input (a parameter's
     ``AccumulateGrad``, the ``TBackward0`` of a weight) one deeper. ``parent`` is the index of the
-    node whose input it is (None for the loss's). With ``model``, each ``AccumulateGrad`` is named
-    after the parameter it fills; ``method`` and ``job`` are the manual counterpart's.
+    node whose input it is (None for the loss's). Each ``AccumulateGrad`` is named after the parameter
+    of ``model`` it fills; ``method`` and ``job`` are the manual counterpart's.
     """
-    names = {id(p): name for name, p in model.named_parameters()} if model is not None else {}
     found = []
 
     def walk(node, depth, parent):
         while node is not None:
             label = type(node).__name__
             if label == "AccumulateGrad":
-                label += f" ({names.get(id(node.variable), 'leaf')})"
+                label += f" ({parameter_of(node, model) or 'leaf'})"
             method, job = GRAD_FNS.get(type(node).__name__, ("(no manual counterpart listed)", ""))
             found.append((depth, label, method, job, parent, node))
             parent = len(found) - 1
@@ -137,7 +136,7 @@ def recorded_graph(config, weights, X, y):
         mark = "✓" if all(edge.equal(config.dtype) for edge in sent) else "✗"
         passed.append(f"{'passes on a gradient of shape ' + shapes if shapes else 'fills .grad'}; "
                       f"manual/autograd.py: {name(engine_side[0][index[node]][0])} {mark}")
-    return nodes, passed, graph_lines(paired, torch_side[0], config.dtype)
+    return nodes, passed, graph_lines(paired, torch_side[0], pair.models[1], config.dtype)
 
 
 @np.errstate(over="ignore", invalid="ignore")     # a diverging step is reported as DIVERGED, not warned about

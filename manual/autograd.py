@@ -43,6 +43,8 @@ class Tensor:
 
     def __init__(self, data, requires_grad=False):
         self.data = np.asarray(data)
+        if requires_grad and not np.issubdtype(self.data.dtype, np.inexact):    # integers: no gradient
+            raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
         self.requires_grad = requires_grad
         self.grad = None
         self.grad_fn = None           # the node that made this tensor; None for a leaf
@@ -122,10 +124,10 @@ class Tensor:
         return MulBackward0.apply(tensor(other, self.dtype), self)
 
     def __neg__(self):
-        return self * -1.0
+        return NegBackward0.apply(self)
 
     def __truediv__(self, number):
-        return self * (1.0 / number)
+        return DivBackward0.apply(self, number=float(number))     # a tensor divisor is not there
 
     def mm(self, other):
         return MmBackward0.apply(self, other)
@@ -134,6 +136,8 @@ class Tensor:
         return TBackward0.apply(self)
 
     def sum(self, axis=None, keepdims=False):
+        if axis is None and not keepdims:
+            return SumBackward0.apply(self)
         return SumBackward1.apply(self, axis=axis, keepdims=keepdims)
 
     def mean(self):
@@ -154,14 +158,17 @@ class Tensor:
     def add_(self, other):
         return self.in_place(Tensor.__add__, other)
 
+    def sub_(self, other):
+        return self.in_place(Tensor.__sub__, other)
+
     def mul_(self, other):
         return self.in_place(Tensor.__mul__, other)
 
-    __iadd__, __imul__ = add_, mul_
+    __iadd__, __isub__, __imul__ = add_, sub_, mul_
 
     def in_place(self, operation, other):
         r"""``self = operation(self, other)`` in the same array: the version goes up, so a node that saved
-        this tensor refuses to use it, and the result's node takes the place of this tensor's ``grad_fn``."""
+        this tensor refuses to use it, and, if recording, the result's node takes the place of its ``grad_fn``."""
         if GRAD_ENABLED[0] and self.is_leaf and self.requires_grad:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
         before = Tensor(self.data.copy(), self.requires_grad)     # the value the new node differentiates at
@@ -169,7 +176,8 @@ class Tensor:
         result = operation(before, other)
         self.data[...] = result.data
         self.versions[0] += 1
-        self.grad_fn, self.requires_grad = result.grad_fn, result.requires_grad
+        if GRAD_ENABLED[0]:           # under no_grad (an optimizer's update) the tensor keeps its place in the graph
+            self.grad_fn, self.requires_grad = result.grad_fn, result.requires_grad
         return self
 
 
@@ -218,12 +226,18 @@ class Node:
             self.next_functions = tuple(edge(t) for t in inputs)
             result.grad_fn, result.requires_grad = self, True
             if cls.saves_result:
-                self.save(result)
+                self.save(result, output=True)
         return result
 
-    def save(self, *tensors):
-        r"""``ctx.save_for_backward``: keep tensors for the VJP, with their versions now."""
-        self.saved += [(t, t.version) for t in tensors]
+    def save(self, *tensors, output=False):
+        r"""``ctx.save_for_backward``: keep tensors for the VJP, with their versions now (None holds the place
+        of a value no gradient needs). ``output``: the tensors are this node's result, not its inputs."""
+        self.saved += [(t, None if t is None else t.version, output) for t in tensors]
+
+    def save_crossed(self, a, b):
+        r"""For a product of ``a`` and ``b``: the gradient for ``a`` needs ``b`` and the one for ``b`` needs ``a``;
+        each is saved only if the other input needs a gradient, as torch saves (``x * 2`` keeps no ``x``)."""
+        self.save(b if a.requires_grad else None, a if b.requires_grad else None)
 
     def saved_tensors(self):
         r"""The saved tensors, refused as torch refuses them: freed by an earlier backward, or changed in place."""
@@ -233,13 +247,10 @@ class Node:
                                "graph are freed when you call .backward() or autograd.grad(). Specify "
                                "retain_graph=True if you need to backward through the graph a second time or if "
                                "you need to access saved tensors after calling backward.")
-        for t, version in self.saved:
-            if t.version != version:
-                made_by = f", which is output 0 of {type(t.grad_fn).__name__}," if t.grad_fn else ","
-                raise RuntimeError("one of the variables needed for gradient computation has been modified by an "
-                                   f"inplace operation: [{t.dtype} {list(t.shape)}]{made_by} is at version "
-                                   f"{t.version}; expected version {version} instead.")
-        return [t for t, _ in self.saved]
+        for t, version, output in self.saved:
+            if t is not None and t.version != version:
+                raise RuntimeError(modified(t, version, self if output else t.grad_fn))
+        return [t for t, _, _ in self.saved]
 
     def name(self):
         return type(self).__name__
@@ -247,6 +258,19 @@ class Node:
     def release(self):
         if self.saved:        # a node that saved nothing can run again, as in torch
             self.saved = None
+
+
+TORCH_TYPES = {"float32": "torch.FloatTensor", "float64": "torch.DoubleTensor"}
+
+
+def modified(t, version, made_by):
+    r"""torch's message, word for word, for a saved tensor ``t`` changed in place since ``version``. It names the
+    node ``t`` is an output of, without ``Backward0``: for a saved result, the node that saved it (``Tanh``);
+    for a saved input, ``t.grad_fn`` now, the in-place operation's node (``Mul`` after ``t.mul_(2)``)."""
+    kind = TORCH_TYPES.get(t.dtype.name, t.dtype.name)
+    output_of = f", which is output 0 of {made_by.name().replace('Backward', '').removesuffix('0')}," if made_by else ""
+    return ("one of the variables needed for gradient computation has been modified by an inplace operation: "
+            f"[{kind} {list(t.shape)}]{output_of} is at version {t.version}; expected version {version} instead.")
 
 
 def sum_to(grad, shape):
@@ -295,41 +319,64 @@ class SubBackward0(Node):
         return sum_to(grad, self.shapes[0]), sum_to(-grad, self.shapes[1])
 
 
+class NegBackward0(Node):
+    r"""``-a``; d/da = -1."""
+
+    def forward(self, a):
+        return -a.data
+
+    def vjp(self, grad):
+        return (-grad,)
+
+
+class DivBackward0(Node):
+    r"""``a / number``; d/da = 1 / number."""
+
+    def forward(self, a, number):
+        return a.data / number
+
+    def vjp(self, grad):
+        return (grad / self.options["number"],)
+
+
 class MulBackward0(Node):
     r"""``a * b`` (broadcast); d/da = b, d/db = a."""
 
     def forward(self, a, b):
-        self.save(a, b)
+        self.shapes = a.shape, b.shape
+        self.save_crossed(a, b)
         return a.data * b.data
 
     def vjp(self, grad):
-        a, b = self.saved_tensors()
-        return sum_to(grad * b, a.shape), sum_to(grad * a, b.shape)
+        b, a = self.saved_tensors()                 # None where that input needs no gradient
+        return (None if b is None else sum_to(grad * b, self.shapes[0]),
+                None if a is None else sum_to(grad * a, self.shapes[1]))
 
 
 class MmBackward0(Node):
     r"""``a @ b``, matrices; dL/da = g b^T, dL/db = a^T g."""
 
     def forward(self, a, b):
-        self.save(a, b)
+        self.save_crossed(a, b)
         return a.data @ b.data
 
     def vjp(self, grad):
-        a, b = self.saved_tensors()
-        return grad.mm(b.t()), a.t().mm(grad)
+        b, a = self.saved_tensors()
+        return None if b is None else grad.mm(b.t()), None if a is None else a.t().mm(grad)
 
 
 class AddmmBackward0(Node):
     r"""``bias + x @ w``, a linear layer's ``z = x W^T + b`` with ``w = W^T``: db = sum_B g, dx = g w^T, dw = x^T g."""
 
     def forward(self, bias, x, w):
-        self.save(x, w)
+        self.save_crossed(x, w)                     # the first layer's x needs no gradient: its w is not kept
         self.bias_shape = bias.shape
         return bias.data + x.data @ w.data
 
     def vjp(self, grad):
-        x, w = self.saved_tensors()
-        return sum_to(grad, self.bias_shape), grad.mm(w.t()), x.t().mm(grad)
+        w, x = self.saved_tensors()
+        return (sum_to(grad, self.bias_shape), None if w is None else grad.mm(w.t()),
+                None if x is None else x.t().mm(grad))
 
 
 class TBackward0(Node):
@@ -353,19 +400,29 @@ class ReshapeBackward0(Node):
         return (ReshapeBackward0.apply(grad, shape=self.before),)
 
 
-class SumBackward1(Node):
-    r"""``a.sum(axis, keepdims)`` (torch names a sum of every element ``SumBackward0``); each element's
-    derivative is 1: the gradient is spread back over ``a``."""
+class SumBackward0(Node):
+    r"""``a.sum()``, every element; each element's derivative is 1: the gradient is spread over ``a``."""
+
+    def forward(self, a):
+        self.shape = a.shape
+        return a.data.sum()
+
+    def vjp(self, grad):
+        return (grad * np.ones(self.shape, grad.dtype),)
+
+
+class SumBackward1(SumBackward0):
+    r"""``a.sum(axis, keepdims)``, torch's ``sum(dim)``: the gradient gets its summed axes back (as 1s), then is
+    spread over ``a``."""
 
     def forward(self, a, axis, keepdims):
         self.shape = a.shape
         return a.data.sum(axis=axis, keepdims=keepdims)
 
     def vjp(self, grad):
-        axis, keepdims = self.options["axis"], self.options["keepdims"]
-        if axis is not None and not keepdims:
-            grad = ReshapeBackward0.apply(grad, shape=np.expand_dims(grad.data, axis).shape)
-        return (grad * np.ones(self.shape, grad.dtype),)
+        if not self.options["keepdims"]:
+            grad = ReshapeBackward0.apply(grad, shape=np.expand_dims(grad.data, self.options["axis"]).shape)
+        return super().vjp(grad)
 
 
 class MeanBackward0(Node):

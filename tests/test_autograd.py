@@ -55,6 +55,13 @@ def test_graphs_equal_over_architectures_and_activations(hidden, data, seed):
     assert_graphs_equal(Config(dtype="float64", hidden=tuple(hidden), activations=activations, loss=loss, seed=seed))
 
 
+def test_the_graph_table_names_each_leaf_by_the_parameter_it_fills(article):
+    lines, same = demo.graph_section(*article)
+    leaves = {row.split()[6] for row in lines[1:-1] if len(row.split()) == 9}       # 9 words: "-> 3 layer1.bias"
+    assert same and leaves == {name for name, _ in article[0].models[1].named_parameters()}
+    assert lines[-1].startswith("(16 nodes in all: 10 that send gradients (a row per edge) and 6 AccumulateGrad")
+
+
 def test_a_planted_vjp_bug_is_named_at_its_node(monkeypatch):
     monkeypatch.setattr(engine.SigmoidBackward0, "vjp", lambda self, grad: (grad * self.saved_tensors()[0],))
     config = Config(dtype="float64")
@@ -117,12 +124,129 @@ def test_a_second_backward_fails_without_retain_graph_and_doubles_with_it(articl
 def test_a_saved_value_changed_in_place_fails_on_both_sides_and_misleads_manual_nn(article):
     pair, X, y = article
     lines, same = demo.version_section(pair, X, y)
-    assert same and "inplace operation" in lines[0] and "inplace operation" in lines[1]
+    assert same and "inplace operation" in lines[0]
+    message = "[torch.DoubleTensor [15, 3]], which is output 0 of Mul, is at version 1; expected version 0 instead."
+    assert lines[1].split("...")[1] == lines[2].split("...")[1] == message
     wrong, right = demo.manual_by_hand(pair, X, y, change=True), demo.manual_by_hand(pair, X, y, change=False)
     assert np.abs(wrong - right).max() > 1e-3                 # no error, and a wrong gradient
     leaf = engine.Tensor(np.ones(2), requires_grad=True)
     with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
         leaf.mul_(2)
+
+
+SIDES = {"engine": (lambda data, requires_grad=False: engine.Tensor(np.array(data, float), requires_grad),
+                    engine.addmm),
+         "torch": (lambda data, requires_grad=False: torch.tensor(data, dtype=torch.float64,
+                                                                  requires_grad=requires_grad), torch.addmm)}
+
+
+def square_then_twice(tensor, addmm):
+    a = tensor([1., 2.], True)
+    b = a * a                   # saves a (twice): each factor's gradient needs the other
+    c = b * 2                   # saves the 2 and not b: b's gradient needs only the 2
+    b.mul_(2)
+    c.sum().backward()
+    return a.grad
+
+
+def a_constant_factor_changed(tensor, addmm):
+    a, w = tensor([1., 2.], True), tensor([3., 4.])
+    c = w * (a * a)             # saves w: the gradient for a * a needs it
+    w.mul_(2)
+    c.sum().backward()
+    return a.grad
+
+
+def a_saved_result_changed(tensor, addmm):
+    a = tensor([1., 2.], True)
+    t = a.tanh()                # TanhBackward0 saves its result t; t * 3 saves only the 3
+    u = t * 3
+    t.add_(1)
+    u.sum().backward()
+    return a.grad
+
+
+def a_saved_input_changed(tensor, addmm):
+    a = tensor([1., 2.], True)
+    t = a * 1
+    u = t * t                   # saves t, an input: the message names t's grad_fn now, AddBackward0
+    t.add_(1)
+    u.sum().backward()
+    return a.grad
+
+
+def a_weight_of_constant_data_changed(tensor, addmm):
+    p = tensor([[1., 2.], [3., 4.]], True)
+    w = p * 1
+    z = addmm(tensor([0.5, 0.5]), tensor([[1., -1.]]), w)     # the data needs no gradient: w is not saved
+    y = tensor([[1., -1.]]).mm(w)
+    w.mul_(3)
+    (z.sum() + y.sum()).backward()
+    return p.grad
+
+
+def changed_under_no_grad(tensor, addmm):
+    w = tensor([1., 2.], True)
+    y = w * 2
+    with (engine.no_grad() if tensor is SIDES["engine"][0] else torch.no_grad()):
+        y.mul_(2)               # y keeps its grad_fn, MulBackward0 of w * 2
+        w -= 0.5 * w            # SGD's idiom: w stays a leaf that requires grad
+    y.sum().backward()
+    return w.grad if w.requires_grad and w.is_leaf else "w no longer requires grad"
+
+
+def outcome(script, side):
+    r"""What ``script`` ends in on ``side``: the leaf's gradient, or the error's message (torch's without its hint
+    on anomaly detection)."""
+    try:
+        return np.array(script(*SIDES[side]).detach().numpy())
+    except RuntimeError as exc:
+        return str(exc).split(" Hint:")[0]
+
+
+@pytest.mark.parametrize("script, expected", [
+    (square_then_twice, [4., 8.]),
+    (a_constant_factor_changed, "[torch.DoubleTensor [2]] is at version 1;"),
+    (a_saved_result_changed, "[torch.DoubleTensor [2]], which is output 0 of Tanh, is at version 1;"),
+    (a_saved_input_changed, "[torch.DoubleTensor [2]], which is output 0 of Add, is at version 1;"),
+    (a_weight_of_constant_data_changed, [[2., 2.], [-2., -2.]]),
+    (changed_under_no_grad, [2., 2.]),
+])
+def test_in_place_changes_end_as_torch_s_saved_tensors_and_messages_say(script, expected):
+    engine_outcome, torch_outcome = outcome(script, "engine"), outcome(script, "torch")
+    if isinstance(expected, str):
+        assert expected in torch_outcome and engine_outcome == torch_outcome
+    else:
+        np.testing.assert_allclose(torch_outcome, expected, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(engine_outcome, torch_outcome, rtol=0, atol=1e-12)
+
+
+def test_only_floating_point_tensors_may_require_grad():
+    with pytest.raises(RuntimeError) as refused:
+        torch.tensor([1, 2], requires_grad=True)
+    with pytest.raises(RuntimeError) as engine_refused:
+        engine.Tensor([1, 2], requires_grad=True)
+    assert str(engine_refused.value) == str(refused.value)
+    assert engine.Tensor(np.array([1, 2], np.float32), requires_grad=True).requires_grad
+    assert not engine.Tensor([1, 2]).requires_grad
+
+
+OPERATIONS = {"x.sum()": lambda x: x.sum(), "x.sum(None, True)": lambda x: x.sum(None, True),
+              "x.sum(0)": lambda x: x.sum(0), "x.sum(1, True)": lambda x: x.sum(1, True),
+              "x.sum((0, 1))": lambda x: x.sum((0, 1)), "-x": lambda x: -x, "x / 5": lambda x: x / 5}
+
+
+@pytest.mark.parametrize("operation", OPERATIONS.values(), ids=OPERATIONS)
+def test_operations_are_named_and_differentiated_as_torch_s(operation):
+    grads, names = [], []
+    for tensor, _ in SIDES.values():
+        x = tensor(np.arange(6.).reshape(2, 3), True)
+        out = operation(x)
+        names.append(type(out.grad_fn).__name__)
+        (out * tensor(np.arange(1., np.prod(out.shape) + 1).reshape(tuple(out.shape)))).sum().backward()
+        grads.append(np.array(x.grad.detach().numpy()))
+    assert names[0] == names[1]
+    np.testing.assert_allclose(*grads, rtol=0, atol=1e-12)
 
 
 def test_an_in_place_change_of_an_unsaved_value_is_differentiated_as_torch_does():
@@ -191,8 +315,10 @@ def test_a_once_differentiable_node_refuses_create_graph():
                                        {"optimizer": "adam"}, {"momentum": 0.9, "nesterov": True}])
 def test_the_engine_s_network_agrees_with_torch_in_lockstep(dtype, settings_):
     from compare.core.lockstep import run
+    from compare.report import verdict_line
     result = run(Config(dtype=dtype, manual="autograd", epochs=3, **settings_))
     assert result.agree, result.first_failure
+    assert "AGREE: from identical weights at every step, manual's autograd engine and torch" in verdict_line(result)
 
 
 def test_the_engine_imports_no_torch():
