@@ -33,6 +33,7 @@ class Mistake:
     layer: int = 3             # where (1: the first layer)
     expected: str = "W3"       # what must be named first: "W<k>", "b<k>", "outputs" or "loss"
     hint: str = ""             # words the hint must hold
+    change: str = ""           # the one-line change that plants it, in the plant's words
     taught: str = ""           # where the right form is taught, and the mistake made
     activations: tuple = ARTICLE
     styles: tuple = ("module", "layer list", "cs231n", "functional", "columns", "float32")
@@ -44,69 +45,118 @@ LOSS_GRADIENT = ("half", "sum", "double", "sign", "fixed 15")     # the switches
 
 MISTAKES = [
     Mistake("MSE's 2 forgotten", "half", hint="the 2 of (y_pred - y)^2 forgotten",
+            change="dout = 2 * (out - y) / N  ->  (out - y) / N",
             taught="Nielsen ch. 2 (C = 1/2 ||y - a||^2 hides it); Playground's 1/2-MSE", styles=OWN_LOSS),
-    Mistake("MSE's 1/N forgotten", "sum", hint="a sum where the loss takes the mean", taught="cs231n; d2l 3.1",
-            styles=OWN_LOSS),
+    Mistake("MSE's 1/N forgotten", "sum", hint="a sum where the loss takes the mean",
+            change="dout = 2 * (out - y) / N  ->  2 * (out - y)",
+            taught="cs231n; d2l 3.1", styles=OWN_LOSS),
     Mistake("MSE's 2 applied twice", "double", hint="twice autograd's",
+            change="dout = 2 * (out - y) / N  ->  4 * (out - y) / N",
             taught="met when the checker was tried as learners would", styles=OWN_LOSS),
-    Mistake("dL/dy_pred's sign flipped", "sign", hint="minus autograd's", taught="nnfs ch. 9; the PyTorch forums",
-            styles=OWN_LOSS),
+    Mistake("dL/dy_pred's sign flipped", "sign", hint="minus autograd's",
+            change="dout = 2 * (out - y) / N  ->  2 * (y - out) / N",
+            taught="nnfs ch. 9; the PyTorch forums", styles=OWN_LOSS),
     Mistake("1/N written as the batch size 15", "fixed 15", hint="not by the batch's 10 rows",
+            change="dout = 2 * (out - y) / N  ->  2 * (out - y) / 15",
             taught="met when tried as learners would: right on batches of 15 only", styles=OWN_LOSS),
     Mistake("tanh' written 1 - a", "1 - a", layer=1, expected="W1", hint="tanh derivative written 1 - a",
+            change="dz = da * (1 - a ** 2)  ->  da * (1 - a)",
             taught="makemore part 4 (backprop ninja)"),
     Mistake("tanh' taken at z", "1 - z^2", layer=1, expected="W1", hint="derivative taken at z",
+            change="dz = da * (1 - a ** 2)  ->  da * (1 - z ** 2)",
             taught="Nielsen ch. 2 (sigma'(z) beside a = sigma(z))"),
     Mistake("tanh' taken at a = f(z)", "1 - tanh(a)^2", layer=1, expected="W1", hint="derivative taken at a = f(z)",
+            change="dz = da * (1 - a ** 2)  ->  da * (1 - np.tanh(a) ** 2)",
             taught="makemore part 4 (backprop ninja)"),
     Mistake("tanh' left out", "left out", layer=1, expected="W1", hint="tanh derivative left out",
+            change="dz = da * (1 - a ** 2)  ->  da",
             taught="cs231n (the local gradient forgotten)"),
     Mistake("sigmoid' written a (1 + a)", "a (1 + a)", layer=2, expected="W2",
-            hint="sigmoid derivative written a (1 + a)", taught="met when the checker was tried as learners would"),
+            hint="sigmoid derivative written a (1 + a)", change="dz = da * a * (1 - a)  ->  da * a * (1 + a)",
+            taught="met when the checker was tried as learners would"),
     Mistake("sigmoid' taken at z", "z (1 - z)", layer=2, expected="W2", hint="derivative taken at z",
+            change="dz = da * a * (1 - a)  ->  da * z * (1 - z)",
             taught="Nielsen ch. 1-2; deeplearning.ai course 1"),
     Mistake("sigmoid' written as tanh's", "1 - a^2", layer=2, expected="W2", hint="sigmoid derivative written 1 - a^2",
+            change="dz = da * a * (1 - a)  ->  da * (1 - a ** 2)",
             taught="deeplearning.ai course 1, week 3"),
     Mistake("sigmoid' left out", "left out", layer=2, expected="W2", hint="sigmoid derivative left out",
+            change="dz = da * a * (1 - a)  ->  da",
             taught="cs231n (the local gradient forgotten)"),
     Mistake("the output's tanh' left out", "left out", hint="tanh derivative left out",
+            change="dz = da * (1 - a ** 2)  ->  da, in the output layer",
             taught="the article's network: tanh on the output"),
     Mistake("relu' as 1 everywhere", "left out", layer=1, expected="W1", hint="relu derivative left out",
+            change="dz = da * (z > 0)  ->  da",
             taught="nnfs ch. 9 (Activation_ReLU.backward)", activations=("relu", "sigmoid", "tanh")),
     Mistake("relu' at 0 written [z >= 0]", "[z >= 0]", layer=1, expected="b1", hint="relu derivative written [z >= 0]",
+            change="dz = da * (z > 0)  ->  da * (z >= 0)",
             taught="torch's relu'(0) = 0; the checker's batch at the origin", activations=("relu", "sigmoid", "tanh")),
     Mistake("dW transposed", "transposed", layer=2, expected="W2", hint="dW transposed",
+            change="dW = dz.T @ x  ->  x.T @ dz",
             taught="cs231n assignment 2 (affine_backward)"),
     Mistake("dW from another layer's input", "input", hint="dW from the input of layer 2",
+            change="dW = dz.T @ x  ->  dz.T @ x_of_layer_2",
             taught="cs231n assignment 2 (the cache of another layer)"),
     Mistake("db not summed over the batch", "not summed", layer=1, expected="b1", hint="not summed over the batch",
+            change="db = dz.sum(axis=0)  ->  dz",
             taught="cs231n assignment 2; the home page's example"),
     Mistake("db = dz.sum(), every axis", "sum()", layer=1, expected="b1", hint="adds up every axis",
+            change="db = dz.sum(axis=0)  ->  dz.sum()",
             taught="met when the checker was tried as learners would"),
     Mistake("db = dz.sum(0, keepdims=True)", "keepdims", layer=1, expected="b1", hint="keeps the batch axis",
+            change="db = dz.sum(axis=0)  ->  dz.sum(axis=0, keepdims=True)",
             taught="makemore part 4 (keepdims for broadcasting)"),
     Mistake("db averaged over the batch", "mean", layer=1, expected="b1", hint="db averaged over the batch",
+            change="db = dz.sum(axis=0)  ->  dz.mean(axis=0)",
             taught="met when the checker was tried as learners would"),
     Mistake("dL/dx passed back with W^T", "W^T", layer=2, expected="W1", hint="passed back through layer 2 with W^T",
+            change="dx = dz @ W  ->  dz @ W.T",
             taught="cs231n assignment 2 (dx = dout W^T for (in, out) weights)"),
     Mistake("dL/dx passed back from da, not dz", "from da", layer=2, expected="W1",
-            hint="passed back from dL/da of layer 2", taught="Nielsen ch. 2 (BP2's Hadamard product)"),
+            hint="passed back from dL/da of layer 2", change="dx = dz @ W  ->  da @ W",
+            taught="Nielsen ch. 2 (BP2's Hadamard product)"),
     Mistake("gradients kept with += from call to call", "accumulate", hint="your gradients accumulate",
+            change="grads = new  ->  kept += new; grads = kept.copy()",
             taught="huggingface/accelerate #1299; the PyTorch forums (zero_grad)"),
     Mistake("another activation in the forward pass", "forward activation", expected="outputs",
-            hint="the forward pass differs", taught="the PyTorch forums (nn.Sigmoid where nn.Tanh)"),
+            hint="the forward pass differs", change="a = np.tanh(z)  ->  sigmoid(z)",
+            taught="the PyTorch forums (nn.Sigmoid where nn.Tanh)"),
     Mistake("the bias left out of the forward pass", "forward bias", expected="outputs",
-            hint="the forward pass differs", taught="d2l 3.4"),
+            hint="the forward pass differs", change="z = x @ W.T + b  ->  x @ W.T",
+            taught="d2l 3.4"),
     Mistake("the loss summed, not averaged", "loss sum", expected="loss", hint="a sum where the loss takes the mean",
+            change="loss = ((out - y) ** 2).mean()  ->  .sum()",
             taught="cs231n; d2l 3.1", styles=OWN_LOSS),
     Mistake("the loss halved", "loss half", expected="loss", hint="half of autograd's",
+            change="loss = ((out - y) ** 2).mean()  ->  0.5 * ((out - y) ** 2).mean()",
             taught="Nielsen ch. 1 (C = 1/2n sum)", styles=OWN_LOSS),
     Mistake("the L2 term's gradient left out", "no l2", hint="the L2 term's gradient is missing",
+            change="dW += 2 * reg * W  ->  (left out)",
             taught="cs231n assignment 1 (two_layer_net)", styles=("l2",)),
     Mistake("the L2 term's gradient on the biases too", "l2 biases", expected="b3", hint="added to the biases too",
+            change="db = dz.sum(axis=0)  ->  + 2 * reg * b",
             taught="cs231n assignment 2 (regularise weights only)", styles=("l2",)),
     Mistake("the L2 gradient's factor: reg W for reg sum(W^2)", "l2 factor", hint="half what the term gives",
+            change="dW += 2 * reg * W  ->  reg * W",
             taught="cs231n: reg sum(W^2) in assignment 1, 0.5 reg sum(W^2) in assignment 2", styles=("l2",)),
+    Mistake("weight decay put into the backward pass", "decay", hint="weight decay put into the backward pass",
+            change="dW = dz.T @ x  ->  dz.T @ x + 0.03 * W", taught="the PyTorch forums (weight_decay and an L2 "
+            "term both, or decay written as a gradient)"),
+    Mistake("dz.sum() written into every element of db", "sum() everywhere", layer=1, expected="b1",
+            hint="every element of db holds dz.sum()", change="db = dz.sum(axis=0)  ->  db[...] = dz.sum()",
+            taught="met when the checker was tried as learners would (db a fixed array written into)"),
+    Mistake("backward written for the labels", "labels", hint="your backward takes the labels y",
+            change="backward(dy_pred)  ->  backward(y), dout = 2 * (out - y) / N inside",
+            taught="nnfs and Nielsen (the network's backward starts from y)",
+            styles=("module", "functional", "float32")),
+    Mistake("zero_grad() forgets the biases", "zero_grad", expected="b3", hint="your zero_grad(), called before each",
+            change="for p in params: p.grad = 0  ->  for p in weights: p.grad = 0",
+            taught="met when the checker was tried as learners would (torch-like accumulation into .grad)",
+            styles=("module", "module + loss", "float32")),
+    Mistake("the L2 term left out of the loss value", "value without l2", expected="loss",
+            hint="leaves out the L2 term", change="loss = mse + reg * sum(W ** 2)  ->  mse",
+            taught="cs231n assignment 1 (the gradient has the term, the value not)", styles=("l2",)),
 ]
 
 
@@ -143,7 +193,8 @@ class Plant:
 
     def loss(self, out, y, Ws):
         mean = np.sum((out - y) ** 2) / (1 if self.on("loss sum") else out.size)
-        return mean * (0.5 if self.on("loss half") else 1) + self.reg * sum((W * W).sum() for W in Ws)
+        l2 = 0 if self.on("value without l2") else self.reg * sum((W * W).sum() for W in Ws)
+        return mean * (0.5 if self.on("loss half") else 1) + l2
 
     def dout(self, out, y):
         r"""dL/dy_pred = 2 (y_pred - y) / N."""
@@ -159,9 +210,9 @@ class Plant:
         r"""``(dW, db, dL/dx)`` of layer ``k``, from its dz (``inputs``: every layer's input; ``da``: its dL/da)."""
         written = self.switch_at(k)
         dW = dz.T @ inputs[k - 2 if written == "input" else k - 1]
-        dW = dW.T if written == "transposed" else dW
+        dW = dW.T if written == "transposed" else dW + (0.03 * W if written == "decay" else 0)
         db = {"not summed": dz, "sum()": dz.sum(), "keepdims": dz.sum(axis=0, keepdims=True),
-              "mean": dz.mean(axis=0)}.get(written, dz.sum(axis=0))
+              "mean": dz.mean(axis=0), "sum() everywhere": np.full(np.shape(b), dz.sum())}.get(written, dz.sum(axis=0))
         dx = (da if written == "from da" else dz) @ (W.T if written == "W^T" else W)
         if self.reg:                                   # d(reg sum W^2)/dW = 2 reg W, on the weights only
             dW = dW + {"no l2": 0, "l2 factor": 1}.get(written, 2) * self.reg * W
@@ -171,7 +222,7 @@ class Plant:
     def backward(self, cache, dout, Ws, bs):
         r"""``[dW1, db1, dW2, ...]``, from dL/dy_pred back."""
         xs, zs, outs = cache
-        grads, da = [], dout
+        grads, da = [], 2 * (outs[-1] - dout) / dout.size if self.on("labels") else dout     # dout taken for y
         for k in range(len(Ws), 0, -1):
             dz = self.dz(k, self.activations[k - 1], zs[k - 1], outs[k - 1], da)
             dW, db, da = self.linear(k, dz, xs, Ws[k - 1], bs[k - 1], da)
@@ -221,10 +272,16 @@ class ModuleStyle:
         return out
 
     def backward(self, dy_pred):
+        r"""Adds each gradient into ``p.grad``, as torch does; ``zero_grad()`` zeroes them."""
         arrays = [p.data for _, p in self.params]
         grads = self.plant.backward(self.cache, dy_pred, arrays[0::2], arrays[1::2])
         for (_, p), g in zip(self.params, kept(self, grads), strict=True):
-            p.grad = g
+            p.grad = p.grad + g
+
+    def zero_grad(self):
+        for name, p in self.params:
+            if not (self.plant.on("zero_grad") and name.endswith("bias")):
+                p.grad = np.zeros_like(p.data)
 
 
 class Linear:
@@ -467,12 +524,13 @@ def table(rows, correct):
         return f"{sum(done)}/{len(done)} ({100 * sum(done) / len(done):.0f}%)"
     lines = ["Each mistake planted into the article's network in each style that can hold it; of those plantings,",
              "how many the checker detected (WRONG), placed at the right parameter, and named (its hint holds it).",
+             "Under each mistake, the one-line change that plants it.",
              "", f"{'mistake':48}{'styles':>7}{'detected':>10}{'parameter':>11}{'named':>7}  "
                  "where it is taught, and made"]
     for mistake, found in rows:
         counts = [sum(f[k] for f in found.values()) for k in range(3)]
         cells = "".join(f"{count:>{width}}" for count, width in zip(counts, (10, 11, 7), strict=True))
-        lines.append(f"{mistake.name:48}{len(found):>7}{cells}  {mistake.taught}")
+        lines += [f"{mistake.name:48}{len(found):>7}{cells}  {mistake.taught}", f"    {mistake.change}"]
     styles = sorted({name for _, found in rows for name in found})
     lines += ["", f"{len(rows)} mistakes over {len(styles)} styles ({', '.join(styles)}), {share(0).split()[0]} "
                   f"plantings: detected {share(0)}, the right parameter {share(1)}, the right mistake named {share(2)}",
