@@ -184,9 +184,10 @@ def bias_hint(g, e, batch, dtype):
         return (f"db {'keeps the batch axis (keepdims=True)' if kept else 'lost its axis of 1'}: the bias has shape "
                 f"{e.shape} and b -= lr * db cannot write db's {np.shape(g)} into it; {summed}")
     if np.size(g) != e.size:
-        return {batch * e.size: f"the bias gradient is not summed over the batch: {summed}",
+        # by size; for a bias of one unit, a gradient not summed has the batch's size too: that name is kept
+        return {batch: f"db summed over the units, not the examples: {summed}",
                 1: f"db = dz.sum() adds up every axis, the units too: {summed}",
-                batch: f"db summed over the units, not the examples: {summed}"}.get(np.size(g))
+                batch * e.size: f"the bias gradient is not summed over the batch: {summed}"}.get(np.size(g))
     if agree(g, e / batch, dtype):
         return f"db averaged over the batch, a mean where a sum is due: the bias gradient is {summed}"
     if e.size > 1 and agree(g, np.full(e.shape, e.sum()), dtype):
