@@ -153,3 +153,55 @@ def test_api_page_lists_neural_network_backward_with_its_docstring(browser):
     assert entry.count() == 1
     docstring = entry.locator("xpath=following-sibling::div[1]").inner_text()
     assert "Backpropagate dL/dy_pred through every layer" in docstring
+
+
+def lines_shown(block):
+    r"""Each line of a code block of the page, as ``(text, highlighted)``."""
+    return [tuple(line) for line in block.locator("code").evaluate("""code => {
+        const lines = [];
+        let text = "";
+        for (const node of code.childNodes) {
+            if (node.classList && node.classList.contains("hll")) {
+                lines.push([node.textContent.replace(/\\n$/, ""), true]);
+                continue;
+            }
+            const parts = (text + node.textContent).split("\\n");
+            text = parts.pop();
+            lines.push(...parts.map(part => [part, false]));
+        }
+        return text ? [...lines, [text, false]] : lines;
+    }""")]
+
+
+def common_length(a, b):
+    r"""The length of the longest common subsequence of ``a`` and ``b``: how many lines ``diff`` leaves unmarked."""
+    row = [0] * (len(b) + 1)
+    for x in a:
+        previous = row[:]
+        for j, y in enumerate(b, 1):
+            row[j] = previous[j - 1] + 1 if x == y else max(previous[j], row[j - 1])
+    return row[-1]
+
+
+def test_the_study_guide_shows_both_files_as_they_are_with_the_lines_that_differ_marked(browser):
+    r"""Each tab shows its file's text as it is now; the unmarked lines are the same on both sides and as many as
+    ``diff`` leaves unmarked; choosing a side in the first file's tabs shows that side of all three."""
+    page, problems = read(browser, "article/")
+    assert problems == []
+    tab_sets = page.locator("article .tabbed-set")
+    names = ["nn.py", "train.py", "__main__.py"]
+    assert tab_sets.count() == len(names)
+    shown = {}
+    for side, package in enumerate(["manual", "torch_impl"]):
+        tab_sets.first.locator(".tabbed-labels label").nth(side).click()
+        for tabs, name in zip(tab_sets.all(), names, strict=True):
+            block = tabs.locator(".tabbed-block").nth(side)
+            assert block.is_visible() and block.locator(".filename").inner_text() == f"{package}/{name}"
+            shown[package, name] = lines_shown(block)
+            assert [text for text, _ in shown[package, name]] == (ROOT / package / name).read_text().splitlines()
+    for name in names:
+        manual, torch_impl = ([text for text, marked in shown[package, name] if not marked]
+                              for package in ["manual", "torch_impl"])
+        assert manual == torch_impl, name
+        assert len(manual) == common_length(*([text for text, _ in shown[package, name]]
+                                              for package in ["manual", "torch_impl"])), name
