@@ -12,8 +12,9 @@ import torch
 
 import manual
 import manual.autograd as engine
+import torch_impl
 
-from . import cli
+from . import cli, functions
 from .core.config import Config
 from .core.pair import Pair
 from .core.source import Source
@@ -208,9 +209,9 @@ def engine_hessian(pair, X, y):
     return np.array(rows)
 
 
-def torch_loss_of(pair, X, y):
-    r"""torch's loss as a function of all parameters flattened into one vector, for ``torch.func``."""
-    model, criterion = pair.models[1], pair.criteria[1]
+def torch_loss_of(model, criterion, X, y):
+    r"""The loss of torch's ``model`` as a function of all its parameters flattened into one vector, for
+    ``torch.func``, and that vector now."""
     names = [(name, p.shape) for name, p in model.named_parameters()]
 
     def loss(theta):
@@ -224,7 +225,7 @@ def torch_loss_of(pair, X, y):
 
 def hessian_section(pair, X, y):
     H = engine_hessian(pair, X, y)
-    loss, theta = torch_loss_of(pair, X, y)
+    loss, theta = torch_loss_of(pair.models[1], pair.criteria[1], X, y)
     line, same = compared(f"the {H.shape[0]} x {H.shape[1]} Hessian (create_graph=True), vs torch.func.hessian", H,
                           torch.func.hessian(loss)(theta), tolerance=1e-10)
     v = np.random.default_rng(0).standard_normal(len(theta))
@@ -232,6 +233,50 @@ def hessian_section(pair, X, y):
     t_hvp = torch.autograd.grad(gradient @ torch.tensor(v), theta)[0]
     line2, same2 = compared("a Hessian-vector product H v, vs torch's double backward", H @ v, t_hvp, tolerance=1e-10)
     return [line, line2, f"  H is symmetric: max |H - H^T| {np.abs(H - H.T).max():.1e}"], same and same2
+
+
+def functions_section(pair, X, y):
+    r"""manual/layers.py's layers as ``torch.autograd.Function``s (compare/functions.py): torch runs manual's
+    backward passes, which pass gradcheck and fail gradgradcheck; ``@once_differentiable`` turns the wrong
+    second derivative into an error."""
+    runs = [functions.article_run(network(dtype=torch.float64), epochs=1)
+            for network in (functions.NeuralNetwork, torch_impl.NeuralNetwork)]
+    trained = [np.concatenate([losses, *(p.detach().numpy().ravel() for p in model.parameters())])
+               for losses, model in runs]
+    line, same = compared(f"one epoch ({len(runs[0][0])} steps) in torch on manual's layers vs torch_impl's: "
+                          "losses, weights", *trained)
+    checks, passed = gradchecks(pair.models[1].layer1, X)
+    twice, refused = second_derivatives(pair, X, y)
+    return [line, *checks, *twice], same and passed and refused
+
+
+def gradchecks(layer, X):
+    r"""gradcheck of ``functions.Linear`` (with ``layer``'s weights, on the batch ``X``) and of the activations:
+    passed; gradgradcheck of ``Linear``: failed, its second derivative taken to be 0."""
+    x, weight, bias = (torch.tensor(np.asarray(v), requires_grad=True) for v in (X, layer.weight.data, layer.bias.data))
+    passed = torch.autograd.gradcheck(functions.Linear.apply, (x, weight, bias), raise_exception=False) and all(
+        torch.autograd.gradcheck(lambda z, name=name: functions.Activation.apply(z, name), (x,), raise_exception=False)
+        for name in ("tanh", "sigmoid"))
+    gradgrad = failure(lambda: torch.autograd.gradgradcheck(functions.Linear.apply, (x, weight, bias)))
+    return [f"  torch.autograd.gradcheck (Linear, tanh, sigmoid; finite differences): {'passed' if passed else 'no'}",
+            f"  torch.autograd.gradgradcheck (Linear): {gradgrad.splitlines()[0]}"], passed and "to be zero" in gradgrad
+
+
+def second_derivatives(pair, X, y):
+    r"""The loss's Hessian through manual's layers (zeros, without a word), and a double backward through them
+    without and with ``@once_differentiable``: ``(lines, whether the marked one refused)``."""
+    models = [functions.NeuralNetwork(dtype=torch.float64, once=once) for once in (False, True)]
+    for model in models:
+        model.load_state_dict(pair.models[1].state_dict())
+    criterion = pair.criteria[1]
+    hessians = [torch.autograd.functional.hessian(*torch_loss_of(model, criterion, X, y))
+                for model in (models[0], pair.models[1])]
+    twice = [failure(lambda model=model: functions.double_backward(model, criterion, torch.tensor(X), torch.tensor(y)))
+             for model in models]
+    return [f"  torch.autograd.functional.hessian of the loss: max |H| {hessians[0].abs().max():.1e} "
+            f"(torch_impl's network: {hessians[1].abs().max():.1e})",
+            f"  double backward: {twice[0]}",
+            f"  the same, @once_differentiable: {twice[1]}"], "@once_differentiable" in twice[1]
 
 
 SECTIONS = [
@@ -243,6 +288,8 @@ SECTIONS = [
     ("Hooks see the gradient the engine passes on", hooks_section),
     ("backward() computes a vector-Jacobian product, not a Jacobian", vjp_section),
     ("create_graph=True: the gradient differentiated again, the Hessian", hessian_section),
+    ("manual/layers.py as torch.autograd.Functions: torch runs manual's backward (compare/functions.py)",
+     functions_section),
 ]
 
 

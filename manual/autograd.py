@@ -213,7 +213,7 @@ class Node:
 
     def __init__(self, **options):
         self.options = options
-        self.saved = []       # (tensor, its version when saved); None once freed
+        self.saved = []       # (tensor, its version when saved, whether it is the result); None once freed
         self.pre_hooks = []   # the hooks of the tensor this node made
         self.next_functions = ()
 

@@ -11,10 +11,13 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch.autograd.gradcheck import GradcheckError
 
 import manual
 import manual.autograd as engine
+import torch_impl
 from compare import engine as demo
+from compare import functions
 from compare.core.config import Config
 from compare.core.pair import Pair
 from compare.core.source import Source
@@ -294,7 +297,7 @@ def test_a_layer_s_backward_is_a_vjp_and_one_hot_vjps_make_the_jacobian(article)
 def test_the_hessian_by_create_graph_equals_torch_func_hessian(article):
     pair, X, y = article
     H = demo.engine_hessian(pair, X, y)
-    loss, theta = demo.torch_loss_of(pair, X, y)
+    loss, theta = demo.torch_loss_of(pair.models[1], pair.criteria[1], X, y)
     assert H.shape == (25, 25)
     np.testing.assert_allclose(H, torch.func.hessian(loss)(theta).numpy(), rtol=0, atol=1e-10)
     v = np.random.default_rng(1).standard_normal(25)
@@ -308,6 +311,49 @@ def test_a_once_differentiable_node_refuses_create_graph():
     loss = engine.BinaryCrossEntropyBackward0.apply(p.sigmoid(), engine.Tensor(np.array([[0.0], [1.0]])))
     with pytest.raises(RuntimeError, match="once_differentiable"):
         engine.grad(loss, [p], create_graph=True)
+
+
+def linear_inputs():
+    rng = np.random.default_rng(0)
+    return tuple(torch.tensor(rng.standard_normal(shape), requires_grad=True) for shape in ((5, 2), (3, 2), (3,)))
+
+
+@pytest.mark.parametrize("name", manual.layers.ACTIVATIONS)
+def test_manual_s_layers_as_torch_functions_pass_gradcheck(name):
+    assert torch.autograd.gradcheck(functions.Linear.apply, linear_inputs())
+    assert torch.autograd.gradcheck(lambda z: functions.Activation.apply(z, name), linear_inputs()[:1])
+
+
+def test_manual_s_layers_as_torch_functions_fail_gradgradcheck():
+    with pytest.raises(GradcheckError, match="Numerical gradient for function expected to be zero"):
+        torch.autograd.gradgradcheck(functions.Linear.apply, linear_inputs())
+
+
+def test_once_differentiable_refuses_the_double_backward_that_is_otherwise_wrong(article):
+    pair, X, y = article
+    model, marked = (functions.NeuralNetwork(dtype=torch.float64, once=once) for once in (False, True))
+    for m in (model, marked):
+        m.load_state_dict(pair.models[1].state_dict())
+    loss, theta = demo.torch_loss_of(model, pair.criteria[1], X, y)
+    assert not torch.autograd.functional.hessian(loss, theta).any()                 # zeros, without a word
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        functions.double_backward(model, pair.criteria[1], torch.tensor(X), torch.tensor(y))
+    with pytest.raises(RuntimeError, match="trying to differentiate twice a function that was marked with "
+                                           "@once_differentiable"):
+        functions.double_backward(marked, pair.criteria[1], torch.tensor(X), torch.tensor(y))
+
+
+def test_the_article_s_network_trains_in_torch_on_manual_s_layers_as_on_torch_impl_s(monkeypatch):
+    losses, model = functions.article_run(functions.NeuralNetwork(dtype=torch.float64), epochs=3)
+    torch_losses, torch_model = functions.article_run(torch_impl.NeuralNetwork(dtype=torch.float64), epochs=3)
+    assert type(model(torch.zeros(1, 2, dtype=torch.float64)).grad_fn).__name__ == "ActivationBackward"
+    np.testing.assert_allclose(losses, torch_losses, rtol=0, atol=1e-12)
+    for p, q in zip(model.parameters(), torch_model.parameters(), strict=True):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=0, atol=1e-12)
+    backward = manual.layers.Tanh.backward
+    monkeypatch.setattr(manual.layers.Tanh, "backward", lambda self, da: backward(self, da) * 1.001)
+    assert np.abs(np.subtract(functions.article_run(functions.NeuralNetwork(dtype=torch.float64), epochs=3)[0],
+                              torch_losses)).max() > 1e-12                 # torch ran manual's backward
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
