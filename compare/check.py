@@ -448,8 +448,9 @@ def raised_hint(exc):
     if isinstance(exc, NotImplementedError):
         return "a method still raises NotImplementedError: write it"
     if "shape" in str(exc) or "broadcast" in str(exc) or "align" in str(exc):
-        return ("two arrays of shapes that do not fit: often a missing transpose, or a bias gradient not summed "
-                "over the batch (db = dz.sum(axis=0))")
+        return ("two arrays of shapes that do not fit: often a missing transpose, a bias gradient not summed "
+                "over the batch (db = dz.sum(axis=0)), or outputs of shape (B,) beside labels of shape (B, 1), which "
+                "broadcast to (B, B)")
     return "the line named above raised it"
 
 
@@ -488,7 +489,8 @@ def torch_optimizer(optimizer, params):
     if "betas" in settings and hasattr(optimizer, "beta1"):           # cs231n's and deeplearning.ai's names
         found["betas"] = (optimizer.beta1, getattr(optimizer, "beta2", 0.999))
     if "lr" not in found:
-        raise ValueError(f"the optimizer {name} has no lr to compare torch.optim.{torch_name} with")
+        raise ValueError(f"the optimizer {name} has no lr (nor learning_rate) to compare torch.optim.{torch_name} "
+                         "with: the checker reads torch's names of the hyper-parameters from its attributes")
     try:
         return getattr(torch.optim, torch_name)(params, **found)
     except (TypeError, ValueError) as exc:
@@ -518,8 +520,9 @@ def check_step(learner, twin, net, optimizers, row, case):
     k, settings = wrong[0], {key: value for key, value in twin_optimizer.defaults.items()
                              if key in KINDS[type(twin_optimizer).__name__.lower()][1]}
     described = ", ".join(f"{key} {value}" for key, value in settings.items())
-    return {"batch": batch, "parameter": learner.names[k], "what": f"the update of {learner.names[k]} by your "
-            f"optimizer (torch.optim.{type(twin_optimizer).__name__}: {described})", **worst(mine[k], expected[k]),
+    return {"batch": batch, "parameter": learner.names[k], "what": f"the step p_new - p of {learner.names[k]} by your "
+            f"optimizer (torch.optim.{type(twin_optimizer).__name__}: {described})",
+            **worst(mine[k] - before[k], expected[k] - before[k]),
             "hint": update_hint(settings, before[k], grads[k], mine[k], net.dtype)}
 
 
@@ -553,6 +556,9 @@ def update_hint(settings, p, g, mine, dtype):
     r"""What a wrong update of ``p`` (gradient ``g``) most likely forgot: plain SGD's classic three, else where the
     algorithm is written out."""
     lr, weight_decay = settings["lr"], settings["weight_decay"]
+    if np.array_equal(mine, p):
+        return ("your step left the parameter as it was: it wrote a new array (p.data = p.data - ...) that is not "
+                "the one your model reads; update in place: p.data -= lr * p.grad")
     if settings.get("momentum", 1) or "betas" in settings:
         return "docs/optimizers.md writes this optimizer's update equation by equation, with torch's defaults"
     candidates = ((p - lr * g, "the weight decay is missing: SGD adds weight_decay * p to the gradient"),

@@ -133,7 +133,8 @@ def diagnose(net, weights, X, y, k, g, given=None):
                 "and passes it back; the loss computes it (criterion.backward() in manual/)")
     passed = ("dL/dy_pred from the loss" if layer + 1 == len(net.activations)
               else "the gradient passed back to it, da = dz_next W_next")
-    return (f"none of the classic mistakes: check layer {layer + 1}'s dz = da * f'(z), dW = dz^T x and db = sum dz, "
+    dW = "x^T dz" if net.transposed else "dz^T x"
+    return (f"none of the classic mistakes: check layer {layer + 1}'s dz = da * f'(z), dW = {dW} and db = sum dz, "
             f"and {passed}")
 
 

@@ -225,7 +225,8 @@ class Learner:
         keys = {name: name if name in grads else f"d{name}" for name in self.names}     # deeplearning.ai's dW1
         missing = [name for name, key in keys.items() if key not in grads]
         if missing:
-            raise Uncheckable(f"loss(X, y) returned no gradient for {', '.join(missing)}")
+            raise Uncheckable(f"loss(X, y) returned no gradient for {', '.join(missing)}: grads is keyed as params "
+                              f"is, or dW1, db1, ...; it gave {', '.join(map(str, grads))}")
         return scores, scalar(loss), [np.array(grads[key]) for key in keys.values()], None
 
 

@@ -346,8 +346,8 @@ def test_a_momentum_step_without_its_weight_decay_is_wrong_with_where_it_is_writ
     verdict = check(model, optimizer=manual.SGD([p for _, p in model.named_parameters()], lr=0.1, momentum=0.9,
                                                 weight_decay=0.03))
     assert not verdict.correct and verdict.first_wrong["parameter"] == "fc3.weight"
-    assert verdict.first_wrong["what"] == ("the update of fc3.weight by your optimizer (torch.optim.SGD: lr 0.1, "
-                                           "momentum 0.9, dampening 0.0, weight_decay 0.03, nesterov False)")
+    assert verdict.first_wrong["what"] == ("the step p_new - p of fc3.weight by your optimizer (torch.optim.SGD: "
+                                           "lr 0.1, momentum 0.9, dampening 0.0, weight_decay 0.03, nesterov False)")
     assert verdict.first_wrong["hint"].startswith("docs/optimizers.md writes this optimizer's update")
 
 
@@ -647,7 +647,7 @@ def test_a_weight_decay_of_1e_4_left_out_of_the_step_is_wrong_in_float32_too(net
     params = [p for _, p in model.named_parameters()]
     assert check(model, optimizer=MySGD(params, lr=0.03, wd=1e-4)).correct
     found = check(model, optimizer=MySGD(params, lr=0.03, wd=1e-4, forgets=True)).first_wrong
-    assert found["what"].startswith("the update of fc3.weight by your optimizer (torch.optim.SGD: lr 0.03")
+    assert found["what"].startswith("the step p_new - p of fc3.weight by your optimizer (torch.optim.SGD: lr 0.03")
     assert found["hint"].startswith("the weight decay is missing"), found
 
 
@@ -795,3 +795,17 @@ class LabelsBackward(ModuleNet):
 def test_a_backward_written_for_the_labels_is_named():
     found = check(LabelsBackward(*ARTICLE)).first_wrong
     assert found["parameter"] == "fc3.weight" and found["hint"].startswith("your backward takes the labels y"), found
+
+
+class RebindingMySGD(MySGD):
+    r"""A step that binds ``p.data`` to a new array where the model reads the old one through a property."""
+
+    def step(self):
+        for p in self.params:
+            p.moved = p.data - self.lr * p.grad
+
+
+def test_a_step_that_leaves_the_parameters_as_they_were_is_named():
+    model = ModuleNet(*ARTICLE)
+    found = check(model, optimizer=RebindingMySGD([p for _, p in model.named_parameters()], lr=0.1, wd=0)).first_wrong
+    assert found["yours"] == 0 and found["hint"].startswith("your step left the parameter as it was"), found
