@@ -293,15 +293,21 @@ SECTIONS = [
 ]
 
 
+def shown(section, pair, X, y):
+    r"""What ``section`` prints for the step ``pair, X, y``, its verdict last, and whether both sides were the same."""
+    lines, same = section(pair, X, y)
+    return "\n".join([*lines, f"  -> {'same on both sides' if same else 'DIFFERENT'}"]), same
+
+
 def main(argv=None):
     cli.parser("python -m compare.engine", __doc__.split("\n\n")[0], []).parse_args(argv)
     pair, X, y = article_step()
     print("Seed 1's first step of the article's network (float64): manual/autograd.py beside torch.\n")
     results = []
     for title, section in SECTIONS:
-        lines, same = section(pair, X, y)
+        text, same = shown(section, pair, X, y)
         results.append(same)
-        print(title, *lines, f"  -> {'same on both sides' if same else 'DIFFERENT'}", "", sep="\n")
+        print(title, text, "", sep="\n")
     print("Every behaviour is the same on both sides." if all(results) else "Some behaviour DIFFERS.")
     return 0 if all(results) else 1
 

@@ -1,7 +1,7 @@
-r"""The study notebook: stored without outputs, and run top to bottom in a fresh kernel.
+r"""The study notebooks: stored without outputs, and run top to bottom in a fresh kernel.
 
-The notebook is executed once (``executed``) with the kernel started in ``notebooks/``, as Jupyter
-starts it; every cell must run without error, and the outputs of the cells named by their ids
+Each notebook is executed once (``executed``, ``engine_executed``) with the kernel started in ``notebooks/``,
+as Jupyter starts it; every cell must run without error, and the outputs of the cells named by their ids
 must show what the prose around them says.
 """
 import ast
@@ -20,6 +20,7 @@ else:
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "backprop_side_by_side.ipynb"
+ENGINE_NOTEBOOK = ROOT / "notebooks" / "autograd_engine.ipynb"
 
 
 def repository_files():
@@ -31,15 +32,25 @@ def repository_files():
     return found
 
 
-@pytest.fixture(scope="module")
-def executed():
-    r"""The notebook after a run in a fresh ``python3`` kernel, and the repository's files before and after."""
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+def execute(path):
+    r"""The notebook at ``path`` after a run in a fresh ``python3`` kernel, and the repository's files before and
+    after."""
+    nb = nbformat.read(path, as_version=4)
     before = repository_files()
     client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=120,
-                                     resources={"metadata": {"path": str(NOTEBOOK.parent)}})
+                                     resources={"metadata": {"path": str(path.parent)}})
     client.execute()                        # raises CellExecutionError at the first failing cell
     return nb, before, repository_files()
+
+
+@pytest.fixture(scope="module")
+def executed():
+    return execute(NOTEBOOK)
+
+
+@pytest.fixture(scope="module")
+def engine_executed():
+    return execute(ENGINE_NOTEBOOK)
 
 
 def cell(nb, cell_id):
@@ -51,8 +62,9 @@ def printed(nb, cell_id):
     return "".join(output.get("text", "") for output in cell(nb, cell_id).outputs if output.output_type == "stream")
 
 
-def test_stored_without_outputs():
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+@pytest.mark.parametrize("path", [NOTEBOOK, ENGINE_NOTEBOOK], ids=lambda path: path.name)
+def test_stored_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
     assert code_cells
@@ -60,7 +72,7 @@ def test_stored_without_outputs():
         assert c.outputs == [] and c.execution_count is None, f"cell {c.id} was stored with its outputs"
 
 
-@pytest.mark.parametrize("name", ["backprop_side_by_side.ipynb", "write_backprop.ipynb"])
+@pytest.mark.parametrize("name", ["backprop_side_by_side.ipynb", "write_backprop.ipynb", "autograd_engine.ipynb"])
 def test_colab_installs_from_the_repository_of_pyproject(name):
     r"""The set-up cell's ``REPOSITORY`` is pyproject.toml's ``[project.urls]`` "Repository" (None while it has none),
     and no page says ``OWNER/REPO``."""
@@ -74,8 +86,9 @@ def test_colab_installs_from_the_repository_of_pyproject(name):
     assert "OWNER/REPO" not in nbformat.writes(nb)
 
 
-def test_runs_without_writing_files(executed):
-    nb, before, after = executed
+@pytest.mark.parametrize("run", ["executed", "engine_executed"])
+def test_runs_without_writing_files(run, request):
+    nb, before, after = request.getfixturevalue(run)
     assert after == before, f"the notebook wrote {sorted(after - before)} and removed {sorted(before - after)}"
 
 
@@ -123,3 +136,22 @@ def test_lockstep_run_agrees_and_learns(executed):
 def test_figures_are_shown(executed):
     for cell_id in ("data", "figure", "pictures"):
         assert any("image/png" in output.get("data", {}) for output in cell(executed[0], cell_id).outputs)
+
+
+def test_the_engine_notebook_walks_the_graph_and_draws_it(engine_executed):
+    nb = engine_executed[0]
+    walked = printed(nb, "walk").splitlines()
+    assert len(walked) == 16 and walked[0].split()[1] == "MseLossBackward0"
+    assert sum("fills" in line for line in walked) == 6
+    assert any("image/png" in output.get("data", {}) for output in cell(nb, "drawing").outputs)
+    assert "(16 nodes in all" in printed(nb, "drawing") and "DIFFERENT" not in printed(nb, "drawing")
+    assert "a.grad: tensor([4. 8.])" in printed(nb, "saved")
+
+
+@pytest.mark.parametrize("cell_id, sections, phrase", [
+    ("order", 0, "every .grad after loss.backward(), engine vs torch"), ("accumulate", 1, "the batch of 15"),
+    ("retain", 1, "retain_graph=True"), ("version", 1, "output 0 of Mul"), ("cut", 2, "detach"),
+    ("vjp", 1, "torch.func.jacrev"), ("hessian", 1, "torch.func.hessian"), ("functions", 1, "@once_differentiable")])
+def test_the_engine_notebook_shows_each_behaviour_the_same_on_both_sides(engine_executed, cell_id, sections, phrase):
+    text = printed(engine_executed[0], cell_id)
+    assert text.count("-> same on both sides") == sections and "DIFFERENT" not in text and phrase in text
