@@ -1,8 +1,8 @@
-r"""MkDocs hooks: the home page is the README, MathJax is served by the site itself, the site takes the
-project's URLs from ``pyproject.toml``, and the study guide shows ``manual/`` beside ``torch_impl/``.
+r"""MkDocs hooks: MathJax is served by the site itself, the site takes the project's URLs from
+``pyproject.toml``, and the study guide shows ``manual/`` beside ``torch_impl/``. (The home page is
+``docs/index.md``, written for the site; the README is the repository's.)
 
-The README links the pages as ``docs/PAGE.md``; on the site, where it is ``index.md`` beside them, the
-links lose their ``docs/``. MathJax 2 comes from the ``jupyter-server-mathjax`` package (the docs extra)
+MathJax 2 comes from the ``jupyter-server-mathjax`` package (the docs extra)
 and is copied to ``assets/mathjax/``, so that no page depends on a CDN.
 
 When ``[project.urls]`` has a ``Repository`` on GitHub, the header links it and every notebook page
@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 
 import jupyter_server_mathjax
-from mkdocs.structure.files import File
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -49,13 +48,6 @@ def on_config(config):
     if url:
         config.repo_url = url
     return config
-
-
-def on_files(files, config):
-    home = (ROOT / "README.md").read_text(encoding="utf-8")
-    home = home.replace("](docs/", "](").replace('src="docs/', 'src="')
-    files.append(File.generated(config, "index.md", content=home))
-    return files
 
 
 def differing_lines(a, b):

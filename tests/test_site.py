@@ -109,14 +109,15 @@ def test_no_placeholder_repository_on_any_page(site):
         assert "OWNER/REPO" not in page.read_text(encoding="utf-8"), page
 
 
-def test_home_page_shows_the_readme_and_its_figure(browser):
+def test_home_page_shows_its_figure_and_links_its_reading_path(browser):
     page, problems = read(browser, "")
     assert problems == []
     assert page.locator("h1").first.inner_text().startswith("Backprop side by side")
     shown = images(page)
     assert any(src.endswith("/compare-seed1.png") and loaded for src, loaded in shown), shown
     assert all(loaded for _, loaded in shown), shown
-    assert page.locator("article a[href='math/']").count() + page.locator("article a[href*='agreement']").count() > 0
+    for target in ["article/", "math/", "agreement/", "autograd/", "tools/", "notebooks/backprop_side_by_side/"]:
+        assert page.locator(f"article a[href='{target}']").count() > 0, target
 
 
 def test_math_page_renders_every_equation(browser):
