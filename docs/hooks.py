@@ -1,9 +1,11 @@
-r"""MkDocs hooks: MathJax is served by the site itself, the site takes the project's URLs from
+r"""MkDocs hooks: the math is MathML written when the site is built, the site takes the project's URLs from
 ``pyproject.toml``, and the study guide shows ``manual/`` beside ``torch_impl/``. (The home page is
 ``docs/index.md``, written for the site; the README is the repository's.)
 
-MathJax 2 comes from the ``jupyter-server-mathjax`` package (the docs extra)
-and is copied to ``assets/mathjax/``, so that no page depends on a CDN.
+Every formula, ``$...$`` and ``$$...$$`` in the pages (kept as TeX by ``pymdownx.arithmatex``) and in the
+notebooks' text, becomes MathML (``math-core``), which browsers draw themselves: no script, no font to
+download, nothing asked of another site. A displayed formula may wrap where its TeX has a ``\qquad`` outside
+braces, as on paper, so that it fits a phone; what is still too wide scrolls in its own box (extra.css).
 
 When ``[project.urls]`` has a ``Repository`` on GitHub, the header links it and every notebook page
 shows an "Open in Colab" badge for that notebook. Every notebook page says how to run it from a clone.
@@ -13,11 +15,12 @@ read from the files when the site is built, with the lines where the two differ 
 """
 import difflib
 import re
-import shutil
 import sys
-from pathlib import Path
+from html import unescape
+from pathlib import Path, PurePath
 
-import jupyter_server_mathjax
+from math_core import LatexError, LatexToMathML
+from mkdocs.exceptions import PluginError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -35,6 +38,15 @@ LOCAL = """<div class="admonition tip"><p class="admonition-title">Run it yourse
 <code>pip install notebook</code>, then <code>jupyter notebook notebooks/{name}</code>.
 This page was executed when the site was built.</p></div>
 """
+
+MATHML = LatexToMathML(fancy_error=False)
+ARITHMATEX = re.compile(r'<(span|div) class="arithmatex">\\[(\[](.*?)\\[)\]]</\1>', re.DOTALL)   # \( \) and \[ \]
+NOTEBOOK_MATH = re.compile(r"<p>\$\$(.+?)\$\$</p>|\$(.+?)\$", re.DOTALL)     # a paragraph of $$...$$, and $...$
+NOTEBOOK_CELL = re.compile(r'(?=<div class="jp-Cell )')
+NBCONVERT_MATHJAX = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.DOTALL)
+# What opens and closes a group in TeX, and the \qquad a displayed formula may wrap at outside any group.
+GROUPING = re.compile(r"\\[{}]|[{}]|\\(?:begin|end|left|right|qquad)(?![A-Za-z])")
+DEPTH = {"{": 1, "}": -1, r"\begin": 1, r"\end": -1, r"\left": 1, r"\right": -1}
 
 
 def repository():
@@ -75,10 +87,41 @@ def on_page_markdown(markdown, page, config, files):
     return SIDE_BY_SIDE.sub(lambda match: side_by_side(match[1]), markdown)
 
 
-def on_page_content(html, page, config, files):
-    if not page.file.src_uri.endswith(".ipynb"):
-        return html
-    note = LOCAL.format(name=Path(page.file.src_uri).name)
+def pieces(tex):
+    r"""``tex`` cut at each ``\qquad`` outside braces, environments and ``\left ... \right``."""
+    cut, depth, start = [], 0, 0
+    for token in GROUPING.finditer(tex):
+        if token[0] == r"\qquad" and depth == 0:
+            cut.append(tex[start:token.start()])
+            start = token.end()
+        depth += DEPTH.get(token[0], 0)
+    return [piece for piece in [*cut, tex[start:]] if piece.strip()]
+
+
+def mathml(tex, display, page):
+    r"""The MathML of ``tex`` (HTML-escaped, as the page has it); a displayed formula as a ``div`` of its pieces."""
+    tex = unescape(tex)
+    try:
+        if not display:
+            return MATHML.convert_with_local_state(tex, displaystyle=False)
+        formulas = [MATHML.convert_with_local_state(piece, displaystyle=True) for piece in pieces(tex)]
+    except LatexError as error:
+        raise PluginError(f"{page.file.src_uri}: the formula {tex!r}: {error}") from None
+    return '<div class="formula">' + "".join(f"<span>{formula}</span>" for formula in formulas) + "</div>"
+
+
+def notebook_math(cell, page):
+    r"""A notebook cell's HTML with the ``$...$`` of a Markdown cell as MathML."""
+    if not cell.startswith('<div class="jp-Cell jp-MarkdownCell'):
+        return cell
+    return NOTEBOOK_MATH.sub(lambda match: mathml(match[1] or match[2], match[1] is not None, page), cell)
+
+
+def notebook_page(html, page, config):
+    r"""A notebook's page: its math as MathML, without nbconvert's MathJax loader, and a note under its title that
+    says how to run it (and links Colab, once the repository is published)."""
+    html = "".join(notebook_math(cell, page) for cell in NOTEBOOK_CELL.split(NBCONVERT_MATHJAX.sub("", html)))
+    note = LOCAL.format(name=PurePath(page.file.src_uri).name)
     url = config.repo_url                            # the Repository of pyproject.toml, set by on_config
     if url and url.startswith("https://github.com/"):
         colab = COLAB.format(repository=url.removeprefix("https://github.com/").rstrip("/"), path=page.file.src_uri)
@@ -88,6 +131,8 @@ def on_page_content(html, page, config, files):
     return html[:at] + note + html[at:]
 
 
-def on_post_build(config):
-    mathjax = Path(jupyter_server_mathjax.__file__).parent / "static"
-    shutil.copytree(mathjax, Path(config.site_dir) / "assets" / "mathjax", dirs_exist_ok=True)
+def on_page_content(html, page, config, files):
+    html = ARITHMATEX.sub(lambda match: mathml(match[2], match[1] == "div", page), html)
+    if page.file.src_uri.endswith(".ipynb"):
+        html = notebook_page(html, page, config)
+    return html

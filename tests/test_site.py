@@ -55,11 +55,14 @@ def browser(site):
     server.shutdown()
 
 
-def read(browser, path):
-    r"""Load ``path`` of the site and wait for MathJax; return the page and every problem the browser
+DESKTOP, PHONE = 1280, 390      # a laptop's window; a phone's screen (CSS pixels)
+
+
+def read(browser, path, width=DESKTOP):
+    r"""Load ``path`` of the site in a window ``width`` pixels wide; return the page and every problem the browser
     reported: console errors, uncaught exceptions, failed requests and HTTP errors."""
     chromium, base = browser
-    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    page = chromium.new_page(viewport={"width": width, "height": 900})
     problems = []
     page.on("console", lambda message: message.type == "error" and problems.append(f"console: {message.text}"))
     page.on("pageerror", lambda error: problems.append(f"exception: {error}"))
@@ -67,12 +70,10 @@ def read(browser, path):
     page.on("response", lambda response: response.status >= 400
             and problems.append(f"HTTP {response.status}: {response.url}"))
     page.goto(base + path, wait_until="networkidle")
-    page.wait_for_function("() => window.MathJax && window.MathJax.Hub")
-    page.evaluate("() => new Promise(done => MathJax.Hub.Queue(done))")      # every formula typeset
     if os.environ.get("SITE_SCREENSHOTS"):
         Path(os.environ["SITE_SCREENSHOTS"]).mkdir(parents=True, exist_ok=True)
         name = path.strip("/").replace("/", "-") or "home"
-        page.screenshot(path=Path(os.environ["SITE_SCREENSHOTS"]) / f"{name}.png", full_page=True)
+        page.screenshot(path=Path(os.environ["SITE_SCREENSHOTS"]) / f"{name}-{width}.png", full_page=True)
     return page, problems
 
 
@@ -82,18 +83,51 @@ def images(page):
 
 
 def formulas(page):
-    r"""How many of the page's formulas MathJax rendered, how many it found in error, shows a TeX command of (a
-    backslash) or drew wider than the page's column, and how many it left as TeX."""
-    return page.evaluate("""() => {
-        const scripts = [...document.querySelectorAll("article script[type^='math/tex']")];
-        const frames = scripts.map(s => document.getElementById(s.id + "-Frame")).filter(Boolean);
-        const tooWide = d => d.classList.contains("MathJax_Display") && d.scrollWidth > d.clientWidth + 1;
-        const failed = scripts.filter(s => MathJax.Hub.getJaxFor(s).texError
-            || document.getElementById(s.id + "-Frame").textContent.includes("\\\\")
-            || tooWide(document.getElementById(s.id + "-Frame").parentElement));
-        const left = [...document.querySelectorAll("article .arithmatex")].filter(
-            e => !e.querySelector("script[type^='math/tex']")).length;
-        return [frames.length, failed.length, left];
+    r"""How many formulas the page shows (MathML ``math`` elements), and how many of them are displayed."""
+    return page.locator("article math").count(), page.locator("article div.formula").count()
+
+
+def layout_problems(page):
+    r"""What a reader of the page would find wrong at this width: the page scrolls sideways; a formula, table or code
+    block is cut off by a box that hides what overflows (the page's own, at the screen's edge, or a formula's too
+    narrow box) or reaches past the screen's edge (what is too wide must scroll in a box of its own inside the page);
+    TeX shown as text (``$``, ``\(``, ``\frac``) outside code."""
+    return page.evaluate(r"""() => {
+        const problems = [];
+        const width = document.documentElement.clientWidth;
+        const article = document.querySelector("article");
+        const name = e => `${e.tagName.toLowerCase()} "${e.textContent.trim().replace(/\s+/g, " ").slice(0, 50)}"`;
+        const overflow = e => getComputedStyle(e).overflowX;
+        const scrolls = e => ["auto", "scroll"].includes(overflow(e));
+        const hides = e => ["hidden", "clip"].includes(overflow(e));
+        const within = (inner, outer) => inner.left >= outer.left - 1 && inner.right <= outer.right + 1;
+        const screen = {left: 0, right: width};
+        if (document.documentElement.scrollWidth > width) {
+            problems.push(`the page scrolls sideways: ${document.documentElement.scrollWidth} px in ${width}`);
+        }
+        for (const element of article.querySelectorAll("math, table, pre")) {
+            // Going out from the element: a box on the screen that scrolls sideways shows all of it; a box that hides
+            // what overflows it (the page's own <html> does, at the screen's edge) must hold it whole.
+            const shown = element.getBoundingClientRect();
+            let e = element.parentElement;
+            while (e && !(scrolls(e) && within(e.getBoundingClientRect(), screen))) {
+                if (hides(e) && !within(shown, e.getBoundingClientRect())) {
+                    problems.push(`cut off: ${name(element)}`);
+                    break;
+                }
+                e = e.parentElement;
+            }
+            if (!e && !within(shown, screen)) problems.push(`past the screen's edge: ${name(element)}`);
+        }
+        const text = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+        while (text.nextNode()) {
+            const parent = text.currentNode.parentElement;
+            if (parent.checkVisibility() && !parent.closest("pre, code, math, script, style")
+                && /\$|\\[()\[\]]|\\[A-Za-z]+/.test(text.currentNode.textContent)) {
+                problems.push(`TeX as text: "${text.currentNode.textContent.trim().slice(0, 60)}"`);
+            }
+        }
+        return problems;
     }""")
 
 
@@ -120,20 +154,39 @@ def test_home_page_shows_its_figure_and_links_its_reading_path(browser):
         assert page.locator(f"article a[href='{target}']").count() > 0, target
 
 
+def pages(site):
+    r"""The address of every page of the site, from its home page."""
+    return sorted(f"{page.parent.relative_to(site).as_posix()}/".removeprefix("./")
+                  for page in site.rglob("index.html"))
+
+
+def test_every_page_reads_well_on_a_desktop_and_on_a_phone(site, browser):
+    found = {}
+    for path in pages(site):
+        for width in [DESKTOP, PHONE]:
+            page, problems = read(browser, path, width)
+            problems += layout_problems(page)
+            if problems:
+                found[f"{path} at {width} px"] = problems
+            page.close()
+    assert len(pages(site)) >= 24
+    assert found == {}, found
+
+
 def test_math_page_renders_every_equation(browser):
-    page, problems = read(browser, "math/")
+    page, problems = read(browser, "math/", PHONE)
     assert problems == []
-    rendered, failed, left = formulas(page)
-    assert rendered >= 40 and failed == 0 and left == 0, (rendered, failed, left)
-    assert page.locator("article script[type='math/tex; mode=display']").count() >= 8    # displayed equations
+    assert formulas(page) >= (40, 8), formulas(page)                      # 8 displayed formulas or more
+    pieces = page.locator("article div.formula > span").all()              # wrapped where the TeX has a \\qquad
+    assert [piece.inner_text() for piece in pieces if piece.bounding_box()["x"] + piece.bounding_box()["width"] > PHONE
+            ] == []                                                        # on screen, sigma'(z) = a(1 - a) too
 
 
 @pytest.mark.parametrize("path, least", [("article/", 20), ("losses/", 20), ("optimizers/", 10)])
 def test_other_pages_render_their_formulas(browser, path, least):
     page, problems = read(browser, path)
     assert problems == []
-    rendered, failed, left = formulas(page)
-    assert rendered >= least and failed == 0 and left == 0, (rendered, failed, left)
+    assert formulas(page)[0] >= least, formulas(page)
 
 
 def test_notebook_page_shows_its_outputs_and_figures(browser):
@@ -143,8 +196,7 @@ def test_notebook_page_shows_its_outputs_and_figures(browser):
     assert len(figures) >= 4 and all(figures), figures              # executed at build time: the figures are there
     text = page.locator("article").inner_text()
     assert "verdict:   AGREE" in text and "Run it yourself" in text
-    rendered, failed, _ = formulas(page)                    # the notebook's own $...$
-    assert rendered >= 10 and failed == 0, (rendered, failed)
+    assert formulas(page)[0] >= 10, formulas(page)                    # the notebook's own $...$
 
 
 def test_api_page_lists_neural_network_backward_with_its_docstring(browser):
