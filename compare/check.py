@@ -19,6 +19,7 @@ the verdict; print it.
 Exit status: 0 when every gradient is right, 1 when one is wrong, 2 for a model that cannot be
 loaded or checked. ``compare.learner`` reads your model, ``compare.diagnosis`` names the mistake.
 """
+import copy
 import math
 import os
 import re
@@ -95,6 +96,13 @@ class Network:
     shapes: list = None        # your arrays' shapes: a bias may be (n,), (1, n) or (n, 1)
     l2: float = 0.0            # your loss's L2 term on the weights, in one of the forms of L2_FORMS
     form: str = "reg"          # the form your loss matched
+    columns: bool = False      # deeplearning.ai's layout: the examples as columns
+    slack: dict = field(default_factory=dict)   # per quantity of the batch, float32 rounding's (float32_slack)
+
+    def agree(self, mine, theirs, which):
+        r"""``mine`` equals ``theirs`` to your dtype's tolerance and the rounding slack of quantity ``which``
+        (``"outputs"``, ``"loss"``, ``"dy"`` or a parameter's index)."""
+        return agree(mine, theirs, self.dtype, self.slack.get(which, 0.0))
 
     def to_torch(self, arrays):
         r"""Your weights and biases as torch's: weights ``(out, in)``, biases ``(n,)``."""
@@ -122,6 +130,9 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
     activations = listed(str)(activations) if isinstance(activations, str) else tuple(activations)   # "tanh,relu"
     if loss not in LOSSES:
         raise ValueError(f"loss {loss!r}: one of {', '.join(LOSSES)}")
+    unknown = [name for name in (*activations, output_activation or "tanh") if name not in manual.ACTIVATIONS]
+    if unknown:
+        raise ValueError(f"activation {unknown[0]!r}: one of {', '.join(manual.ACTIVATIONS)}")
     if l2 is not None and not 0 <= l2 < math.inf:
         raise ValueError(f"l2 {l2}: must be a finite number >= 0")
     X_all, y_all, _, _ = load_data(seed=seed)
@@ -134,6 +145,10 @@ def check(model, activations=("tanh", "sigmoid"), loss="mse", output_activation=
             raise ValueError("an optimizer or a criterion is checked on a module-style model: a cs231n-style "
                              "loss(X, y) computes its own loss and updates nothing")
         given = [np.array(a, np.float64) for a in learner.arrays()]        # your own weights
+        if not all(np.isfinite(a).all() for a in given):
+            raise ValueError("your model's own weights hold NaN or inf: "
+                             + ", ".join(name for name, a in zip(learner.names, given, strict=True)
+                                         if not np.isfinite(a).all()))
         net, twin, described = network(learner, activations, loss, output_activation, l2,
                                        (X_all[:batch_size], labels(y_all[:batch_size], loss), seed))
         pair = None if optimizer is None else (optimizer, torch_optimizer(optimizer, twin.parameters()))
@@ -175,7 +190,8 @@ def network(learner, activations, loss, output_activation, l2, probe):
     shapes = [np.shape(a) for a in held]
     learner.columns = any(len(shape) == 2 and shape[1] == 1 < shape[0] for shape in shapes[1::2])   # b (n, 1)
     l2 = declared_l2(learner) if l2 is None else l2
-    nets = [Network(sizes, transposed, (*activations, output_activation or LOSSES[loss][1]), loss, dtype, shapes, l2)
+    nets = [Network(sizes, transposed, (*activations, output_activation or LOSSES[loss][1]), loss, dtype, shapes, l2,
+                    columns=learner.columns)
             for transposed, sizes in sorted(fits.items(), key=lambda fit: fit[0] != (learner.style == "cs231n"))]
     twin = torch_impl.NeuralNetwork(hidden, activations, nets[0].activations[-1], torch.float64,
                                     out_features=sizes[-1])
@@ -205,7 +221,8 @@ def title(learner, net, square):
             f"{', '.join(net.activations[:-1]) or 'no hidden layer'}, {net.activations[-1]} output, "
             f"{LOSSES[net.loss][0].__name__}, weights {'(in, out)' if net.transposed else '(out, in)'}{read}{columns}, "
             f"{net.dtype}" + (f", L2 term {net.l2:g} * sum(W^2), half of it, or over 2m" if net.l2 else "")
-            + (" (held to float32's tolerance: atol 1e-06, rtol 0.0001)" if net.dtype == "float32" else ""))
+            + (" (held to float32's tolerance, atol 1e-06 and rtol 0.0001, plus 4 times how far torch's own float32 "
+               "computation lands from its float64 one)" if net.dtype == "float32" else ""))
 
 
 def batches(given, data, loss, batch_size, seed):
@@ -249,7 +266,7 @@ def computes_yours(learner, twin, net, weights, X, y):
         mine_pred, mine_loss, _, _ = learner.gradients(X.astype(net.dtype), y, dy_pred.astype(net.dtype))
     except (Exception, SystemExit):                # your model's own failure shows on the batches
         return False
-    return same_outputs(mine_pred, y_pred, net) if mine_pred is not None else agree(mine_loss, value, net.dtype)
+    return same_outputs(mine_pred, y_pred, net) if mine_pred is not None else net.agree(mine_loss, value, "loss")
 
 
 def autograd(twin, net, weights, X, y, fused=False, form="reg"):
@@ -261,17 +278,20 @@ def autograd(twin, net, weights, X, y, fused=False, form="reg"):
         for q, w in zip(twin.parameters(), net.to_torch(weights), strict=True):
             q.copy_(w)
     twin.zero_grad()
+    dtype = next(twin.parameters()).dtype                   # float64, or float32 for a float32 model
+    X, y = torch.tensor(X, dtype=dtype), torch.tensor(y)
+    y = y.to(dtype) if y.is_floating_point() else y        # class indices stay integers
     *layers, output = twin.children()
-    z = torch.nn.Sequential(*layers)(torch.tensor(X))
+    z = torch.nn.Sequential(*layers)(X)
     y_pred = output(z)
     y_pred.retain_grad()
     if fused:
-        value = torch.nn.BCEWithLogitsLoss()(z, torch.tensor(y))
-        dy_pred = torch.nn.BCELoss()(y_pred, torch.tensor(y))          # dL/dy_pred as BCELoss's backward has it
+        value = torch.nn.BCEWithLogitsLoss()(z, y)
+        dy_pred = torch.nn.BCELoss()(y_pred, y)                         # dL/dy_pred as BCELoss's backward has it
         dy_pred.backward(retain_graph=True)
         twin.zero_grad()
     else:
-        value = torch_impl.train.LOSSES[net.loss][0]()(y_pred, torch.tensor(y))
+        value = torch_impl.train.LOSSES[net.loss][0]()(y_pred, y)
     if net.l2:
         value = value + l2_scale(form, len(X)) * net.l2 * sum((q ** 2).sum() for q in list(twin.parameters())[0::2])
     value.backward()
@@ -285,12 +305,24 @@ def references(twin, net, weights, X, y):
             for form in (L2_FORMS if net.l2 else ("reg",))]
 
 
+def float32_slack(twin, net, weights, X, y, reference):
+    r"""For a float32 model, how far float32 rounding alone may move each quantity of ``reference`` (the twin's
+    answer in float64): 4 times how far torch's own float32 computation lands from it. It is large where the
+    computation loses digits in any float32 code (a saturated tanh's ``1 - a^2``); empty for float64."""
+    if net.dtype != "float32":
+        return {}
+    in32 = autograd(copy.deepcopy(twin).float(), net, weights, X, y)
+    apart = [4 * np.abs(np.asarray(a, np.float64) - b) for a, b in zip(in32[:3], reference[:3], strict=True)]
+    apart += [4 * np.abs(a.astype(np.float64) - b) for a, b in zip(in32[3], reference[3], strict=True)]
+    return dict(zip(("outputs", "loss", "dy", *range(len(weights))), apart, strict=True))
+
+
 def chosen_reference(alternatives, yours, net):
     r"""The index of the twin's answer your first call matches; else of the one whose loss yours equals; else 0."""
     mine_loss = yours[1]
     matched = [i for i, answer in enumerate(alternatives) if matches(answer, yours, net)]
-    by_loss = [i for i, answer in enumerate(alternatives) if mine_loss is not None and agree(mine_loss, answer[1],
-                                                                                                net.dtype)]
+    by_loss = [i for i, answer in enumerate(alternatives) if mine_loss is not None and net.agree(mine_loss, answer[1],
+                                                                                                    "loss")]
     return (matched or by_loss or [0])[0]
 
 
@@ -298,14 +330,14 @@ def matches(reference, yours, net):
     r"""Whether your loss (if you give one) and every gradient of your first call equal ``reference``'s."""
     _, value, _, expected = reference
     _, mine_loss, mine, _ = yours
-    return ((mine_loss is None or agree(mine_loss, value, net.dtype))
-            and all(agree(g, e, net.dtype) for g, e in zip(mine, expected, strict=True)))
+    return ((mine_loss is None or net.agree(mine_loss, value, "loss"))
+            and all(net.agree(g, e, k) for k, (g, e) in enumerate(zip(mine, expected, strict=True))))
 
 
 def same_outputs(mine, theirs, net):
     r"""Your outputs equal the twin's, read in its shape where yours hold as many numbers (``(B,)`` for ``(B, 1)``)."""
     mine = np.asarray(mine)
-    return agree(mine.reshape(theirs.shape) if mine.size == theirs.size else mine, theirs, net.dtype)
+    return net.agree(mine.reshape(theirs.shape) if mine.size == theirs.size else mine, theirs, "outputs")
 
 
 def from_the_output(n):
@@ -323,6 +355,7 @@ def compare_batch(learner, twin, net, weights, X, y, batch, optimizers=None):
     learner.set(weights)
     weights = [np.array(a, np.float64) for a in learner.arrays()]       # as your arrays hold them: float32 rounds
     alternatives = references(twin, net, weights, X, y)
+    net.slack = float32_slack(twin, net, weights, X, y, alternatives[0])
     y_pred, value, dy_pred, expected = alternatives[0]
     try:
         calls = []
@@ -337,19 +370,19 @@ def compare_batch(learner, twin, net, weights, X, y, batch, optimizers=None):
                               "it must take the calls docs/tools/check.md lists") from None
         return ({"batch": batch, "outputs": "-", "loss": "-", "gradients": "raised"},
                 {"batch": batch, "what": f"your model {raised(exc)}", "hint": raised_hint(exc)})
-    check_shapes(learner, net, calls[0][2], expected, len(X))
+    check_shapes(learner, net, calls[0][2], expected, X, y)
     calls = [(pred, value, fitted(gradients, expected), dy) for pred, value, gradients, dy in calls]
     (mine_pred, mine_loss, mine, mine_dy), (_, _, again, _) = calls
     chosen = chosen_reference(alternatives, calls[0], net)
     net.form = L2_FORMS[chosen % len(L2_FORMS)] if net.l2 else "reg"     # the L2 form your loss matched
     y_pred, value, dy_pred, expected = alternatives[chosen]
     row = {"batch": batch, "outputs": "-" if mine_pred is None else ok(same_outputs(mine_pred, y_pred, net)),
-           "loss": "-" if mine_loss is None else ok(agree(mine_loss, value, net.dtype))}
+           "loss": "-" if mine_loss is None else ok(net.agree(mine_loss, value, "loss"))}
     # the first call's wrong gradients, then the second's
     order = from_the_output(len(mine))
     wrong = [(k, gradients) for gradients in (mine, again) for k in order
-             if not agree(gradients[k], expected[k], net.dtype)]
-    row["gradients"] = ok(not wrong and (mine_dy is None or agree(mine_dy, dy_pred, net.dtype)))
+             if not net.agree(gradients[k], expected[k], k)]
+    row["gradients"] = ok(not wrong and (mine_dy is None or net.agree(mine_dy, dy_pred, "dy")))
     first = first_wrong(learner, twin, net, (weights, X, y, batch), row, calls[0], wrong,
                         (value, dy_pred, expected))
     if first or optimizers is None:
@@ -357,9 +390,10 @@ def compare_batch(learner, twin, net, weights, X, y, batch, optimizers=None):
     return row, check_step(learner, twin, net, optimizers, row, (batch, X))
 
 
-def check_shapes(learner, net, mine, expected, batch):
+def check_shapes(learner, net, mine, expected, X, y):
     r"""Refuse a gradient of a shape no classic mistake gives (a weight's: transposed, another layer's input; a
     bias's: not summed over the batch, summed over every axis or the units): it cannot be compared."""
+    batch = len(X)
     for k, (name, g, e) in enumerate(zip(learner.names, mine, expected, strict=True)):
         if k % 2:
             known = np.size(g) in (e.size, batch * e.size, 1, batch)
@@ -367,7 +401,9 @@ def check_shapes(learner, net, mine, expected, batch):
             inputs = [(w, e.shape[1 - net.transposed]) if net.transposed else (e.shape[0], w) for w in net.sizes[:-1]]
             known = np.shape(g) in (e.shape, e.shape[::-1], *inputs)
         if not known:
-            raise ValueError(f"the gradient of {name} has shape {np.shape(g)}, not {e.shape} like {name}")
+            given = (X.T, y.T) if learner.columns else (X, y)
+            raise ValueError(f"the gradient of {name} has shape {np.shape(g)}, not {e.shape} like {name} (your model "
+                             f"is given X of shape {given[0].shape} and labels y of shape {given[1].shape})")
 
 
 def fitted(gradients, expected):
@@ -390,9 +426,9 @@ def first_wrong(learner, twin, net, case, row, yours, wrong, autograd_values):
     if row["loss"] == "WRONG":
         return {"batch": batch, "what": f"the loss value (yours {mine_loss:.9g}, autograd {value:.9g})",
                 "hint": loss_value_hint(net, weights, len(X), mine_loss, value)}
-    if mine_dy is not None and not agree(mine_dy, dy_pred, net.dtype):
+    if mine_dy is not None and not net.agree(mine_dy, dy_pred, "dy"):
         return {"batch": batch, "what": "dL/dy_pred, your loss's backward()", **worst(mine_dy, dy_pred),
-                "hint": factor_hint(mine_dy, dy_pred, len(X), net.dtype, net.sizes[-1]) or loss_hints(net.loss)[1]}
+                "hint": factor_hint(mine_dy, dy_pred, len(X), net) or loss_hints(net.loss)[1]}
     if wrong:
         k, gradients = wrong[0]
         g = gradients[k]
@@ -420,7 +456,7 @@ def loss_value_hint(net, weights, batch, mine, value):
         return "your L2 term adds the biases' squares too: the term is on the weights only, reg * sum(W^2)"
     if net.l2 and agree(mine, value - l2_term(net, weights[0::2], batch), net.dtype):
         return "your loss value leaves out the L2 term: add reg * sum(W^2) to the value too, not to the gradients only"
-    return factor_hint(mine, value, batch, net.dtype, net.sizes[-1]) or (
+    return factor_hint(mine, value, batch, net) or (
         f"{loss_hints(net.loss)[0]}, or the forward pass before it: --activations and --output-activation must be "
         "your model's")
 
@@ -468,7 +504,8 @@ KINDS = {"adamw": ("AdamW", ("lr", "betas", "eps", "weight_decay", "amsgrad")),
          "sgd": ("SGD", ("lr", "momentum", "dampening", "weight_decay", "nesterov"))}
 
 
-# other names learners give torch's hyper-parameters (cs231n's learning_rate, a short wd)
+# other names learners give torch's hyper-parameters (cs231n's learning_rate, a short wd; an AdamW built on an Adam
+# may keep Adam's weight_decay at 0 beside its own wd)
 ALIASES = {"lr": ("learning_rate",), "weight_decay": ("wd",)}
 
 
@@ -484,8 +521,10 @@ def torch_optimizer(optimizer, params):
         raise ValueError(f"the optimizer {name}: the checker compares SGD (momentum, dampening, Nesterov, weight "
                          "decay), Adam and AdamW, known by their class's name; check the gradients without it")
     torch_name, settings = kind
-    found = {key: getattr(optimizer, name) for key in settings for name in (*ALIASES.get(key, ()), key)
-             if hasattr(optimizer, name)}
+    found = {}
+    for key in settings:                    # torch's name, or an alias where that is missing or 0
+        values = [getattr(optimizer, name) for name in (key, *ALIASES.get(key, ())) if hasattr(optimizer, name)]
+        found.update({key: next((value for value in values if value), values[0])} if values else {})
     if "betas" in settings and hasattr(optimizer, "beta1"):           # cs231n's and deeplearning.ai's names
         found["betas"] = (optimizer.beta1, getattr(optimizer, "beta2", 0.999))
     if "lr" not in found:
@@ -557,12 +596,15 @@ def update_hint(settings, p, g, mine, dtype):
     algorithm is written out."""
     lr, weight_decay = settings["lr"], settings["weight_decay"]
     if np.array_equal(mine, p):
-        return ("your step left the parameter as it was: it wrote a new array (p.data = p.data - ...) that is not "
-                "the one your model reads; update in place: p.data -= lr * p.grad")
+        return ("your step left the parameter as it was: it does not update this one (was it given every "
+                "parameter?), or it wrote a new array that your model does not read (p.data = p.data - ...; update "
+                "in place: p.data -= lr * p.grad)")
     if settings.get("momentum", 1) or "betas" in settings:
         return "docs/optimizers.md writes this optimizer's update equation by equation, with torch's defaults"
     candidates = ((p - lr * g, "the weight decay is missing: SGD adds weight_decay * p to the gradient"),
                   (p + lr * (g + weight_decay * p), "the step goes up the gradient: p.data -= lr * (...), not +="),
+                  (p - lr * (g - weight_decay * p), "the weight decay's sign is flipped: SGD adds + weight_decay * p "
+                                                    "to the gradient"),
                   (p - (g + weight_decay * p),
                    "the learning rate is missing: p.data -= lr * (p.grad + weight_decay * p.data)"))
     return next((hint for update, hint in candidates if same_step(mine, update, p, dtype)),

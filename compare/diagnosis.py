@@ -10,8 +10,8 @@ from .core.formulas import activation
 from .core.pair import tolerance_ratio
 
 
-def agree(mine, theirs, dtype="float64"):
-    return np.shape(mine) == np.shape(theirs) and bool(np.all(tolerance_ratio(mine, theirs, dtype) <= 1))
+def agree(mine, theirs, dtype="float64", extra=0.0):
+    return np.shape(mine) == np.shape(theirs) and bool(np.all(tolerance_ratio(mine, theirs, dtype, extra) <= 1))
 
 
 # The forms of an L2 term on the weights, l2 * c * sum(W^2): cs231n writes both reg sum(W^2) and 0.5 reg sum(W^2),
@@ -67,7 +67,7 @@ def reference(net, weights, X, y, mistake=None, layer=None):
         passed = da if (mistake, layer) == ("from da", k) else dz             # what goes back to the layer below
         x = xs[layer[1]] if mistake == "input" and layer[0] == k else xs[k]
         dW = (dz.T @ x).T if net.transposed else dz.T @ x
-        factor = {"no l2": 0, "l2 half": 0.5, "l2 double": 2}.get(mistake, 1)
+        factor = {"no l2": 0, "l2 half": 0.5, "l2 double": 2, "l2 times m": len(X)}.get(mistake, 1)
         penalty = factor * 2 * l2_scale(net.form, len(X)) * net.l2 * weights[2 * k]     # d(c l2 sum W^2)/dW
         grads[2 * k] = dW + penalty if dW.shape == penalty.shape else dW
         grads[2 * k + 1] = (dz.sum(axis=0).reshape(net.shapes[2 * k + 1])
@@ -78,9 +78,10 @@ def reference(net, weights, X, y, mistake=None, layer=None):
     return grads
 
 
-def factor_hint(g, e, batch, dtype="float64", outputs=1):
+def factor_hint(g, e, batch, net):
     r"""The hint for a gradient ``g`` that is autograd's ``e`` times 2, 1/2, -1, the batch size or its inverse,
-    one over the ``outputs`` per example, or the batch's rows over another number (a batch size in the code)."""
+    one over the outputs per example, or the batch's rows over another number (a batch size in the code)."""
+    dtype, outputs = net.dtype, net.sizes[-1]
     per_element = ((1 / outputs, f"autograd's over the {outputs} outputs per example: divided by every element, "
                                  "N x outputs (d.size), where the loss's mean is over the N examples"),) * (outputs > 1)
     for factor, hint in (*per_element, (2, "twice autograd's: a factor 2 too many (the 2 of MSE applied twice?)"),
@@ -96,7 +97,7 @@ def factor_hint(g, e, batch, dtype="float64", outputs=1):
     divisor = round(batch / scale) if scale > 0 else 0
     if divisor > 1 and divisor != batch and agree(g, batch / divisor * e, dtype):
         return (f"divided by {divisor}, not by the batch's {batch} rows: a batch size written into the code; "
-                "divide by the batch's own size, len(X)")
+                f"divide by the batch's own size, {'X.shape[1]' if net.columns else 'len(X)'}")
     return None
 
 
@@ -119,7 +120,11 @@ def diagnose(net, weights, X, y, k, g, given=None):
     dL/dy_pred a module-style backward was given (which a backward written for the labels takes for them)."""
     e = reference(net, weights, X, y)[k]
     layer, weight = k // 2, k % 2 == 0
-    hint = form_hint(net, g, e, len(X), weight)
+    if weight:                                     # the loss's parts, where an L2 term adds its own
+        hint = form_hint(net, g - penalty(net, weights[k], g, len(X)), e - penalty(net, weights[k], e, len(X)),
+                         len(X), layer)
+    else:
+        hint = form_hint(net, g, e, len(X), None)
     if hint:
         return hint
     for mistake, where, hint in candidates(net, layer, weight):
@@ -138,6 +143,14 @@ def diagnose(net, weights, X, y, k, g, given=None):
             f"and {passed}")
 
 
+def penalty(net, W, g, rows):
+    r"""The L2 term's part of a gradient ``g`` of the weight ``W`` (``g`` of ``W``'s shape, or transposed), so that
+    the rest is the loss's; 0 without an L2 term."""
+    if not net.l2 or np.shape(g) not in (W.shape, W.T.shape):
+        return 0
+    return 2 * l2_scale(net.form, rows) * net.l2 * (W if np.shape(g) == W.shape else W.T)
+
+
 def decay_hint(g, e, W, dtype):
     r"""The hint for a weight gradient ``g`` that is autograd's ``e`` plus ``c W``: weight decay, or an L2 term the
     loss does not have, put into the backward pass; else None."""
@@ -153,13 +166,18 @@ def l2_term(net, arrays, rows):
     return l2_scale(net.form, rows) * net.l2 * sum(float((a ** 2).sum()) for a in arrays)
 
 
-def form_hint(net, g, e, batch, weight):
-    r"""What the form of ``g`` against autograd's ``e`` says without recomputing anything: transposed, a bias's
-    shape or mean, a constant factor, all zeros; else None."""
-    if weight and g.shape == e.T.shape and agree(g, e.T, net.dtype):
+def form_hint(net, g, e, batch, layer):
+    r"""What the form of ``g`` against autograd's ``e`` (of the weight of ``layer``, or a bias: None) says without
+    recomputing anything: not finite, transposed, a bias's shape or mean, a constant factor, all zeros; else None.
+    A factor of the loss's gradient shows in the output layer; in a layer below, it is that layer's."""
+    if not np.all(np.isfinite(g)) and np.all(np.isfinite(e)):
+        return "yours holds NaN or inf where autograd's is finite: a division by 0, a log of 0 or an overflow"
+    if layer is not None and g.shape == e.T.shape and agree(g, e.T, net.dtype):
         return "dW transposed: for (out, in) weights dL/dW = dz^T x, for (in, out) weights x^T dz"
-    hint = (None if weight else bias_hint(g, e, batch, net.dtype)) or factor_hint(g, e, batch, net.dtype,
-                                                                                  net.sizes[-1])
+    if layer is not None and layer + 1 < len(net.activations):
+        hint = layer_factor_hint(net, g, e, layer)
+    else:
+        hint = (None if layer is not None else bias_hint(g, e, batch, net)) or factor_hint(g, e, batch, net)
     if hint is None and not np.any(g) and np.any(e):
         return ("yours is all zeros: your backward put the gradient where .grad does not show it (into an array "
                 "replaced before the call, or a copy); assign p.grad, or write into p.grad itself")
@@ -175,11 +193,22 @@ def fits(g, shape):
         return False
 
 
-def bias_hint(g, e, batch, dtype):
+def layer_factor_hint(net, g, e, layer):
+    r"""The hint for the weight gradient ``g`` of a layer below the output, ``c`` times autograd's ``e``: the layers
+    above are right, so the factor is this layer's; else None."""
+    c = float(np.vdot(g, e) / np.vdot(e, e)) if np.vdot(e, e) else 0.0
+    if c == 0 or not agree(g, c * e, net.dtype):
+        return None
+    return (f"yours is {c:.3g} times autograd's, where the layers above are right: a factor in layer {layer + 1}'s "
+            "dz = da * f'(z) (its derivative's sign or scale), or in the gradient passed back to it")
+
+
+def bias_hint(g, e, batch, net):
     r"""The hint for a bias gradient ``g`` of another size or shape than autograd's ``e``, averaged, or summed into
-    every element; else None. A bias of shape ``(n, 1)`` is deeplearning.ai's: the examples are columns, summed
-    over axis 1."""
-    summed = "db = dz.sum(axis=1, keepdims=True)" if e.shape[1:] == (1,) else "db = dz.sum(axis=0)"
+    every element; else None. In deeplearning.ai's layout the examples are columns, summed over axis 1."""
+    dtype = net.dtype
+    summed = ("db = dz.sum(axis=1, keepdims=True)" if net.columns else "db = dz.sum(axis=0, keepdims=True)"
+              if e.ndim == 2 else "db = dz.sum(axis=0)")
     if np.size(g) == e.size and not fits(g, e.shape):
         kept = np.ndim(g) > e.ndim
         return (f"db {'keeps the batch axis (keepdims=True)' if kept else 'lost its axis of 1'}: the bias has shape "
@@ -210,6 +239,8 @@ def candidates(net, layer, weight):
         found += [("no l2", layer, f"the L2 term's gradient is missing: dW += {due}"),
                   ("l2 half", layer, f"the L2 term's gradient is half what the term gives: dW += {due}"),
                   ("l2 double", layer, f"the L2 term's gradient is twice what the term gives: dW += {due}")]
+        found += [("l2 times m", layer, "the L2 term's gradient is not divided by m: dW += (lambd / m) W")] * (
+            net.form == "per example")
     if net.l2 and not weight:
         found.append(("l2 biases", layer, "the L2 term's gradient is added to the biases too: reg sum(W^2) is on the "
                                           "weights only"))

@@ -60,9 +60,23 @@ def held(parameter):
     return parameter.data if hasattr(parameter, "data") else parameter.value
 
 
+def numbers(value, what):
+    r"""A copy of ``value`` as an array of numbers (floats, integers or booleans): the model may write into its
+    own later; ``Uncheckable`` saying that ``what`` is something else (None, a string, a tuple of arrays, ...)."""
+    try:
+        array = np.array(value)
+    except ValueError:                             # arrays of several shapes, as in (A, cache)
+        array = np.asarray(None)
+    if array.dtype.kind not in "fiub":
+        shown = ("None" if value is None else repr(value) if isinstance(value, str) else
+                 f"a tuple of {len(value)}" if isinstance(value, tuple) else short_repr(value))
+        raise Uncheckable(f"{what} {shown}: it must be an array of numbers")
+    return array
+
+
 def scalar(loss):
     r"""A loss as a Python number, from any array holding one number (a cost of shape (1, 1) included)."""
-    value = np.asarray(loss, dtype=np.float64)
+    value = numbers(loss, "the loss is")
     if value.size != 1:
         raise Uncheckable(f"the loss has shape {value.shape}: it must be one number")
     return float(value.reshape(-1)[0])
@@ -143,6 +157,9 @@ class Learner:
             return [(f"params()[{i}]", Listed(self.model, i)) for i in range(len(self.model.params()))]
         named = self.model.named_parameters()
         pairs = list(named.items() if isinstance(named, dict) else named)
+        if not all(isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str) for pair in pairs):
+            raise ValueError(f"named_parameters() gave {short_repr(pairs)}: it must give (name, parameter) pairs, as "
+                             "torch's does, or a dict of them")
         if any(isinstance(p, np.ndarray) for _, p in pairs):
             raise ValueError("named_parameters() gave numpy arrays: give objects holding each array as .data (or "
                              ".value) and its gradient as .grad, or give params() and grads(), two lists of arrays")
@@ -153,8 +170,8 @@ class Learner:
 
     def arrays(self):
         if self.style == "cs231n":
-            return [np.asarray(self.store[name]) for name in self.names]
-        return [np.asarray(held(p)) for _, p in self.parameters()]
+            return [numbers(self.store[name], f"params[{name!r}] is") for name in self.names]
+        return [numbers(held(p), f"{name}'s array is") for name, p in self.parameters()]
 
     def set(self, arrays):
         r"""Your arrays take these values, written into them (so that views and attributes sharing them see
@@ -192,18 +209,16 @@ class Learner:
     def step(self, X, y, dy_pred):
         if self.style == "cs231n":
             return self.cs231n_step(X, y)
-        y_pred = self.model.forward(X)
-        if y_pred is None:
-            raise Uncheckable("forward(X) returned None: it must return the outputs, y_pred")
-        y_pred = np.asarray(y_pred)
+        y_pred = numbers(self.model.forward(X), "forward(X) returned")
         loss = None
         if self.criterion is not None:
             loss = scalar(self.criterion(y_pred, y))
-            dy_pred = np.asarray(self.criterion.backward())
+            dy_pred = numbers(self.criterion.backward(), "your criterion's backward() returned")
         elif y_pred.shape != dy_pred.shape and y_pred.size == dy_pred.size:
             dy_pred = dy_pred.reshape(y_pred.shape)                   # outputs of shape (B,): dL/dy_pred too
         self.model.backward(dy_pred)
-        return y_pred, loss, [np.array(p.grad) for _, p in self.parameters()], dy_pred if loss is not None else None
+        grads = [numbers(p.grad, f"after backward, {name}'s .grad is") for name, p in self.parameters()]
+        return y_pred, loss, grads, dy_pred if loss is not None else None
 
     def cs231n_step(self, X, y):
         try:
@@ -227,7 +242,7 @@ class Learner:
         if missing:
             raise Uncheckable(f"loss(X, y) returned no gradient for {', '.join(missing)}: grads is keyed as params "
                               f"is, or dW1, db1, ...; it gave {', '.join(map(str, grads))}")
-        return scores, scalar(loss), [np.array(grads[key]) for key in keys.values()], None
+        return scores, scalar(loss), [numbers(grads[key], f"the gradient {key} is") for key in keys.values()], None
 
 
 def in_layer_order(store):
@@ -249,6 +264,9 @@ def layers_of(learner, in_features):
     r"""``{transposed: sizes}`` of each reading of the weights under which the parameters chain as layers
     (``transposed``: ``(in, out)`` weights); both for square weights; ``ValueError`` saying why none."""
     arrays = learner.arrays()
+    if not arrays:
+        raise ValueError("the model has no parameters to check: its named_parameters(), params() or params dict is "
+                         "empty")
     if len(arrays) % 2 or any(np.ndim(w) != 2 or bias_size(b) is None
                               for w, b in zip(arrays[0::2], arrays[1::2], strict=True)):
         shapes = ", ".join(f"{name} {np.shape(a)}" for name, a in zip(learner.names, arrays, strict=True))

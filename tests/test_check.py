@@ -773,7 +773,7 @@ class NoneMomentumSGD:
 
 
 @pytest.mark.parametrize("model, optimizer, message", [
-    (NoReturn, None, r"forward\(X\) returned None: it must return the outputs, y_pred$"),
+    (NoReturn, None, r"^forward\(X\) returned None: it must be an array of numbers$"),
     (RaisingParameters, None, r"^your model raised ValueError at .*test_check.py:\d+, in named_parameters: "
                               r"raise ValueError\(\"not ready\"\): not ready$"),
     (TextReg, None, r"^your model's reg \(or lambd\) is '0.1': the L2 term's strength must be a finite number"),
@@ -809,3 +809,96 @@ def test_a_step_that_leaves_the_parameters_as_they_were_is_named():
     model = ModuleNet(*ARTICLE)
     found = check(model, optimizer=RebindingMySGD([p for _, p in model.named_parameters()], lr=0.1, wd=0)).first_wrong
     assert found["yours"] == 0 and found["hint"].startswith("your step left the parameter as it was"), found
+
+
+def test_float32_rounding_of_a_saturated_tanh_is_not_a_mistake():
+    verdict = check(Float32ModuleNet(*ARTICLE), seed=5)            # 1 - a^2 of a saturated a loses digits in float32
+    assert verdict.correct and "plus 4 times how far torch's own float32 computation lands" in verdict.model, verdict
+
+
+class SumWithL2(L2Net):
+    def __init__(self, *args, mistake=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.mistake = mistake
+
+
+class InnerSignFlipped(ModuleNet):
+    def backward(self, dy_pred):
+        super().backward(dy_pred)
+        self.layers[0].weight.grad = -self.layers[0].weight.grad
+
+
+class LambdNotOverM(PerExampleL2):
+    def loss(self, X, y=None):
+        result = super().loss(X, y)
+        return result if y is None else (result[0], {name: g + (len(X) - 1) * self.lambd / len(X) * self.params[name]
+                                                     if name.startswith("W") else g for name, g in result[1].items()})
+
+
+@pytest.mark.parametrize("make, parameter, hint", [
+    (lambda: SumWithL2(*ARTICLE, mistake="sum"), "W3", "the batch size times autograd's"),
+    (lambda: SumWithL2(*ARTICLE, mistake="half"), "W3", "half of autograd's"),
+    (lambda: InnerSignFlipped(*ARTICLE), "fc1.weight", "yours is -1 times autograd's, where the layers above"),
+    (lambda: LambdNotOverM(*ARTICLE), "W3", "the L2 term's gradient is not divided by m"),
+    (lambda: RowBiasNotSummed(*ARTICLE), "b2", "the bias gradient is not summed over the batch: db = dz.sum(axis=0, "
+                                                "keepdims=True)"),
+], ids=["1/N with L2", "half with L2", "one layer's sign", "lambd not over m", "(1, n) bias: keepdims"])
+def test_mistakes_the_second_review_found_misnamed_are_named(make, parameter, hint):
+    found = check(make()).first_wrong
+    assert found.get("parameter") == parameter and found["hint"].startswith(hint), found
+
+
+class GradNone(ModuleNet):
+    def backward(self, dy_pred):
+        super().backward(dy_pred)
+        self.layers[0].bias.grad = None
+
+
+class ForwardWithCache(ModuleNet):
+    def forward(self, X):
+        return super().forward(X), {"X": X}
+
+
+class NaNWeights(ModuleNet):
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.layers[1].weight.data[0, 0] = np.nan
+
+
+@pytest.mark.parametrize("model, message", [
+    (GradNone, r"^after backward, fc1.bias's .grad is None: it must be an array of numbers$"),
+    (ForwardWithCache, r"^forward\(X\) returned a tuple of 2: it must be an array of numbers$"),
+    (NaNWeights, r"^your model's own weights hold NaN or inf: fc2.weight$"),
+], ids=["grad None", "forward (A, cache)", "NaN weights"])
+def test_what_the_second_review_found_misread_is_one_line(model, message):
+    with pytest.raises(ValueError, match=message):
+        check(model(*ARTICLE))
+    with pytest.raises(ValueError, match=r"^activation 'nope': one of "):
+        check(ModuleNet(*ARTICLE), activations=("tanh", "nope"))
+
+
+class MyAdamW(manual.Adam):
+    r"""An AdamW built on an Adam: Adam's own weight_decay 0, its decoupled decay kept as ``wd``."""
+
+    def __init__(self, params, lr, wd):
+        super().__init__(params, lr=lr)
+        self.wd = wd
+
+    def step(self):
+        for p in self.params:
+            p.data -= self.lr * self.wd * p.data
+        super().step()
+
+
+class FlippedDecaySGD(MySGD):
+    def step(self):
+        for p in self.params:
+            p.data -= self.lr * (p.grad - self.wd * p.data)
+
+
+def test_an_adamw_on_an_adam_is_read_and_a_decay_of_the_wrong_sign_named():
+    model = ModuleNet(*ARTICLE)
+    params = [p for _, p in model.named_parameters()]
+    assert check(model, optimizer=MyAdamW(params, lr=0.01, wd=0.01)).correct
+    found = check(model, optimizer=FlippedDecaySGD(params, lr=0.03, wd=1e-2)).first_wrong
+    assert found["hint"].startswith("the weight decay's sign is flipped"), found
