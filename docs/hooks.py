@@ -8,7 +8,8 @@ download, nothing asked of another site. A displayed formula may wrap where its 
 braces, as on paper, so that it fits a phone; what is still too wide scrolls in its own box (extra.css).
 
 When ``[project.urls]`` has a ``Repository`` on GitHub, the header links it and every notebook page
-shows an "Open in Colab" badge for that notebook. Every notebook page says how to run it from a clone.
+shows an "Open in Colab" badge for that notebook. Every notebook page links its ``.ipynb`` and says how to
+run it from a clone.
 
 A line ``<!-- side by side: FILE -->`` in a page becomes two tabs, ``manual/FILE`` and ``torch_impl/FILE``,
 read from the files when the site is built, with the lines where the two differ highlighted.
@@ -34,10 +35,12 @@ BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 SIDE_BY_SIDE = re.compile(r"^<!-- side by side: (\S+) -->$", re.MULTILINE)
 PACKAGES = {"manual": "NumPy by hand", "torch_impl": "PyTorch"}
 LOCAL = """<div class="admonition tip"><p class="admonition-title">Run it yourself</p>
-<p>In a clone of the project with it installed (the README's Quick start):
-<code>pip install notebook</code>, then <code>jupyter notebook notebooks/{name}</code>.
-This page was executed when the site was built.</p></div>
+<p><a href="{name}" download>Download {name}</a> (stored without outputs) and run it with the project installed
+(the README's Quick start), or in a clone: <code>pip install notebook</code>, then
+<code>jupyter notebook notebooks/{name}</code>. {shown}</p></div>
 """
+EXECUTED = "This page was executed when the site was built."
+NOT_EXECUTED = "This page shows it as you get it, before it is run."
 
 MATHML = LatexToMathML(fancy_error=False)
 ARITHMATEX = re.compile(r'<(span|div) class="arithmatex">\\[(\[](.*?)\\[)\]]</\1>', re.DOTALL)   # \( \) and \[ \]
@@ -117,11 +120,19 @@ def notebook_math(cell, page):
     return NOTEBOOK_MATH.sub(lambda match: mathml(match[1] or match[2], match[1] is not None, page), cell)
 
 
+def executed(page, config):
+    r"""Whether mkdocs-jupyter ran this notebook for its page (``execute``, less ``execute_ignore``)."""
+    jupyter = config.plugins["mkdocs-jupyter"].config
+    return jupyter["execute"] and not any(PurePath(page.file.abs_src_path).match(pattern)
+                                          for pattern in jupyter["execute_ignore"])
+
+
 def notebook_page(html, page, config):
     r"""A notebook's page: its math as MathML, without nbconvert's MathJax loader, and a note under its title that
-    says how to run it (and links Colab, once the repository is published)."""
+    links the notebook (and Colab, once the repository is published)."""
     html = "".join(notebook_math(cell, page) for cell in NOTEBOOK_CELL.split(NBCONVERT_MATHJAX.sub("", html)))
-    note = LOCAL.format(name=PurePath(page.file.src_uri).name)
+    name = PurePath(page.file.src_uri).name
+    note = LOCAL.format(name=name, shown=EXECUTED if executed(page, config) else NOT_EXECUTED)
     url = config.repo_url                            # the Repository of pyproject.toml, set by on_config
     if url and url.startswith("https://github.com/"):
         colab = COLAB.format(repository=url.removeprefix("https://github.com/").rstrip("/"), path=page.file.src_uri)

@@ -8,6 +8,7 @@ screenshot of each page they read.
 """
 import functools
 import http.server
+import json
 import os
 import shutil
 import subprocess
@@ -189,7 +190,7 @@ def test_other_pages_render_their_formulas(browser, path, least):
     assert formulas(page)[0] >= least, formulas(page)
 
 
-def test_notebook_page_shows_its_outputs_and_figures(browser):
+def test_notebook_page_shows_its_outputs_and_figures_and_links_the_notebook(browser):
     page, problems = read(browser, "notebooks/backprop_side_by_side/")
     assert problems == []
     figures = [loaded for src, loaded in images(page) if src.startswith("data:image/png")]
@@ -197,6 +198,18 @@ def test_notebook_page_shows_its_outputs_and_figures(browser):
     text = page.locator("article").inner_text()
     assert "verdict:   AGREE" in text and "Run it yourself" in text
     assert formulas(page)[0] >= 10, formulas(page)                    # the notebook's own $...$
+    with page.expect_download() as download:
+        page.locator("article a[download]", has_text="backprop_side_by_side.ipynb").click()
+    assert json.loads(Path(download.value.path()).read_text())["cells"]
+    assert page.locator("article a[href*='colab.research.google.com']").count() == 0     # no Repository yet
+
+
+def test_the_exercise_page_shows_the_stubs_without_their_errors(browser):
+    page, problems = read(browser, "notebooks/write_backprop/")
+    assert problems == []
+    text = page.locator("article").inner_text()
+    assert 'raise NotImplementedError("Linear.backward' in text and "Download write_backprop.ipynb" in text
+    assert "NotImplementedError at" not in text and page.locator("article .jp-OutputArea-output").count() == 0
 
 
 def test_api_page_lists_neural_network_backward_with_its_docstring(browser):
