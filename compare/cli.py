@@ -32,8 +32,8 @@ EXTRAS = {
                  "goes to standard error)"),
     "plot": dict(metavar="PATH", help="write the figure, in the format its extension names (.png, .pdf, .svg, ...; "
                  "PNG without one)"),
-    "graph": dict(metavar="PATH", help="draw autograd's graph of the step (as --plot: the extension's format), each "
-                  "node beside the manual code that does its job"),
+    "graph": dict(metavar="PATH", help="draw autograd's graph of the step beside manual/autograd.py's, edge by edge "
+                  "(as --plot: the extension's format), and print both as a table"),
     "animate": dict(metavar="PATH", help="write the run as an animated GIF, a frame per epoch: the loss curves, "
                     "both models over the plane and where they differ"),
     "save_weights": dict(metavar="PATH", help="write the trained weights: .npz, or a torch state dict for .pt and "

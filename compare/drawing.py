@@ -78,31 +78,49 @@ def network_figure(config, weights, rows, title, row=0):
     return fig
 
 
-def graph_figure(nodes, passed, title):
+def graph_figure(nodes, passed, title, engine=None):
     r"""Autograd's graph of one step (``trace.graph_nodes``), a box per node beside the manual method
     that does its job; ``passed[k]`` is what node ``k`` passed on in the backward pass (the shapes of
-    the gradients it sent to its inputs, or the parameter it filled)."""
-    fig = Figure(figsize=(12, 0.62 * len(nodes) + 1.2), dpi=100, layout="constrained")
+    the gradients it sent to its inputs, or the parameter it filled). ``engine``, if given: per node, the
+    name of ``manual/autograd.py``'s node at the same place and whether the gradient along the edge into
+    it was the same as torch's; its graph is drawn beside torch's, each edge green where equal, red where not."""
+    deepest = max(depth for depth, *_ in nodes)
+    width = 3.4 * deepest + 6.0                      # one tree, its widest box included
+    trees = [(0.0, [label for _, label, *_ in nodes], [True] * len(nodes))]
+    if engine is not None:
+        trees.append((width + 0.4, [label + ("" if ok else " ✗") for label, ok in engine], [ok for _, ok in engine]))
+    column = trees[-1][0] + width + 1.2               # the manual side, in one column right of the trees
+    fig = Figure(figsize=(5.2 + 3.6 * len(trees), 0.62 * len(nodes) + 1.6), dpi=100, layout="constrained")
     ax = fig.subplots()
     ax.set_axis_off()
     ax.set_title(title, fontsize=10)
-    where = [(3.4 * depth, -k) for k, (depth, *_rest) in enumerate(nodes)]
-    deepest = max(depth for depth, *_ in nodes)
-    column = 3.4 * deepest + 4.0                      # the manual side, in one column right of every box
-    for k, (depth, label, method, job, parent, _) in enumerate(nodes):
-        x, y = where[k]
-        if parent is not None:                      # from the node that passes it its gradient
-            px, py = where[parent]
-            ax.plot([px, px, x], [py, y, y], color="#888888", linewidth=1, zorder=1)
-        ax.text(x, y, label, fontsize=8.5, fontweight="bold", va="center", ha="left", zorder=2,
-                bbox=dict(facecolor="#b9d3ee" if depth == 0 else "#f4f4f4", edgecolor="#555555", boxstyle="round"))
-        ax.plot([x + 3.2, column - 0.1], [y, y], color="#dddddd", linewidth=0.6, linestyle=":", zorder=0)
-        ax.text(column, y, f"{method}: {job}\n{passed[k]}", fontsize=7, va="center", ha="left", color="#333333",
-                zorder=2)
+    for (x0, labels, oks), heading in zip(trees, ("torch: loss.grad_fn", "manual/autograd.py"), strict=False):
+        ax.text(x0, 1.0, heading, fontsize=9, fontstyle="italic", va="center", ha="left")
+        draw_tree(ax, nodes, labels, oks, x0)
+    for k in range(len(nodes)):
+        _, _, method, job, *_ = nodes[k]
+        ax.plot([trees[-1][0] + 3.4 * nodes[k][0] + 5.4, column - 0.1], [-k, -k], color="#dddddd", linewidth=0.6,
+                linestyle=":", zorder=0)
+        ax.text(column, -k, f"{method}: {job}\n{passed[k]}", fontsize=7, va="center", ha="left", color="#333333")
+    beside = (" Beside torch's graph, manual/autograd.py's, recorded by the same forward pass: each of its edges green "
+              "where it carried the same gradient as torch's, red and ✗ where not." if engine is not None else "")
     ax.text(0, -len(nodes), "loss.backward() runs the nodes from the top: the main path (blue) back to the input; "
-            "each box's inputs hang below it. Beside each node: the manual code that does its job, what it passed "
-            "on, and manual/autograd.py's node at the same place: ✓ where it sent the same gradients along every "
-            "edge, ✗ where not.", fontsize=8, va="top", wrap=True)
+            f"each box's inputs hang below it.{beside} Right: the manual code that does each node's job, and what it "
+            "passed on.", fontsize=8, va="top", wrap=True)
     ax.set_xlim(-0.3, column + 8.5)
-    ax.set_ylim(-len(nodes) - 0.8, 0.8)
+    ax.set_ylim(-len(nodes) - 0.8, 1.5)
     return fig
+
+
+def draw_tree(ax, nodes, labels, oks, x0):
+    r"""One side's graph at ``x0``: a box per node (``labels``), a line from the node that passes it its gradient,
+    green where ``oks`` says that edge's gradient was equal on both sides, red where not (grey for torch's own)."""
+    where = [(x0 + 3.4 * depth, -k) for k, (depth, *_rest) in enumerate(nodes)]
+    for k, (depth, *_, parent, _) in enumerate(nodes):
+        x, y = where[k]
+        if parent is not None:
+            px, py = where[parent]
+            color = "#888888" if x0 == 0 else "#2e8b57" if oks[k] else "#cc2222"
+            ax.plot([px, px, x], [py, y, y], color=color, linewidth=1.2, zorder=1)
+        ax.text(x, y, labels[k], fontsize=8.5, fontweight="bold", va="center", ha="left", zorder=2,
+                bbox=dict(facecolor="#b9d3ee" if depth == 0 else "#f4f4f4", edgecolor="#555555", boxstyle="round"))

@@ -117,26 +117,31 @@ def recorded_loss(config, weights, X, y):
 
 
 def recorded_graph(config, weights, X, y):
-    r"""The torch side's ``grad_fn`` graph of one step (``graph_nodes``) and, per node, what it passed on in
-    ``loss.backward()`` (the shapes of the gradients it sent to its inputs) and the node at the same place
-    in ``manual/autograd.py``'s graph, ✓ where it sent the same gradients (``compare.graph``); and the
-    lines of ``graph_lines``, or None where the engine lacks a setting (``ValueError`` says which)."""
+    r"""The torch side's ``grad_fn`` graph of one step (``graph_nodes``); per node, what it passed on in
+    ``loss.backward()`` (the shapes of the gradients it sent to its inputs); per node, the node at the same place
+    in ``manual/autograd.py``'s graph and whether the edge into it carried the same gradient on both sides
+    (``compare.graph``), or None where the engine lacks a setting; and the lines of ``graph_lines`` (or the
+    engine's ``ValueError`` saying which setting)."""
     try:
         torch_side, engine_side, pair = step_graphs(config, weights, X, y)
     except ValueError as exc:
         loss, model = recorded_loss(config, weights, X, y)
         loss.backward()
-        return graph_nodes(loss.grad_fn, model), [f"(manual/autograd.py: {exc})"] * size(loss.grad_fn), None
+        return graph_nodes(loss.grad_fn, model), [""] * size(loss.grad_fn), None, [f"(manual/autograd.py: {exc})"]
     paired = edges(torch_side, engine_side)
     index = {node: k for k, (node, _) in enumerate(torch_side[0])}
-    nodes, passed = graph_nodes(torch_side[0][0][0], pair.models[1]), []
-    for *_, node in nodes:
+    nodes = graph_nodes(torch_side[0][0][0], pair.models[1])
+    passed, engine = [], []
+    for *_, parent, node in nodes:
         sent = [edge for edge in paired if edge.node == index[node]]
         shapes = ", ".join(str(tuple(edge.torch.shape)) for edge in sent if edge.torch is not None)
-        mark = "✓" if all(edge.equal(config.dtype) for edge in sent) else "✗"
-        passed.append(f"{'passes on a gradient of shape ' + shapes if shapes else 'fills .grad'}; "
-                      f"manual/autograd.py: {name(engine_side[0][index[node]][0])} {mark}")
-    return nodes, passed, graph_lines(paired, torch_side[0], pair.models[1], config.dtype)
+        passed.append("passes on a gradient of shape " + shapes if shapes else "fills .grad")
+        into = [edge for edge in paired if parent is not None and edge.to == index[node]
+                and edge.node == index[nodes[parent][-1]]]
+        twin = engine_side[0][index[node]][0]
+        leaf = parameter_of(twin, pair.models[0])
+        engine.append((name(twin) + (f" ({leaf})" if leaf else ""), all(edge.equal(config.dtype) for edge in into)))
+    return nodes, passed, engine, graph_lines(paired, torch_side[0], pair.models[1], config.dtype)
 
 
 @np.errstate(over="ignore", invalid="ignore")     # a diverging step is reported as DIVERGED, not warned about
@@ -167,11 +172,10 @@ def main(argv=None):
     outputs = [(args.json, json_writer({"step": args.step, "rows": to_json(rows, config.dtype)}))]
     if args.graph:
         from .drawing import graph_figure  # matplotlib: imported only when a figure is asked for
-        nodes, passed, lines = recorded_graph(config, weights, X, y)
-        if lines:
-            print("torch's graph and manual/autograd.py's, node by node (--graph):", *lines, "", sep="\n", file=out)
-        figure = graph_figure(nodes, passed, f"Autograd's graph of step {args.step} ({batch}): torch's nodes, "
-                                             "and manual/autograd.py's at the same place")
+        nodes, passed, engine, lines = recorded_graph(config, weights, X, y)
+        print("torch's graph and manual/autograd.py's, node by node (--graph):", *lines, "", sep="\n", file=out)
+        figure = graph_figure(nodes, passed, f"Autograd's graph of step {args.step} ({batch}), torch's and "
+                                             "manual/autograd.py's", engine)
         outputs.append((args.graph, figure_writer(figure, "--graph", args.graph)))
     save_outputs(parser, outputs)
     return 1 if first else 0

@@ -263,24 +263,29 @@ def test_a_wrong_value_is_marked_on_the_drawing(monkeypatch):
     assert any(text.startswith("dL/dz") and text.endswith("✗") for text in texts)
 
 
-def test_autograd_s_graph_is_drawn_node_by_node_beside_the_manual_code(tmp_path, capsys):
+def test_autograd_s_graph_is_drawn_node_by_node_beside_the_manual_code(tmp_path, capsys, monkeypatch):
+    import manual.autograd as engine
     from compare.core import Source
     from compare.drawing import graph_figure
     from compare.trace import main as trace_main
     from compare.trace import recorded_graph
     config = Config()
     weights, _, X, y = Source(config).step(1)
-    nodes, passed, _ = recorded_graph(config, weights, X, y)
-    texts = [text.get_text() for text in graph_figure(nodes, passed, "step 1").axes[0].texts]
+    nodes, passed, beside, _ = recorded_graph(config, weights, X, y)
+    texts = [text.get_text() for text in graph_figure(nodes, passed, "step 1", beside).axes[0].texts]
     labels = [label for _, label, *_ in nodes]
     assert labels[:3] == ["MseLossBackward0", "TanhBackward0", "AddmmBackward0"]
     assert sorted(label for label in labels if label.startswith("AccumulateGrad")) == sorted(
         f"AccumulateGrad ({name})" for name in ["layer1.weight", "layer1.bias", "layer2.weight", "layer2.bias",
                                                 "layer_out.weight", "layer_out.bias"])
-    assert all(label in texts for label in labels)
-    assert ("manual.layers.Sigmoid.backward: dL/dz = dL/da * a * (1 - a)\npasses on a gradient of shape (15, 3); "
-            "manual/autograd.py: SigmoidBackward0 ✓") in texts
-    bias = labels.index("AccumulateGrad (layer_out.bias)")
-    assert passed[bias] == "fills .grad; manual/autograd.py: AccumulateGrad ✓"
+    assert texts.count("MseLossBackward0") == 2 and [label for label, _ in beside] == labels   # both graphs
+    assert all(ok for _, ok in beside) and all(label in texts for label in labels)
+    assert ("manual.layers.Sigmoid.backward: dL/dz = dL/da * a * (1 - a)\npasses on a gradient of shape (15, 3)"
+            in texts)
+    assert passed[labels.index("AccumulateGrad (layer_out.bias)")] == "fills .grad"
+    monkeypatch.setattr(engine.SigmoidBackward0, "vjp", lambda self, grad: (grad * self.saved_tensors()[0],))
+    _, _, beside, _ = recorded_graph(config, weights, X, y)          # a planted VJP bug: the edges it sends are red
+    first = next(k for k, (_, ok) in enumerate(beside) if not ok)       # and every edge below them
+    assert first == labels.index("SigmoidBackward0") + 1 and labels[first] == "AddmmBackward0"
     path = tmp_path / "graph.png"
     assert run_main(trace_main, ["--graph", str(path)], capsys)[0] == 0 and path.read_bytes()[:4] == b"\x89PNG"
