@@ -7,6 +7,9 @@ notebooks' text, becomes MathML (``math-core``), which browsers draw themselves:
 download, nothing asked of another site. A displayed formula may wrap where its TeX has a ``\qquad`` outside
 braces, as on paper, so that it fits a phone; what is still too wide scrolls in its own box (extra.css).
 
+A notebook's figures are written beside its page as PNG files, each a link to itself at full size (as the pages'
+figures are).
+
 When ``[project.urls]`` has a ``Repository`` on GitHub, the header links it and every notebook page
 shows an "Open in Colab" badge for that notebook. Every notebook page links its ``.ipynb`` and says how to
 run it from a clone.
@@ -14,7 +17,9 @@ run it from a clone.
 A line ``<!-- side by side: FILE -->`` in a page becomes two tabs, ``manual/FILE`` and ``torch_impl/FILE``,
 read from the files when the site is built, with the lines where the two differ highlighted.
 """
+import base64
 import difflib
+import itertools
 import re
 import sys
 from html import unescape
@@ -50,6 +55,7 @@ NBCONVERT_MATHJAX = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax con
 # What opens and closes a group in TeX, and the \qquad a displayed formula may wrap at outside any group.
 GROUPING = re.compile(r"\\[{}]|[{}]|\\(?:begin|end|left|right|qquad)(?![A-Za-z])")
 DEPTH = {"{": 1, "}": -1, r"\begin": 1, r"\end": -1, r"\left": 1, r"\right": -1}
+PNG_OUTPUT = re.compile(r'<img ([^>]*)src="data:image/png;base64,([^"]+)"([^>]*)>')
 
 
 def repository():
@@ -120,6 +126,19 @@ def notebook_math(cell, page):
     return NOTEBOOK_MATH.sub(lambda match: mathml(match[1] or match[2], match[1] is not None, page), cell)
 
 
+def figures_as_files(html, page, config):
+    r"""The notebook's PNG outputs written beside its page as ``figure-N.png``, each shown as a link to itself."""
+    folder = Path(config.site_dir) / PurePath(page.file.dest_uri).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    numbers = itertools.count(1)
+
+    def write(match):
+        name = f"figure-{next(numbers)}.png"
+        (folder / name).write_bytes(base64.b64decode(match[2]))
+        return f'<a href="{name}"><img {match[1]}src="{name}"{match[3]}></a>'
+    return PNG_OUTPUT.sub(write, html)
+
+
 def executed(page, config):
     r"""Whether mkdocs-jupyter ran this notebook for its page (``execute``, less ``execute_ignore``)."""
     jupyter = config.plugins["mkdocs-jupyter"].config
@@ -128,9 +147,10 @@ def executed(page, config):
 
 
 def notebook_page(html, page, config):
-    r"""A notebook's page: its math as MathML, without nbconvert's MathJax loader, and a note under its title that
-    links the notebook (and Colab, once the repository is published)."""
+    r"""A notebook's page: its math as MathML, without nbconvert's MathJax loader, its figures as files, and a note
+    under its title that links the notebook (and Colab, once the repository is published)."""
     html = "".join(notebook_math(cell, page) for cell in NOTEBOOK_CELL.split(NBCONVERT_MATHJAX.sub("", html)))
+    html = figures_as_files(html, page, config)
     name = PurePath(page.file.src_uri).name
     note = LOCAL.format(name=name, shown=EXECUTED if executed(page, config) else NOT_EXECUTED)
     url = config.repo_url                            # the Repository of pyproject.toml, set by on_config

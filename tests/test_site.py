@@ -92,7 +92,8 @@ def layout_problems(page):
     r"""What a reader of the page would find wrong at this width: the page scrolls sideways; a formula, table or code
     block is cut off by a box that hides what overflows (the page's own, at the screen's edge, or a formula's too
     narrow box) or reaches past the screen's edge (what is too wide must scroll in a box of its own inside the page);
-    TeX shown as text (``$``, ``\(``, ``\frac``) outside code."""
+    TeX shown as text (``$``, ``\(``, ``\frac``) outside code; a figure that does not open at full size (a link to
+    its own image)."""
     return page.evaluate(r"""() => {
         const problems = [];
         const width = document.documentElement.clientWidth;
@@ -127,6 +128,10 @@ def layout_problems(page):
                 && /\$|\\[()\[\]]|\\[A-Za-z]+/.test(text.currentNode.textContent)) {
                 problems.push(`TeX as text: "${text.currentNode.textContent.trim().slice(0, 60)}"`);
             }
+        }
+        for (const image of article.querySelectorAll("img:not([src*=':'])")) {
+            const link = image.closest("a");
+            if (!link || link.href !== image.src) problems.push(`figure not linked at full size: ${image.src}`);
         }
         return problems;
     }""")
@@ -193,7 +198,7 @@ def test_other_pages_render_their_formulas(browser, path, least):
 def test_notebook_page_shows_its_outputs_and_figures_and_links_the_notebook(browser):
     page, problems = read(browser, "notebooks/backprop_side_by_side/")
     assert problems == []
-    figures = [loaded for src, loaded in images(page) if src.startswith("data:image/png")]
+    figures = [loaded for src, loaded in images(page) if src.endswith(".png")]
     assert len(figures) >= 4 and all(figures), figures              # executed at build time: the figures are there
     text = page.locator("article").inner_text()
     assert "verdict:   AGREE" in text and "Run it yourself" in text
