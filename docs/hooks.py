@@ -3,9 +3,10 @@ r"""MkDocs hooks: the math is MathML written when the site is built, the site ta
 ``docs/index.md``, written for the site; the README is the repository's.)
 
 Every formula, ``$...$`` and ``$$...$$`` in the pages (kept as TeX by ``pymdownx.arithmatex``) and in the
-notebooks' text, becomes MathML (``math-core``), which browsers draw themselves: no script, no font to
-download, nothing asked of another site. A displayed formula may wrap where its TeX has a ``\qquad`` outside
-braces, as on paper, so that it fits a phone; what is still too wide scrolls in its own box (extra.css).
+notebooks' text, becomes MathML (``math-core``), which browsers draw themselves, in the math font the site
+serves (extra.css): no script, nothing asked of another site. A displayed formula may wrap where its TeX has
+a ``\qquad`` outside braces, as on paper, so that it fits a phone; what is still too wide scrolls in its own
+box (extra.css).
 
 A notebook's figures are written beside its page as PNG files, each a link to itself at full size (as the pages'
 figures are).
