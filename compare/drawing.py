@@ -104,9 +104,9 @@ def graph_figure(nodes, passed, title, engine=None):
         ax.text(column, -k, f"{method}: {job}\n{passed[k]}", fontsize=7, va="center", ha="left", color="#333333")
     beside = (" Beside torch's graph, manual/autograd.py's, recorded by the same forward pass: each of its edges green "
               "where it carried the same gradient as torch's, red and ✗ where not." if engine is not None else "")
-    ax.text(0, -len(nodes), "loss.backward() runs the nodes from the top: the main path (blue) back to the input; "
-            f"each box's inputs hang below it.{beside} Right: the manual code that does each node's job, and what it "
-            "passed on.", fontsize=8, va="top", wrap=True)
+    ax.text(0, -len(nodes), "loss.backward() runs the nodes from the top: the main path (blue) back to the first "
+            f"layer's weight; each box's inputs hang below it.{beside} Right: the manual code that does each node's "
+            "job, and what it passed on.", fontsize=8, va="top", wrap=True)
     ax.set_xlim(-0.3, column + 8.5)
     ax.set_ylim(-len(nodes) - 0.8, 1.5)
     return fig

@@ -587,7 +587,11 @@ def first_gradient(root, gradient):
         raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
     if gradient is None and root.data.size != 1:
         raise RuntimeError("grad can be implicitly created only for scalar outputs")
-    return tensor(np.ones_like(root.data) if gradient is None else gradient, root.dtype)
+    gradient = tensor(np.ones_like(root.data) if gradient is None else gradient, root.dtype)
+    if gradient.shape != root.shape:
+        raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of {gradient.shape} and output[0] has a "
+                           f"shape of {root.shape}.")
+    return gradient
 
 
 def run(current, grad):
@@ -595,6 +599,10 @@ def run(current, grad):
     gradient per edge; an input that needs no gradient gets None, as torch computes none for it."""
     for hook in current.pre_hooks:
         replaced = hook(grad)
+        if replaced is not None and not isinstance(replaced, Tensor):
+            raise TypeError(f"expected Tensor, but hook returned '{type(replaced).__name__}'")
+        if replaced is not None and replaced.shape != grad.shape:
+            raise RuntimeError(f"hook '{getattr(hook, '__name__', hook)}' has changed the size of value")
         grad = grad if replaced is None else replaced
     sent = current.vjp(grad)
     return grad, [g if target is not None else None for (target, _), g in zip(current.next_functions, sent,
@@ -624,11 +632,16 @@ def backward(root, gradient=None, retain_graph=None, create_graph=False):
     return flows
 
 
-def grad(output, inputs, retain_graph=None, create_graph=False):
+def grad(output, inputs, retain_graph=None, create_graph=False, allow_unused=False):
     r"""``torch.autograd.grad``: the gradient of ``output`` that reaches each of ``inputs``, read off the walk
-    (what ``backward`` returns) rather than from ``.grad``, which the inputs keep as it was."""
+    (what ``backward`` returns) rather than from ``.grad``, which the inputs keep as it was; None for an input
+    the output does not depend on, where ``allow_unused`` says that is meant."""
     before = [t.grad for t in inputs]
     flows = backward(output, retain_graph=retain_graph, create_graph=create_graph)
     for t, kept in zip(inputs, before, strict=True):
         t.grad = kept
+    unused = [k for k, t in enumerate(inputs) if node(t) not in flows]
+    if unused and not allow_unused:
+        raise RuntimeError(f"The differentiated Tensor at index {unused[0]} appears to not have been used in the "
+                           "graph. Set allow_unused=True if this is the desired behavior.")
     return [flows[node(t)][0] if node(t) in flows else None for t in inputs]

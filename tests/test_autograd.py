@@ -390,3 +390,37 @@ def test_the_engine_trains_the_article_s_network_like_manual_nn():
         assert pair.manual_step(X, y)[1] == by_hand.manual_step(X, y)[1]
     np.testing.assert_allclose(pair.weights()[0], by_hand.weights()[0], rtol=0, atol=1e-12)
     assert isinstance(by_hand.models[0], manual.NeuralNetwork)
+
+
+@pytest.mark.parametrize("init", ["xavier", "torch-default", "playground", "zero"])
+def test_the_engine_s_run_starts_from_the_by_hand_run_s_weights_and_batches(init):
+    by_hand, on_engine = (Source(Config(init=init, manual=side)) for side in ("layers", "autograd"))
+    assert by_hand.weights.keys() == on_engine.weights.keys()
+    assert all(np.array_equal(by_hand.weights[name], on_engine.weights[name]) for name in by_hand.weights)
+    assert all(np.array_equal(a, b) for a, b in zip(next(by_hand.epochs()), next(on_engine.epochs()), strict=True))
+
+
+def refusals(side):
+    r"""What a side of ``SIDES`` says to three misuses: a gradient of another shape, a hook that changes the
+    gradient's size, and a gradient asked of an input the output does not use."""
+    tensor, _ = SIDES[side]
+    grad = engine.grad if side == "engine" else torch.autograd.grad
+    x, unused = tensor([1.0, 2.0], True), tensor([3.0], True)
+
+    def resized_by_a_hook():
+        h = x * 1
+        h.register_hook(lambda g: tensor([0.0, 0.0, 0.0]))
+        h.sum().backward()
+    said = []
+    for misuse in (lambda: (x * 2).backward(tensor([1.0, 1.0, 1.0])), resized_by_a_hook,
+                   lambda: grad((x * 2).sum(), [unused])):
+        with pytest.raises(RuntimeError) as raised:
+            misuse()
+        said.append(str(raised.value).replace("torch.Size([", "(").replace("])", ",)"))
+    return said
+
+
+def test_misuses_are_refused_with_torch_s_words():
+    mine, torch_s = refusals("engine"), refusals("torch")
+    assert mine[0] == torch_s[0] and mine[2] == torch_s[2]
+    assert mine[1] == "hook '<lambda>' has changed the size of value" and mine[1] in torch_s[1]

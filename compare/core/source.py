@@ -8,6 +8,7 @@ last one smaller). Playground's exact run is another ``Source``
 """
 import copy
 import itertools
+from dataclasses import replace
 
 import numpy as np
 
@@ -21,8 +22,9 @@ from .pair import DTYPES, Pair, manual_model, read_only
 
 def initial_weights(config, rng):
     r"""A state dict drawn from ``rng`` by manual's initialiser ``config.init``: the article's xavier,
-    ``nn.Linear``'s default (``"torch-default"``), Playground's or its ``initZero``."""
-    return initialise(manual_model(config, rng), config.init, rng).state_dict()
+    ``nn.Linear``'s default (``"torch-default"``), Playground's or its ``initZero``. Drawn on the by-hand
+    network whichever manual side runs, so that ``--manual autograd`` runs from the same weights."""
+    return initialise(manual_model(replace(config, manual="layers"), rng), config.init, rng).state_dict()
 
 
 def initialise(model, init, rng):
