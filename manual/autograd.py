@@ -90,6 +90,7 @@ class Tensor:
         r"""Keep this intermediate's gradient in ``.grad`` (a leaf's is kept anyway)."""
         def keep(grad):
             self.grad = grad
+        keep.retains = self                # an in-place change moves it to the new grad_fn, as torch's
         if not self.is_leaf:
             self.register_hook(keep)
 
@@ -177,7 +178,11 @@ class Tensor:
         self.data[...] = result.data
         self.versions[0] += 1
         if GRAD_ENABLED[0]:           # under no_grad (an optimizer's update) the tensor keeps its place in the graph
-            self.grad_fn, self.requires_grad = result.grad_fn, result.requires_grad
+            old, self.grad_fn, self.requires_grad = self.grad_fn, result.grad_fn, result.requires_grad
+            kept = [hook for hook in getattr(old, "pre_hooks", ()) if getattr(hook, "retains", None) is self]
+            for hook in kept:         # retain_grad keeps the tensor's gradient as it is now; other hooks stay
+                old.pre_hooks.remove(hook)
+                self.grad_fn.pre_hooks.append(hook)
         return self
 
 

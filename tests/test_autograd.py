@@ -424,3 +424,14 @@ def test_misuses_are_refused_with_torch_s_words():
     mine, torch_s = refusals("engine"), refusals("torch")
     assert mine[0] == torch_s[0] and mine[2] == torch_s[2]
     assert mine[1] == "hook '<lambda>' has changed the size of value" and mine[1] in torch_s[1]
+
+
+@pytest.mark.parametrize("side", ["engine", "torch"])
+def test_retain_grad_follows_an_in_place_change_as_torch_s(side):
+    tensor, _ = SIDES[side]
+    x = tensor([1.0, 2.0], True)
+    h = x * 1
+    h.retain_grad()
+    h.mul_(3)
+    (h * h).sum().backward()
+    assert np.array_equal(np.asarray(h.grad.detach() if side == "torch" else h.grad.data), [6.0, 12.0])
