@@ -68,11 +68,10 @@ def reference(net, weights, X, y, mistake=None, layer=None):
         x = xs[layer[1]] if mistake == "input" and layer[0] == k else xs[k]
         dW = (dz.T @ x).T if net.transposed else dz.T @ x
         factor = {"no l2": 0, "l2 half": 0.5, "l2 double": 2, "l2 times m": len(X)}.get(mistake, 1)
-        penalty = factor * 2 * l2_scale(net.form, len(X)) * net.l2 * weights[2 * k]     # d(c l2 sum W^2)/dW
-        grads[2 * k] = dW + penalty if dW.shape == penalty.shape else dW
+        decay = factor * l2_gradient(net, weights[2 * k], len(X))
+        grads[2 * k] = dW + decay if dW.shape == decay.shape else dW
         grads[2 * k + 1] = (dz.sum(axis=0).reshape(net.shapes[2 * k + 1])
-                            + (2 * l2_scale(net.form, len(X)) * net.l2 * weights[2 * k + 1] if mistake == "l2 biases"
-                               else 0))
+                            + (l2_gradient(net, weights[2 * k + 1], len(X)) if mistake == "l2 biases" else 0))
         square = (mistake, layer) == ("W^T", k) and Ws[k].shape[0] == Ws[k].shape[1]
         da = passed @ (Ws[k].T if square else Ws[k])
     return grads
@@ -148,7 +147,13 @@ def penalty(net, W, g, rows):
     the rest is the loss's; 0 without an L2 term."""
     if not net.l2 or np.shape(g) not in (W.shape, W.T.shape):
         return 0
-    return 2 * l2_scale(net.form, rows) * net.l2 * (W if np.shape(g) == W.shape else W.T)
+    return l2_gradient(net, W if np.shape(g) == W.shape else W.T, rows)
+
+
+def l2_gradient(net, a, rows):
+    r"""``d(net.l2 c sum(a^2))/da = 2 c net.l2 a``: the L2 term's gradient of an array, ``c`` as the form your
+    loss matched says (``l2_scale``)."""
+    return 2 * l2_scale(net.form, rows) * net.l2 * a
 
 
 def decay_hint(g, e, W, dtype):
