@@ -19,7 +19,27 @@ settings.register_profile("ci", max_examples=200, deadline=None, derandomize=Tru
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("explore", max_examples=1000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") == "true" else "dev"))
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") == "true" else "dev")
+settings.load_profile(PROFILE)
+
+
+def pytest_configure(config):
+    r"""Under ``-n``, one thread per worker: two workers on two cores, not four threads fighting for them (the
+    commands and kernels a test starts inherit ``OMP_NUM_THREADS``)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        torch.set_num_threads(1)
+        os.environ["OMP_NUM_THREADS"] = "1"
+
+
+def pytest_collection_modifyitems(config, items):
+    r"""The quick dev profile leaves out the tests that run a notebook in a fresh kernel; the ci profile
+    (``CI=true``) and ``-m notebook`` run them."""
+    if PROFILE != "dev" or "notebook" in config.getoption("markexpr"):
+        return
+    skip = pytest.mark.skip(reason="runs a notebook in a kernel: CI=true python -m pytest (or -m notebook) runs it")
+    for item in items:
+        if "notebook" in item.keywords:
+            item.add_marker(skip)
 
 
 def to_torch(state_dict):

@@ -86,12 +86,14 @@ def test_colab_installs_from_the_repository_of_pyproject(name):
     assert "OWNER/REPO" not in nbformat.writes(nb)
 
 
+@pytest.mark.notebook
 @pytest.mark.parametrize("run", ["executed", "engine_executed"])
 def test_runs_without_writing_files(run, request):
     nb, before, after = request.getfixturevalue(run)
     assert after == before, f"the notebook wrote {sorted(after - before)} and removed {sorted(before - after)}"
 
 
+@pytest.mark.notebook
 @pytest.mark.parametrize("cell_id, expected", [
     ("break-half-mse", ["verdict:   DISAGREE", "check:     gradients", "step:      1", "quantity:  dL/dy_pred"]),
     ("break-bias-decay", ["verdict:   DISAGREE", "check:     weights after the update", "step:      2",
@@ -107,6 +109,7 @@ def test_each_planted_bug_is_caught(executed, cell_id, expected):
         assert phrase in text, f"{cell_id}: {phrase!r} not in\n{text}"
 
 
+@pytest.mark.notebook
 def test_sigmoid_trace_starts_differing_at_dz2(executed):
     verdicts = {line.split()[0]: line.split()[-1]
                 for line in printed(executed[0], "break-sigmoid-trace").splitlines()[1:]}
@@ -114,16 +117,19 @@ def test_sigmoid_trace_starts_differing_at_dz2(executed):
     assert verdicts["dL/dz2"] == verdicts["dL/dW1"] == "DIFFERENT"
 
 
+@pytest.mark.notebook
 def test_broadcast_loss_identity(executed):
     lines = printed(executed[0], "break-labels-check").splitlines()
     assert len(lines) == 2 and lines[0].split("=")[-1] == lines[1].split("=")[-1]
 
 
+@pytest.mark.notebook
 def test_plants_are_undone(executed):
     for cell_id in ("break-helpers", "restored"):
         assert printed(executed[0], cell_id).strip() == "verdict:   AGREE"
 
 
+@pytest.mark.notebook
 def test_lockstep_run_agrees_and_learns(executed):
     # the notebook's run is python -m compare's default run: the article's settings, seed 1, 100 epochs
     text = printed(executed[0], "lockstep-100")
@@ -133,11 +139,13 @@ def test_lockstep_run_agrees_and_learns(executed):
         assert row.split()[-1] == "1.00000", f"validation accuracy of {side}: {row}"
 
 
+@pytest.mark.notebook
 def test_figures_are_shown(executed):
     for cell_id in ("data", "figure", "pictures"):
         assert any("image/png" in output.get("data", {}) for output in cell(executed[0], cell_id).outputs)
 
 
+@pytest.mark.notebook
 def test_the_engine_notebook_walks_the_graph_and_draws_it(engine_executed):
     nb = engine_executed[0]
     walked = printed(nb, "walk").splitlines()
@@ -148,6 +156,7 @@ def test_the_engine_notebook_walks_the_graph_and_draws_it(engine_executed):
     assert "a.grad: tensor([4. 8.])" in printed(nb, "saved")
 
 
+@pytest.mark.notebook
 @pytest.mark.parametrize("cell_id, sections, phrase", [
     ("order", 0, "every .grad after loss.backward(), engine vs torch"), ("accumulate", 1, "the batch of 15"),
     ("retain", 1, "retain_graph=True"), ("version", 1, "output 0 of Mul"), ("cut", 2, "detach"),

@@ -64,6 +64,7 @@ def test_as_stored_every_check_waits_for_its_stub():
     assert printed["train"].startswith("not yet: ")
 
 
+@pytest.mark.notebook
 def test_solved_in_a_real_kernel_every_check_is_correct():
     nb = solved()
     nbclient.NotebookClient(nb, kernel_name="python3", timeout=120,
