@@ -68,13 +68,18 @@ class Tensor:
         return self.data.dtype
 
     def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype)
+        r"""``np.tanh(x)``, ``np.asarray(x)``: the data, as ``numpy()``, refused where it would cut the graph."""
+        data = self.numpy()
+        return data if dtype is None else data.astype(dtype)
 
     def __repr__(self):
         grad_fn = f", grad_fn=<{type(self.grad_fn).__name__}>" if self.grad_fn else ""
         return f"tensor({self.data}{grad_fn}{', requires_grad=True' if self.is_leaf and self.requires_grad else ''})"
 
     def numpy(self):
+        r"""The data as an array; refused, as torch refuses it, where a gradient would be lost through it."""
+        if self.requires_grad:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
         return self.data
 
     def item(self):
@@ -116,7 +121,7 @@ class Tensor:
         return SubBackward0.apply(self, tensor(other, self.dtype))
 
     def __rsub__(self, other):
-        return SubBackward0.apply(tensor(other, self.dtype), self)
+        return RsubBackward1.apply(self, tensor(other, self.dtype))
 
     def __mul__(self, other):
         return MulBackward0.apply(self, tensor(other, self.dtype))
@@ -166,6 +171,21 @@ class Tensor:
         return self.in_place(Tensor.__mul__, other)
 
     __iadd__, __isub__, __imul__ = add_, sub_, mul_
+
+    def zero_(self):
+        r"""Fill with zeros in place, as a hand-written loop clears ``w.grad.zero_()``."""
+        return self.in_place(lambda before, _: ZeroBackward0.apply(before), None)
+
+    def requires_grad_(self, requires_grad=True):
+        r"""Start (or stop) recording what is done with this leaf, in place: ``w = Tensor(data).requires_grad_()``."""
+        if not (self.is_leaf or requires_grad):
+            raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use a "
+                               "computed variable in a subgraph that doesn't require differentiation use "
+                               "var_no_grad = var.detach().")
+        if requires_grad and not np.issubdtype(self.dtype, np.inexact):
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        self.requires_grad = requires_grad or not self.is_leaf
+        return self
 
     def in_place(self, operation, other):
         r"""``self = operation(self, other)`` in the same array: the version goes up, so a node that saved
@@ -322,6 +342,27 @@ class SubBackward0(Node):
 
     def vjp(self, grad):
         return sum_to(grad, self.shapes[0]), sum_to(-grad, self.shapes[1])
+
+
+class RsubBackward1(SubBackward0):
+    r"""``other - a``, where ``other`` is not a Tensor (``1 - a``): torch's reversed subtraction, a ``SubBackward0``
+    with its inputs the other way round."""
+
+    def forward(self, a, other):
+        return super().forward(other, a)
+
+    def vjp(self, grad):
+        return super().vjp(grad)[::-1]
+
+
+class ZeroBackward0(Node):
+    r"""``a.zero_()``; the result no longer depends on ``a``: d/da = 0."""
+
+    def forward(self, a):
+        return np.zeros_like(a.data)
+
+    def vjp(self, grad):
+        return (grad * 0,)
 
 
 class NegBackward0(Node):

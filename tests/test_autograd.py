@@ -236,7 +236,9 @@ def test_only_floating_point_tensors_may_require_grad():
 
 OPERATIONS = {"x.sum()": lambda x: x.sum(), "x.sum(None, True)": lambda x: x.sum(None, True),
               "x.sum(0)": lambda x: x.sum(0), "x.sum(1, True)": lambda x: x.sum(1, True),
-              "x.sum((0, 1))": lambda x: x.sum((0, 1)), "-x": lambda x: -x, "x / 5": lambda x: x / 5}
+              "x.sum((0, 1))": lambda x: x.sum((0, 1)), "-x": lambda x: -x, "x / 5": lambda x: x / 5,
+              "1 - x": lambda x: 1 - x, "x - 1": lambda x: x - 1, "2 * x": lambda x: 2 * x,
+              "(x * 1).zero_()": lambda x: (x * 1).zero_()}
 
 
 @pytest.mark.parametrize("operation", OPERATIONS.values(), ids=OPERATIONS)
@@ -401,8 +403,9 @@ def test_the_engine_s_run_starts_from_the_by_hand_run_s_weights_and_batches(init
 
 
 def refusals(side):
-    r"""What a side of ``SIDES`` says to three misuses: a gradient of another shape, a hook that changes the
-    gradient's size, and a gradient asked of an input the output does not use."""
+    r"""What a side of ``SIDES`` says to misuses: a gradient of another shape, a hook that changes the gradient's
+    size, a gradient asked of an input the output does not use, a NumPy array or function taken of a tensor that
+    requires grad (the graph would be cut), an intermediate told to stop requiring grad, a leaf zeroed in place."""
     tensor, _ = SIDES[side]
     grad = engine.grad if side == "engine" else torch.autograd.grad
     x, unused = tensor([1.0, 2.0], True), tensor([3.0], True)
@@ -413,7 +416,8 @@ def refusals(side):
         h.sum().backward()
     said = []
     for misuse in (lambda: (x * 2).backward(tensor([1.0, 1.0, 1.0])), resized_by_a_hook,
-                   lambda: grad((x * 2).sum(), [unused])):
+                   lambda: grad((x * 2).sum(), [unused]), x.numpy, lambda: np.tanh(x),
+                   lambda: (x * 2).requires_grad_(False), lambda: x.zero_()):
         with pytest.raises(RuntimeError) as raised:
             misuse()
         said.append(str(raised.value).replace("torch.Size([", "(").replace("])", ",)"))
@@ -422,7 +426,7 @@ def refusals(side):
 
 def test_misuses_are_refused_with_torch_s_words():
     mine, torch_s = refusals("engine"), refusals("torch")
-    assert mine[0] == torch_s[0] and mine[2] == torch_s[2]
+    assert mine[0] == torch_s[0] and mine[2:] == torch_s[2:]
     assert mine[1] == "hook '<lambda>' has changed the size of value" and mine[1] in torch_s[1]
 
 
@@ -435,3 +439,13 @@ def test_retain_grad_follows_an_in_place_change_as_torch_s(side):
     h.mul_(3)
     (h * h).sum().backward()
     assert np.array_equal(np.asarray(h.grad.detach() if side == "torch" else h.grad.data), [6.0, 12.0])
+
+
+@pytest.mark.parametrize("side", ["engine", "torch"])
+def test_a_hand_written_loop_s_requires_grad_and_zero_work_as_torch_s(side):
+    tensor, _ = SIDES[side]
+    w = tensor([1.0, 2.0]).requires_grad_()
+    (w * w).sum().backward()
+    w.grad.zero_()                        # else the next gradient adds to this one
+    (w * 3).sum().backward()
+    assert w.is_leaf and w.requires_grad and np.array_equal(np.asarray(w.grad), [3.0, 3.0])

@@ -164,8 +164,8 @@ class Pair:
         return torch_impl.valid_step(self.models[1], self.criteria[1], X, y)
 
     def outputs(self, X):
-        r"""Both models' outputs on the points ``X``, each side on its own copy."""
-        with torch.no_grad():
+        r"""Both models' outputs on the points ``X``, each side on its own copy, recorded by neither autograd."""
+        with torch.no_grad(), manual.autograd.no_grad():
             return np.asarray(self.models[0](read_only(X))), self.models[1](torch.tensor(X)).numpy()
 
     def manual_state(self):
