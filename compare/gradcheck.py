@@ -20,6 +20,7 @@ gradient is torch's clamped formula): those elements are counted and left out of
 with finite differences, and nothing else is.
 """
 import math
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -88,7 +89,8 @@ def relative_error(a, b):
 
 class Problem:
     r"""One step's weights and batch: manual's and autograd's gradients as each side's own ``train_step``
-    computes them (the model's backward, ``loss.backward()``), and a manual model to take finite differences on."""
+    computes them (the model's backward, or the engine's ``loss.backward()``; torch's ``loss.backward()``), and
+    manual/nn.py's model to take finite differences on."""
 
     def __init__(self, config, weights, X, y):
         self.X, self.y = X, y
@@ -98,7 +100,7 @@ class Problem:
         self.gradients = {side: {name: np.array(p.grad) if side == "manual" else p.grad.numpy()
                                  for name, p in zip(stepped.names, params, strict=True)}
                           for side, params in zip(("manual", "autograd"), stepped.params, strict=True)}
-        pair = Pair(config, weights)
+        pair = Pair(replace(config, manual="layers"), weights)     # the network by hand, also for --manual autograd
         self.manual_model, self.criterion = pair.models[0], pair.criteria[0]
         self.names = pair.names
 

@@ -74,7 +74,8 @@ def test_default_network_gradients_agree_three_ways_in_float64():
 
 @pytest.mark.parametrize("args", [[], ["--hidden", "4,5", "--activations", "relu,linear", "--seed", "3"],
                                   ["--hidden", "", "--activations", "", "--init", "torch-default"],
-                                  ["--batch-size", "250"], ["--step", "17"]], ids=" ".join)
+                                  ["--batch-size", "250"], ["--step", "17"], ["--manual", "autograd"],
+                                  ["--manual", "autograd", "--loss", "bce"]], ids=" ".join)
 def test_correct_gradients_exit_0_with_a_table_and_a_pass_line(args, capsys):
     status, out, err = run_main(gradcheck.main, args, capsys)
     assert status == 0 and err == ""
