@@ -41,15 +41,29 @@ class Tensor:
     ``retain_grad()``.
     """
 
+    __array_priority__ = 1000         # np.float64(2) * x: NumPy leaves the product to the Tensor, as to torch's
+
     def __init__(self, data, requires_grad=False):
-        self.data = np.asarray(data)
-        if requires_grad and not np.issubdtype(self.data.dtype, np.inexact):    # integers: no gradient
+        self.array = np.array(data)   # its own copy, as torch.tensor(data) makes
+        if requires_grad and not np.issubdtype(self.array.dtype, np.inexact):    # integers: no gradient
             raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
         self.requires_grad = requires_grad
         self.grad = None
         self.grad_fn = None           # the node that made this tensor; None for a leaf
-        self.versions = [0]           # torch's _version, shared with detach()'s view of the same data
+        self.versions = [0]           # torch's _version, shared with the views of the same data (detach, t)
+        self.base = None              # the tensor a view (t()) shows
         self.accumulator = None       # a leaf's AccumulateGrad node, made once
+
+    @property
+    def data(self):
+        return self.array
+
+    @data.setter
+    def data(self, value):
+        r"""``p.data -= step``, manual's optimizers' update, counts as a change in place, as torch's optimizers'
+        ``p.add_(step)`` under no_grad does: a graph that saved ``p`` before the step refuses to use it."""
+        self.array = np.asarray(value)
+        self.versions[0] += 1
 
     @property
     def version(self):
@@ -87,14 +101,18 @@ class Tensor:
 
     def detach(self):
         r"""The same data, cut from the graph: no ``grad_fn``, no gradient flows through it."""
-        view = Tensor(self.data)
-        view.versions = self.versions
+        view = Tensor([])
+        view.array, view.versions = self.array, self.versions
         return view
 
     def retain_grad(self):
-        r"""Keep this intermediate's gradient in ``.grad`` (a leaf's is kept anyway)."""
+        r"""Keep this intermediate's gradient in ``.grad``, added up as a leaf's (a leaf's is kept anyway); it
+        sees the gradient after the tensor's other hooks, whenever they were registered, as torch's does."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+
         def keep(grad):
-            self.grad = grad
+            self.grad = accumulated(self.grad, grad, self.dtype)
         keep.retains = self                # an in-place change moves it to the new grad_fn, as torch's
         if not self.is_leaf:
             self.register_hook(keep)
@@ -106,6 +124,7 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         node(self).pre_hooks.append(hook)
+        return Handle(node(self).pre_hooks, hook)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False):
         backward(self, gradient, retain_graph, create_graph)
@@ -136,10 +155,17 @@ class Tensor:
         return DivBackward0.apply(self, number=float(number))     # a tensor divisor is not there
 
     def mm(self, other):
+        if self.data.ndim != 2 or other.data.ndim != 2:
+            raise RuntimeError(f"{'self' if self.data.ndim != 2 else 'mat2'} must be a matrix")
         return MmBackward0.apply(self, other)
 
     def t(self):
-        return TBackward0.apply(self)
+        r"""The transpose, a view of this tensor: the same data and version counter, as torch's."""
+        if self.data.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.data.ndim}D")
+        view = TBackward0.apply(self)
+        view.versions, view.base = self.versions, self
+        return view
 
     def sum(self, axis=None, keepdims=False):
         if axis is None and not keepdims:
@@ -192,10 +218,12 @@ class Tensor:
         this tensor refuses to use it, and, if recording, the result's node takes the place of its ``grad_fn``."""
         if GRAD_ENABLED[0] and self.is_leaf and self.requires_grad:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        if GRAD_ENABLED[0] and self.base is not None and self.base.is_leaf and self.base.requires_grad:
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
         before = Tensor(self.data.copy(), self.requires_grad)     # the value the new node differentiates at
         before.grad_fn = self.grad_fn
         result = operation(before, other)
-        self.data[...] = result.data
+        self.array[...] = result.data
         self.versions[0] += 1
         if GRAD_ENABLED[0]:           # under no_grad (an optimizer's update) the tensor keeps its place in the graph
             old, self.grad_fn, self.requires_grad = self.grad_fn, result.grad_fn, result.requires_grad
@@ -207,8 +235,11 @@ class Tensor:
 
 
 def tensor(value, dtype=None):
-    r"""``value`` as a Tensor: a Tensor as it is, a number or an array as a constant (of ``dtype``)."""
-    return value if isinstance(value, Tensor) else Tensor(np.asarray(value, dtype=dtype))
+    r"""``value`` as a Tensor: a Tensor as it is, an array as a constant, a Python number as a constant of ``dtype``
+    or, where ``dtype`` cannot hold it (0.5 beside integers), of the type both promote to, as torch types it."""
+    if isinstance(value, Tensor):
+        return value
+    return Tensor(np.asarray(value, dtype=np.result_type(dtype, value) if isinstance(value, int | float) else None))
 
 
 def addmm(bias, mat1, mat2):
@@ -315,11 +346,31 @@ class AccumulateGrad(Node):
         self.variable = leaf          # torch's name for the leaf
 
     def vjp(self, grad):
-        leaf = self.variable
-        if not GRAD_ENABLED[0]:                     # a plain backward keeps numbers, not a graph
-            grad = grad.detach()
-        leaf.grad = grad if leaf.grad is None else leaf.grad + grad
+        self.variable.grad = accumulated(self.variable.grad, grad, self.variable.dtype)
         return ()
+
+
+def accumulated(held, grad, dtype):
+    r"""A ``.grad`` after ``grad`` reaches it: the first gradient as a copy of its own in the tensor's dtype (so
+    that nothing else shares it), the next ones added in place, to the very ``.grad`` you may hold, as torch adds;
+    under ``create_graph``, a recorded sum."""
+    if GRAD_ENABLED[0]:
+        return grad if held is None else held + grad
+    if held is None:
+        return Tensor(grad.data.astype(dtype))
+    held.data[...] += grad.data
+    return held
+
+
+class Handle:
+    r"""What ``register_hook`` returns: ``handle.remove()`` takes the hook off again."""
+
+    def __init__(self, hooks, hook):
+        self.hooks, self.hook = hooks, hook
+
+    def remove(self):
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
 
 
 class AddBackward0(Node):
@@ -640,26 +691,30 @@ def first_gradient(root, gradient):
     return gradient
 
 
-def run(current, grad):
-    r"""One node's turn: its hooks see (and may replace) the gradient of its output, then its VJP gives one
-    gradient per edge; an input that needs no gradient gets None, as torch computes none for it."""
-    for hook in current.pre_hooks:
+def run(current, grad, accumulate=True):
+    r"""One node's turn: its hooks see (and may replace) the gradient of its output, ``retain_grad``'s last, then
+    its VJP gives one gradient per edge; an input that needs no gradient gets None, as torch computes none for it.
+    Without ``accumulate`` (``grad()``), a leaf's ``AccumulateGrad`` sees its gradient and leaves ``.grad`` alone."""
+    for hook in sorted(current.pre_hooks, key=lambda hook: hasattr(hook, "retains")):
         replaced = hook(grad)
         if replaced is not None and not isinstance(replaced, Tensor):
             raise TypeError(f"expected Tensor, but hook returned '{type(replaced).__name__}'")
         if replaced is not None and replaced.shape != grad.shape:
             raise RuntimeError(f"hook '{getattr(hook, '__name__', hook)}' has changed the size of value")
         grad = grad if replaced is None else replaced
+    if isinstance(current, AccumulateGrad) and not accumulate:
+        return grad, []
     sent = current.vjp(grad)
     return grad, [g if target is not None else None for (target, _), g in zip(current.next_functions, sent,
                                                                                 strict=False)]
 
 
-def backward(root, gradient=None, retain_graph=None, create_graph=False):
+def backward(root, gradient=None, retain_graph=None, create_graph=False, accumulate=True):
     r"""``root.backward(gradient)``: run every node's VJP from ``root`` back to the leaves, adding up the
     gradients that reach a node along several edges; ``AccumulateGrad`` adds what reaches a leaf to its
     ``.grad``. Without ``retain_graph`` (it defaults to ``create_graph``) the saved values are freed as
-    each node is done; with ``create_graph`` the VJPs are recorded. Returns each node's incoming
+    each node is done; with ``create_graph`` the VJPs are recorded; without ``accumulate`` no ``.grad`` is
+    touched. Returns each node's incoming
     gradient and what it sent along its edges, ``{node: (grad, sent)}``: what compare/graph.py holds
     beside torch's."""
     retain_graph = create_graph if retain_graph is None else retain_graph
@@ -669,7 +724,7 @@ def backward(root, gradient=None, retain_graph=None, create_graph=False):
         for current in topological_order(start):
             if current not in grads:                # no gradient reached it (labels, say)
                 continue
-            flows[current] = run(current, grads.pop(current))
+            flows[current] = run(current, grads.pop(current), accumulate)
             for (target, _), g in zip(current.next_functions, flows[current][1], strict=False):
                 if g is not None:
                     grads[target] = grads[target] + g if target in grads else g
@@ -678,16 +733,17 @@ def backward(root, gradient=None, retain_graph=None, create_graph=False):
     return flows
 
 
-def grad(output, inputs, retain_graph=None, create_graph=False, allow_unused=False):
-    r"""``torch.autograd.grad``: the gradient of ``output`` that reaches each of ``inputs``, read off the walk
-    (what ``backward`` returns) rather than from ``.grad``, which the inputs keep as it was; None for an input
-    the output does not depend on, where ``allow_unused`` says that is meant."""
-    before = [t.grad for t in inputs]
-    flows = backward(output, retain_graph=retain_graph, create_graph=create_graph)
-    for t, kept in zip(inputs, before, strict=True):
-        t.grad = kept
+def grad(output, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    r"""``torch.autograd.grad``: the gradient of ``output`` (given ``grad_outputs``, its own gradient, where it is
+    not a scalar) that reaches each of ``inputs`` (a Tensor or a sequence), read off the walk (what ``backward``
+    returns), touching no ``.grad``; None for an input the output does not depend on, where ``allow_unused``
+    says that is meant."""
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if not all(t.requires_grad for t in inputs):
+        raise RuntimeError("One of the differentiated Tensors does not require grad")
+    flows = backward(output, grad_outputs, retain_graph, create_graph, accumulate=False)
     unused = [k for k, t in enumerate(inputs) if node(t) not in flows]
     if unused and not allow_unused:
         raise RuntimeError(f"The differentiated Tensor at index {unused[0]} appears to not have been used in the "
                            "graph. Set allow_unused=True if this is the desired behavior.")
-    return [flows[node(t)][0] if node(t) in flows else None for t in inputs]
+    return tuple(flows[node(t)][0] if node(t) in flows else None for t in inputs)

@@ -76,31 +76,40 @@ class NeuralNetwork(module.Module):
 
 
 # The losses: manual's classes (so ``predict`` knows them), called as torch's, returning a Tensor.
-class MSELoss(loss.MSELoss):
+class Mean:
+    r"""The engine's nodes take the mean over the batch: ``reduction="mean"`` only, where manual's losses sum too."""
+
+    def __init__(self, reduction="mean"):
+        if reduction != "mean":
+            raise ValueError(f"reduction={reduction!r}: the engine's losses take the mean only (reduction='mean')")
+        super().__init__(reduction)
+
+
+class MSELoss(Mean, loss.MSELoss):
     def __call__(self, y_pred, y):
         loss.same_shape(y_pred.data, y)
         return autograd.MseLossBackward0.apply(y_pred, autograd.tensor(y))
 
 
-class L1Loss(loss.L1Loss):
+class L1Loss(Mean, loss.L1Loss):
     def __call__(self, y_pred, y):
         loss.same_shape(y_pred.data, y)
         return (y_pred - y).abs().mean()
 
 
-class BCELoss(loss.BCELoss):
+class BCELoss(Mean, loss.BCELoss):
     def __call__(self, y_pred, y):
         super().__call__(y_pred.data, y)               # torch's refusals: shapes, values outside [0, 1]
         return autograd.BinaryCrossEntropyBackward0.apply(y_pred, autograd.tensor(y))
 
 
-class BCEWithLogitsLoss(loss.BCEWithLogitsLoss):
+class BCEWithLogitsLoss(Mean, loss.BCEWithLogitsLoss):
     def __call__(self, y_pred, y):
         loss.same_shape(y_pred.data, y)
         return autograd.BinaryCrossEntropyWithLogitsBackward0.apply(y_pred, autograd.tensor(y))
 
 
-class CrossEntropyLoss(loss.CrossEntropyLoss):
+class CrossEntropyLoss(Mean, loss.CrossEntropyLoss):
     r"""``nll_loss(log_softmax(z), y)``, the two nodes torch records."""
 
     def __call__(self, y_pred, y):

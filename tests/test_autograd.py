@@ -5,6 +5,7 @@ own, not through the text ``python -m compare.engine`` prints, which is checked 
 """
 import ast
 import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -238,7 +239,7 @@ OPERATIONS = {"x.sum()": lambda x: x.sum(), "x.sum(None, True)": lambda x: x.sum
               "x.sum(0)": lambda x: x.sum(0), "x.sum(1, True)": lambda x: x.sum(1, True),
               "x.sum((0, 1))": lambda x: x.sum((0, 1)), "-x": lambda x: -x, "x / 5": lambda x: x / 5,
               "1 - x": lambda x: 1 - x, "x - 1": lambda x: x - 1, "2 * x": lambda x: 2 * x,
-              "(x * 1).zero_()": lambda x: (x * 1).zero_()}
+              "(x * 1).zero_()": lambda x: (x * 1).zero_(), "np.float64(2) * x": lambda x: np.float64(2) * x}
 
 
 @pytest.mark.parametrize("operation", OPERATIONS.values(), ids=OPERATIONS)
@@ -405,10 +406,12 @@ def test_the_engine_s_run_starts_from_the_by_hand_run_s_weights_and_batches(init
 def refusals(side):
     r"""What a side of ``SIDES`` says to misuses: a gradient of another shape, a hook that changes the gradient's
     size, a gradient asked of an input the output does not use, a NumPy array or function taken of a tensor that
-    requires grad (the graph would be cut), an intermediate told to stop requiring grad, a leaf zeroed in place."""
+    requires grad (the graph would be cut), an intermediate told to stop requiring grad, a leaf zeroed in place,
+    a view of a leaf changed in place, batched matrix products, a gradient asked of a tensor that does not require
+    grad, and its gradient kept."""
     tensor, _ = SIDES[side]
     grad = engine.grad if side == "engine" else torch.autograd.grad
-    x, unused = tensor([1.0, 2.0], True), tensor([3.0], True)
+    x, unused, cube = tensor([1.0, 2.0], True), tensor([3.0], True), tensor(np.ones((2, 2, 2)))
 
     def resized_by_a_hook():
         h = x * 1
@@ -417,7 +420,9 @@ def refusals(side):
     said = []
     for misuse in (lambda: (x * 2).backward(tensor([1.0, 1.0, 1.0])), resized_by_a_hook,
                    lambda: grad((x * 2).sum(), [unused]), x.numpy, lambda: np.tanh(x),
-                   lambda: (x * 2).requires_grad_(False), lambda: x.zero_()):
+                   lambda: (x * 2).requires_grad_(False), lambda: x.zero_(), lambda: x.t().mul_(2),
+                   lambda: cube.mm(cube), cube.t, lambda: grad((x * 2).sum(), [tensor([1.0])]),
+                   tensor([1.0]).retain_grad):
         with pytest.raises(RuntimeError) as raised:
             misuse()
         said.append(str(raised.value).replace("torch.Size([", "(").replace("])", ",)"))
@@ -449,3 +454,119 @@ def test_a_hand_written_loop_s_requires_grad_and_zero_work_as_torch_s(side):
     w.grad.zero_()                        # else the next gradient adds to this one
     (w * 3).sum().backward()
     assert w.is_leaf and w.requires_grad and np.array_equal(np.asarray(w.grad), [3.0, 3.0])
+
+
+def values(t):
+    return np.asarray(t.detach())
+
+
+def grad_function(side):
+    return engine.grad if side == "engine" else torch.autograd.grad
+
+
+@pytest.mark.parametrize("side", ["engine", "torch"])
+def test_grad_fills_no_grad_and_its_hessian_vector_product_is_exact(side):
+    tensor, _ = SIDES[side]
+    x, w, v = tensor([1.0, 2.0, 3.0], True), tensor([0.5, -1.0, 2.0], True), tensor([1.0, -2.0, 0.5])
+    g, = grad_function(side)((x * w * w * w).sum(), [w], create_graph=True)       # 3 x w^2
+    assert x.grad is None and w.grad is None
+    (g * v).sum().backward()
+    np.testing.assert_allclose(values(x.grad), 3 * values(w) ** 2 * values(v), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(values(w.grad), 6 * values(x) * values(w) * values(v), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("side", ["engine", "torch"])
+def test_grad_takes_one_tensor_and_the_output_s_gradient_and_gives_a_tuple(side):
+    tensor, _ = SIDES[side]
+    x = tensor([1.0, 2.0], True)
+    found = grad_function(side)(x * 3, x, grad_outputs=tensor([1.0, 2.0]))
+    assert isinstance(found, tuple) and np.array_equal(values(found[0]), [3.0, 6.0])
+
+
+@pytest.mark.parametrize("side", ["engine", "torch"])
+def test_each_grad_is_its_own_and_the_next_gradient_adds_into_the_one_you_hold(side):
+    tensor, _ = SIDES[side]
+    x, w, g = tensor([1.0, 2.0], True), tensor([3.0, 4.0], True), tensor([1.0, 1.0])
+    (x + w).backward(g)
+    held = x.grad
+    x.grad.zero_()                  # neither w's gradient nor g
+    (x + w).backward(g)
+    assert x.grad is held and np.array_equal(values(held), [1.0, 1.0])
+    assert np.array_equal(values(w.grad), [2.0, 2.0]) and np.array_equal(values(g), [1.0, 1.0])
+
+
+@pytest.mark.parametrize("side", ["engine", "torch"])
+def test_retain_grad_adds_up_and_keeps_what_the_other_hooks_made(side):
+    tensor, _ = SIDES[side]
+    x = tensor([1.0, 2.0], True)
+    y = x * 1
+    y.retain_grad()
+    handle = y.register_hook(lambda g: g * 10)      # registered after retain_grad, run before it
+    s = y.sum()
+    s.backward(retain_graph=True)
+    s.backward()
+    assert np.array_equal(values(y.grad), [20.0, 20.0]) and np.array_equal(values(x.grad), [20.0, 20.0])
+    handle.remove()
+    x.grad = None
+    (x * 1).sum().backward()
+    assert np.array_equal(values(x.grad), [1.0, 1.0])
+
+
+def transposed_weight_changed(side):
+    r"""``W.t()`` saved by a product, then ``W`` changed in place: the view shares ``W``'s version counter."""
+    tensor, _ = SIDES[side]
+    W = tensor([[1.0, 2.0], [3.0, 4.0]], True)
+    y = tensor([[1.0, -1.0]], True).mm(W.t())
+    with engine.no_grad() if side == "engine" else torch.no_grad():
+        W.mul_(5)
+    with pytest.raises(RuntimeError) as raised:
+        y.sum().backward()
+    return re.sub(r", which is output 0 of \w+,", "", str(raised.value).split(" Hint:")[0])
+
+
+def test_a_view_shares_the_version_counter_of_what_it_shows():
+    r"""torch names the view's node ``AsStrided`` here; the engine ``T``: the rest is word for word."""
+    assert transposed_weight_changed("engine") == transposed_weight_changed("torch")
+    assert "[torch.DoubleTensor [2, 2]] is at version 1; expected version 0" in transposed_weight_changed("engine")
+
+
+def test_a_step_taken_before_backward_is_refused_as_torch_refuses_it():
+    config = Config(dtype="float64", manual="autograd")
+    pair = Pair(config, Source(config).weights)
+    X, y = Source(config).data[:2]
+    raised = []
+    for model, optimizer, criterion, make in zip(pair.models, pair.optimizers, pair.criteria,
+                                                 (engine.Tensor, torch.tensor), strict=True):
+        loss = criterion(model(make(X[:15])), make(y[:15]))
+        loss.backward(retain_graph=True)
+        optimizer.step()                                    # changes the weights loss's graph saved
+        with pytest.raises(RuntimeError) as error:
+            loss.backward()
+        raised.append(str(error.value))
+    assert all("modified by an inplace operation" in message for message in raised)
+
+
+def test_integers_with_python_floats_promote_as_torch_s_and_a_tensor_holds_its_own_copy():
+    data = np.array([1, 2, 3])
+    for make in (engine.Tensor, torch.tensor):
+        i = make(data)
+        for result, expected in ((i * 0.5, [0.5, 1.0, 1.5]), (i + 0.5, [1.5, 2.5, 3.5]), (1.5 - i, [0.5, -0.5, -1.5])):
+            assert np.asarray(result).tolist() == expected
+        assert np.asarray(i * 2).dtype.kind == "i"
+        t = make(data.astype(float), requires_grad=True)
+        with engine.no_grad() if make is engine.Tensor else torch.no_grad():
+            t -= 1
+        assert data.tolist() == [1, 2, 3]
+
+
+def test_a_float32_leaf_s_gradient_stays_float32_beside_float64_constants():
+    for make in (engine.Tensor, torch.tensor):
+        x = make(np.array([1.0, 2.0], np.float32), requires_grad=True)
+        (x * make(np.array([3.0, 4.0]))).sum().backward()
+        assert np.asarray(x.grad).dtype == np.float32 and np.asarray(x.grad).tolist() == [3.0, 4.0]
+
+
+@pytest.mark.parametrize("loss", ["mse", "l1", "bce", "bce-logits", "cross-entropy"])
+def test_the_engine_s_losses_refuse_a_reduction_other_than_the_mean(loss):
+    with pytest.raises(ValueError, match="the engine's losses take the mean only"):
+        manual.autograd_nn.LOSSES[loss](reduction="sum")
