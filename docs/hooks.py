@@ -17,6 +17,10 @@ run it from a clone.
 
 A line ``<!-- side by side: FILE -->`` in a page becomes two tabs, ``manual/FILE`` and ``torch_impl/FILE``,
 read from the files when the site is built, with the lines where the two differ highlighted.
+
+In the pages' tables, inline code wraps only where a ``<wbr>`` put here lets it (extra.css): at its spaces, after a
+``.``, ``/``, ``_`` or ``-`` inside a name and before a ``(``, so that a phone's narrow column breaks
+``manual.NeuralNetwork.backward`` into its names, not letter by letter.
 """
 import base64
 import difflib
@@ -57,6 +61,16 @@ NBCONVERT_MATHJAX = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax con
 GROUPING = re.compile(r"\\[{}]|[{}]|\\(?:begin|end|left|right|qquad)(?![A-Za-z])")
 DEPTH = {"{": 1, "}": -1, r"\begin": 1, r"\end": -1, r"\left": 1, r"\right": -1}
 PNG_OUTPUT = re.compile(r'<img ([^>]*)src="data:image/png;base64,([^"]+)"([^>]*)>')
+TABLE = re.compile(r"<table>.*?</table>", re.DOTALL)   # the pages' own tables (Markdown's, mkdocstrings'), not code's
+INLINE_CODE = re.compile(r"<code>(.*?)</code>", re.DOTALL)
+TAG = re.compile(r"""(<(?:"[^"]*"|'[^']*'|[^>"'])*>)""")   # a tag; a > in quoted attributes is not its end
+CODE_BREAK = re.compile(r"""                     # where a table's code may wrap
+    (?<=\s)(?!\s)                                   # after a space
+  | (?<=[\w)\]][./])(?=[A-Za-z_])                   # after the . or / of a.b, f().b, a[i].b, a/b; not 0.5
+  | (?<=\w-)(?=[A-Za-z_])                           # after the - of cross-entropy, --batch-size; not --lr, 1e-8
+  | (?<=_)(?=[^\W_])                                # after a _ before a letter or digit; not inside __
+  | (?<=\w)(?=\()                                   # before the ( of a call
+""", re.VERBOSE)
 
 
 def repository():
@@ -163,8 +177,20 @@ def notebook_page(html, page, config):
     return html[:at] + note + html[at:]
 
 
+def breakable(code):
+    r"""The HTML ``code`` with a ``<wbr>`` at each ``CODE_BREAK`` of its text (not of its tags)."""
+    pieces = TAG.split(code)                         # text, tag, text, ...
+    return "".join(piece if i % 2 else CODE_BREAK.sub("<wbr>", piece) for i, piece in enumerate(pieces))
+
+
+def table_code_breaks(html):
+    r"""``html`` with the inline code of its tables ``breakable``."""
+    return TABLE.sub(lambda table: INLINE_CODE.sub(lambda code: f"<code>{breakable(code[1])}</code>", table[0]), html)
+
+
 def on_page_content(html, page, config, files):
     html = ARITHMATEX.sub(lambda match: mathml(match[2], match[1] == "div", page), html)
+    html = table_code_breaks(html)
     if page.file.src_uri.endswith(".ipynb"):
         html = notebook_page(html, page, config)
     return html

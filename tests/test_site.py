@@ -92,8 +92,9 @@ def layout_problems(page):
     r"""What a reader of the page would find wrong at this width: the page scrolls sideways; a formula, table or code
     block is cut off by a box that hides what overflows (the page's own, at the screen's edge, or a formula's too
     narrow box) or reaches past the screen's edge (what is too wide must scroll in a box of its own inside the page);
-    TeX shown as text (``$``, ``\(``, ``\frac``) outside code; a figure that does not open at full size (a link to
-    its own image)."""
+    inline code in a table that wraps inside a word (it may wrap at a space, after a ``.``, ``/``, ``_`` or ``-``,
+    before a ``(``); TeX shown as text (``$``, ``\(``, ``\frac``) outside code; a figure that does not open at full
+    size (a link to its own image)."""
     return page.evaluate(r"""() => {
         const problems = [];
         const width = document.documentElement.clientWidth;
@@ -120,6 +121,22 @@ def layout_problems(page):
                 e = e.parentElement;
             }
             if (!e && !within(shown, screen)) problems.push(`past the screen's edge: ${name(element)}`);
+        }
+        for (const code of article.querySelectorAll(":is(td, th) code:not(pre > code)")) {
+            const text = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+            let shown = "", top;                 // the code's text with a \n where a line of it ends; that line's top
+            while (text.nextNode()) {
+                for (let i = 0; i < text.currentNode.length; i++) {
+                    const range = document.createRange();
+                    range.setStart(text.currentNode, i);
+                    range.setEnd(text.currentNode, i + 1);
+                    const box = range.getClientRects()[0];              // none for a collapsed space
+                    if (box && top !== undefined && box.top > top + 1) shown += "\n";
+                    top = box ? box.top : top;
+                    shown += text.currentNode.data[i];
+                }
+            }
+            if (/[^\s./_-]\n[^\s(]/.test(shown)) problems.push(`code wraps inside a word: ${JSON.stringify(shown)}`);
         }
         const text = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
         while (text.nextNode()) {
