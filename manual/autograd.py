@@ -97,6 +97,8 @@ class Tensor:
         return self.data
 
     def item(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"a Tensor with {self.data.size} elements cannot be converted to Scalar")
         return self.data.item()
 
     def detach(self):
@@ -168,6 +170,7 @@ class Tensor:
         return view
 
     def sum(self, axis=None, keepdims=False):
+        axis = tuple(range(self.data.ndim)) if axis == () else axis    # torch's sum(()) sums every axis, NumPy's none
         if axis is None and not keepdims:
             return SumBackward0.apply(self)
         return SumBackward1.apply(self, axis=axis, keepdims=keepdims)
@@ -427,13 +430,15 @@ class NegBackward0(Node):
 
 
 class DivBackward0(Node):
-    r"""``a / number``; d/da = 1 / number."""
+    r"""``a / number``; d/da = 1 / number (saved, as torch saves the divisor)."""
 
     def forward(self, a, number):
+        self.save(Tensor(number))
         return a.data / number
 
     def vjp(self, grad):
-        return (grad / self.options["number"],)
+        number, = self.saved_tensors()
+        return (grad / number.item(),)
 
 
 class MulBackward0(Node):

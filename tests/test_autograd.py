@@ -237,7 +237,8 @@ def test_only_floating_point_tensors_may_require_grad():
 
 OPERATIONS = {"x.sum()": lambda x: x.sum(), "x.sum(None, True)": lambda x: x.sum(None, True),
               "x.sum(0)": lambda x: x.sum(0), "x.sum(1, True)": lambda x: x.sum(1, True),
-              "x.sum((0, 1))": lambda x: x.sum((0, 1)), "-x": lambda x: -x, "x / 5": lambda x: x / 5,
+              "x.sum((0, 1))": lambda x: x.sum((0, 1)), "x.sum(())": lambda x: x.sum(()),
+              "-x": lambda x: -x, "x / 5": lambda x: x / 5,
               "1 - x": lambda x: 1 - x, "x - 1": lambda x: x - 1, "2 * x": lambda x: 2 * x,
               "(x * 1).zero_()": lambda x: (x * 1).zero_(), "np.float64(2) * x": lambda x: np.float64(2) * x}
 
@@ -408,10 +409,15 @@ def refusals(side):
     size, a gradient asked of an input the output does not use, a NumPy array or function taken of a tensor that
     requires grad (the graph would be cut), an intermediate told to stop requiring grad, a leaf zeroed in place,
     a view of a leaf changed in place, batched matrix products, a gradient asked of a tensor that does not require
-    grad, and its gradient kept."""
+    grad, and its gradient kept, a number of 8 elements, a second backward through a division."""
     tensor, _ = SIDES[side]
     grad = engine.grad if side == "engine" else torch.autograd.grad
     x, unused, cube = tensor([1.0, 2.0], True), tensor([3.0], True), tensor(np.ones((2, 2, 2)))
+
+    def divided_twice():
+        s = (x / 2).sum()
+        s.backward()
+        s.backward()
 
     def resized_by_a_hook():
         h = x * 1
@@ -422,7 +428,7 @@ def refusals(side):
                    lambda: grad((x * 2).sum(), [unused]), x.numpy, lambda: np.tanh(x),
                    lambda: (x * 2).requires_grad_(False), lambda: x.zero_(), lambda: x.t().mul_(2),
                    lambda: cube.mm(cube), cube.t, lambda: grad((x * 2).sum(), [tensor([1.0])]),
-                   tensor([1.0]).retain_grad):
+                   tensor([1.0]).retain_grad, cube.item, divided_twice):
         with pytest.raises(RuntimeError) as raised:
             misuse()
         said.append(str(raised.value).replace("torch.Size([", "(").replace("])", ",)"))
