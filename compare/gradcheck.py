@@ -261,8 +261,9 @@ def main(argv=None):
     batch = (f"the point ({args.point[0]:g}, {args.point[1]:g})" if args.point else
              f"its batch of {len(X)} {config.dataset} points")
     start = f"weights from {args.weights}" if args.weights else f"{config.init} weights (seed {config.seed})"
+    engine = ", manual's gradients by its autograd engine (manual/autograd.py)" if config.manual == "autograd" else ""
     title = (f"{'-'.join(map(str, sizes(config)))} network ({activations}), float64, {start}, step {args.step}'s "
-             f"weights, {batch}")
+             f"weights, {batch}{engine}")
     result = check(problem, args.fd_eps)
     print(f"Gradient check: {title}, eps {args.fd_eps:g}\n", file=out)
     print(format_check(result), file=out)

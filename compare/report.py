@@ -58,7 +58,8 @@ def summary(result):
     lines = [f"Summary: {describe(result)}", ""]
     if result.history["manual"]:
         lines.append(f"  {'':24}{'loss':>10}{'acc':>10}{'val_loss':>10}{'val_acc':>10}")
-        for side, name in SIDES.items():
+        names = {**SIDES, "manual": "manual (autograd.py)"} if config.manual == "autograd" else SIDES
+        for side, name in names.items():
             last = result.history[side][-1]
             lines.append(f"  {name:24}" + "".join(f"{last[k]:10.5f}" for k in ("loss", "acc", "val_loss", "val_acc")))
         lines.append("")

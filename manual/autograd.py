@@ -103,8 +103,8 @@ class Tensor:
 
     def detach(self):
         r"""The same data, cut from the graph: no ``grad_fn``, no gradient flows through it."""
-        view = Tensor([])
-        view.array, view.versions = self.array, self.versions
+        view = holding(self.array)
+        view.versions = self.versions
         return view
 
     def retain_grad(self):
@@ -116,8 +116,8 @@ class Tensor:
         def keep(grad):
             self.grad = accumulated(self.grad, grad, self.dtype)
         keep.retains = self                # an in-place change moves it to the new grad_fn, as torch's
-        if not self.is_leaf:
-            self.register_hook(keep)
+        if not (self.is_leaf or any(getattr(hook, "retains", None) is self for hook in node(self).pre_hooks)):
+            self.register_hook(keep)           # once: a second retain_grad() changes nothing
 
     def register_hook(self, hook):
         r"""Call ``hook(grad)`` with this tensor's gradient when ``backward()`` reaches it; a hook that
@@ -165,8 +165,8 @@ class Tensor:
         r"""The transpose, a view of this tensor: the same data and version counter, as torch's."""
         if self.data.ndim > 2:
             raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.data.ndim}D")
-        view = TBackward0.apply(self)
-        view.versions, view.base = self.versions, self
+        view = TBackward0.apply(self)                  # a.data.T: NumPy's view of the same array
+        view.versions, view.base = self.versions, self.base or self
         return view
 
     def sum(self, axis=None, keepdims=False):
@@ -221,11 +221,17 @@ class Tensor:
         this tensor refuses to use it, and, if recording, the result's node takes the place of its ``grad_fn``."""
         if GRAD_ENABLED[0] and self.is_leaf and self.requires_grad:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-        if GRAD_ENABLED[0] and self.base is not None and self.base.is_leaf and self.base.requires_grad:
-            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+        if GRAD_ENABLED[0] and self.base is not None and self.base.requires_grad:
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation."
+                               if self.base.is_leaf else "an in-place change of a view (t()) of a tensor that "
+                               "requires grad: this engine cannot rebase the tensor's graph (torch's CopySlices); "
+                               "change the tensor itself")
         before = Tensor(self.data.copy(), self.requires_grad)     # the value the new node differentiates at
         before.grad_fn = self.grad_fn
         result = operation(before, other)
+        if not np.can_cast(result.dtype, self.dtype, "same_kind"):
+            raise RuntimeError(f"result type {TORCH_NAMES.get(result.dtype.name, result.dtype.name)} can't be cast to "
+                               f"the desired output type {TORCH_NAMES.get(self.dtype.name, self.dtype.name)}")
         self.array[...] = result.data
         self.versions[0] += 1
         if GRAD_ENABLED[0]:           # under no_grad (an optimizer's update) the tensor keeps its place in the graph
@@ -237,11 +243,19 @@ class Tensor:
         return self
 
 
+def holding(array):
+    r"""A Tensor around ``array`` itself, not a copy: an operation's result, or a view (``t()``, ``detach()``)."""
+    t = Tensor(())
+    t.array = np.asarray(array)
+    return t
+
+
 def tensor(value, dtype=None):
     r"""``value`` as a Tensor: a Tensor as it is, an array as a constant, a Python number as a constant of ``dtype``
     or, where ``dtype`` cannot hold it (0.5 beside integers), of the type both promote to, as torch types it."""
     if isinstance(value, Tensor):
         return value
+    value = value.item() if isinstance(value, np.generic) else value        # np.float64(2): a number, as for torch
     return Tensor(np.asarray(value, dtype=np.result_type(dtype, value) if isinstance(value, int | float) else None))
 
 
@@ -280,7 +294,7 @@ class Node:
     def apply(cls, *inputs, **options):
         r"""Run the operation on ``inputs`` (Tensors) and, if one requires grad, record it."""
         self = cls(**options)
-        result = Tensor(self.forward(*inputs, **options))
+        result = holding(self.forward(*inputs, **options))
         if GRAD_ENABLED[0] and any(t.requires_grad for t in inputs):
             self.next_functions = tuple(edge(t) for t in inputs)
             result.grad_fn, result.requires_grad = self, True
@@ -320,6 +334,7 @@ class Node:
 
 
 TORCH_TYPES = {"float32": "torch.FloatTensor", "float64": "torch.DoubleTensor"}
+TORCH_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int", "bool": "Bool"}
 
 
 def modified(t, version, made_by):
@@ -358,10 +373,11 @@ def accumulated(held, grad, dtype):
     that nothing else shares it), the next ones added in place, to the very ``.grad`` you may hold, as torch adds;
     under ``create_graph``, a recorded sum."""
     if GRAD_ENABLED[0]:
-        return grad if held is None else held + grad
+        return grad + 0 if held is None else held + grad          # + 0: a recorded copy (torch's CopyBackwards)
     if held is None:
         return Tensor(grad.data.astype(dtype))
     held.data[...] += grad.data
+    held.versions[0] += 1                                           # a graph that saved this .grad refuses it now
     return held
 
 
@@ -689,17 +705,19 @@ def first_gradient(root, gradient):
         raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
     if gradient is None and root.data.size != 1:
         raise RuntimeError("grad can be implicitly created only for scalar outputs")
-    gradient = tensor(np.ones_like(root.data) if gradient is None else gradient, root.dtype)
+    gradient = tensor(np.ones_like(root.data) if gradient is None else gradient)
+    if gradient.dtype != root.dtype:
+        gradient = Tensor(gradient.data.astype(root.dtype))        # torch casts it to the output's dtype
     if gradient.shape != root.shape:
         raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of {gradient.shape} and output[0] has a "
                            f"shape of {root.shape}.")
     return gradient
 
 
-def run(current, grad, accumulate=True):
+def run(current, grad, execute=True):
     r"""One node's turn: its hooks see (and may replace) the gradient of its output, ``retain_grad``'s last, then
     its VJP gives one gradient per edge; an input that needs no gradient gets None, as torch computes none for it.
-    Without ``accumulate`` (``grad()``), a leaf's ``AccumulateGrad`` sees its gradient and leaves ``.grad`` alone."""
+    Without ``execute`` (a node of ``grad()``'s inputs, past which no other input lies) no VJP runs."""
     for hook in sorted(current.pre_hooks, key=lambda hook: hasattr(hook, "retains")):
         replaced = hook(grad)
         if replaced is not None and not isinstance(replaced, Tensor):
@@ -707,35 +725,47 @@ def run(current, grad, accumulate=True):
         if replaced is not None and replaced.shape != grad.shape:
             raise RuntimeError(f"hook '{getattr(hook, '__name__', hook)}' has changed the size of value")
         grad = grad if replaced is None else replaced
-    if isinstance(current, AccumulateGrad) and not accumulate:
+    if not execute:
         return grad, []
     sent = current.vjp(grad)
     return grad, [g if target is not None else None for (target, _), g in zip(current.next_functions, sent,
                                                                                 strict=False)]
 
 
-def backward(root, gradient=None, retain_graph=None, create_graph=False, accumulate=True):
+def backward(root, gradient=None, retain_graph=None, create_graph=False, inputs=None):
     r"""``root.backward(gradient)``: run every node's VJP from ``root`` back to the leaves, adding up the
     gradients that reach a node along several edges; ``AccumulateGrad`` adds what reaches a leaf to its
     ``.grad``. Without ``retain_graph`` (it defaults to ``create_graph``) the saved values are freed as
-    each node is done; with ``create_graph`` the VJPs are recorded; without ``accumulate`` no ``.grad`` is
-    touched. Returns each node's incoming
-    gradient and what it sent along its edges, ``{node: (grad, sent)}``: what compare/graph.py holds
+    each node is done; with ``create_graph`` the VJPs are recorded. With ``inputs`` (``grad()``'s nodes) only
+    the part of the graph between ``root`` and them runs, and no ``.grad`` is touched. Returns each node's
+    incoming gradient and what it sent along its edges, ``{node: (grad, sent)}``: what compare/graph.py holds
     beside torch's."""
     retain_graph = create_graph if retain_graph is None else retain_graph
     start = node(root)
+    order = topological_order(start)
+    needed = set(order) if inputs is None else on_the_way(order, inputs)
     grads, flows = {start: first_gradient(root, gradient)}, {}
     with set_grad_enabled(create_graph):
-        for current in topological_order(start):
-            if current not in grads:                # no gradient reached it (labels, say)
+        for current in order:
+            if current not in grads or current not in needed:     # no gradient reached it (labels), or none is asked
                 continue
-            flows[current] = run(current, grads.pop(current), accumulate)
+            execute = inputs is None or any(target in needed for target, _ in current.next_functions)
+            flows[current] = run(current, grads.pop(current), execute)
             for (target, _), g in zip(current.next_functions, flows[current][1], strict=False):
                 if g is not None:
                     grads[target] = grads[target] + g if target in grads else g
-            if not retain_graph:
+            if execute and not retain_graph:
                 current.release()
     return flows
+
+
+def on_the_way(order, targets):
+    r"""The nodes of ``order`` (topological) from which a gradient flows on to one of ``targets``, and those."""
+    needed = set(targets)
+    for current in reversed(order):                 # a node after every node its gradient flows to
+        if any(target in needed for target, _ in current.next_functions):
+            needed.add(current)
+    return needed
 
 
 def grad(output, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
@@ -746,7 +776,7 @@ def grad(output, inputs, grad_outputs=None, retain_graph=None, create_graph=Fals
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if not all(t.requires_grad for t in inputs):
         raise RuntimeError("One of the differentiated Tensors does not require grad")
-    flows = backward(output, grad_outputs, retain_graph, create_graph, accumulate=False)
+    flows = backward(output, grad_outputs, retain_graph, create_graph, inputs=[node(t) for t in inputs])
     unused = [k for k, t in enumerate(inputs) if node(t) not in flows]
     if unused and not allow_unused:
         raise RuntimeError(f"The differentiated Tensor at index {unused[0]} appears to not have been used in the "

@@ -24,6 +24,8 @@ from compare.core.pair import Pair
 from compare.core.source import Source
 from compare.graph import edges, first_unequal, step_graphs
 
+from conftest import run_cli
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
@@ -409,10 +411,12 @@ def refusals(side):
     size, a gradient asked of an input the output does not use, a NumPy array or function taken of a tensor that
     requires grad (the graph would be cut), an intermediate told to stop requiring grad, a leaf zeroed in place,
     a view of a leaf changed in place, batched matrix products, a gradient asked of a tensor that does not require
-    grad, and its gradient kept, a number of 8 elements, a second backward through a division."""
+    grad, and its gradient kept, a number of 8 elements, a second backward through a division, a view of a view of
+    a leaf changed in place."""
     tensor, _ = SIDES[side]
     grad = engine.grad if side == "engine" else torch.autograd.grad
     x, unused, cube = tensor([1.0, 2.0], True), tensor([3.0], True), tensor(np.ones((2, 2, 2)))
+    square = tensor([[1.0, 2.0], [3.0, 4.0]], True)
 
     def divided_twice():
         s = (x / 2).sum()
@@ -428,7 +432,7 @@ def refusals(side):
                    lambda: grad((x * 2).sum(), [unused]), x.numpy, lambda: np.tanh(x),
                    lambda: (x * 2).requires_grad_(False), lambda: x.zero_(), lambda: x.t().mul_(2),
                    lambda: cube.mm(cube), cube.t, lambda: grad((x * 2).sum(), [tensor([1.0])]),
-                   tensor([1.0]).retain_grad, cube.item, divided_twice):
+                   tensor([1.0]).retain_grad, cube.item, divided_twice, lambda: square.t().t().add_(1)):
         with pytest.raises(RuntimeError) as raised:
             misuse()
         said.append(str(raised.value).replace("torch.Size([", "(").replace("])", ",)"))
@@ -569,10 +573,84 @@ def test_a_float32_leaf_s_gradient_stays_float32_beside_float64_constants():
     for make in (engine.Tensor, torch.tensor):
         x = make(np.array([1.0, 2.0], np.float32), requires_grad=True)
         (x * make(np.array([3.0, 4.0]))).sum().backward()
-        assert np.asarray(x.grad).dtype == np.float32 and np.asarray(x.grad).tolist() == [3.0, 4.0]
+        (x * 2.0).sum().backward(make(np.array(1.0)))                # a float64 gradient for a float32 output
+        assert np.asarray(x.grad).dtype == np.float32 and np.asarray(x.grad).tolist() == [5.0, 6.0]
+        assert np.asarray((x * np.float64(2)).detach()).dtype == np.float32         # a NumPy scalar is a number
+
+
+def no_grad_of(side):
+    return engine.no_grad() if side == "engine" else torch.no_grad()
+
+
+@pytest.mark.parametrize("side", ["engine", "torch"])
+def test_a_transpose_is_a_view_of_the_same_numbers(side):
+    tensor, _ = SIDES[side]
+    w = tensor([[1.0, 2.0], [3.0, 4.0]], True)
+    wt = w.t()
+    with no_grad_of(side):
+        w.t().mul_(2)
+    assert values(w).tolist() == [[2.0, 4.0], [6.0, 8.0]]
+    assert values(tensor([[1.0, 1.0]]).mm(wt)).tolist() == [[6.0, 14.0]]
+
+
+def test_the_engine_refuses_an_in_place_change_of_a_view_of_a_tensor_in_a_graph():
+    h = engine.Tensor([[1.0, 2.0]], requires_grad=True) * 1.0
+    with pytest.raises(RuntimeError, match="cannot rebase the tensor's graph"):
+        h.t().mul_(3)                                       # torch records CopySlices here
+
+
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")     # torch's, on the cycle it makes
+@pytest.mark.parametrize("side", ["engine", "torch"])
+def test_gradients_kept_under_create_graph_are_their_own_and_a_change_in_place_stales_them(side):
+    tensor, _ = SIDES[side]
+    a, b = tensor([1.0, 2.0], True), tensor([3.0, 4.0], True)
+    (a + b).sum().backward(create_graph=True)
+    assert a.grad is not b.grad
+    (a * 1.0).sum().backward()
+    assert values(a.grad).tolist() == [2.0, 2.0] and values(b.grad).tolist() == [1.0, 1.0]
+    w = tensor([1.0, 2.0], True)
+    (w * w).sum().backward(create_graph=True)
+    penalty = (w.grad * w.grad).sum()                       # saves w.grad
+    (w * 1.0).sum().backward()                              # adds into w.grad, in place
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        penalty.backward()
+
+
+@pytest.mark.parametrize("side", ["engine", "torch"])
+def test_retain_grad_twice_keeps_the_gradient_once(side):
+    tensor, _ = SIDES[side]
+    h = tensor([1.0, 2.0], True) * 1.0
+    h.retain_grad()
+    h.retain_grad()
+    (h * 3.0).sum().backward()
+    assert values(h.grad).tolist() == [3.0, 3.0]
+
+
+@pytest.mark.parametrize("side", ["engine", "torch"])
+def test_grad_runs_only_the_graph_between_the_output_and_its_inputs(side):
+    tensor, _ = SIDES[side]
+    w = tensor([1.0, 2.0], True)
+    s = w.sigmoid()
+    g, = grad_function(side)((s * 3.0).sum(), s)
+    (s * s).sum().backward()                                # the sigmoid's node did not run: not freed
+    expected = 2 * values(s) * values(s) * (1 - values(s))
+    assert values(g).tolist() == [3.0, 3.0] and np.allclose(values(w.grad), expected, rtol=0, atol=1e-15)
+
+
+def test_an_integer_tensor_refuses_a_float_written_into_it():
+    for make in (engine.Tensor, torch.tensor):
+        i = make(np.array([1, 2, 3]))
+        with pytest.raises(RuntimeError, match="can't be cast to the desired output type Long"):
+            i -= 0.5
 
 
 @pytest.mark.parametrize("loss", ["mse", "l1", "bce", "bce-logits", "cross-entropy"])
 def test_the_engine_s_losses_refuse_a_reduction_other_than_the_mean(loss):
     with pytest.raises(ValueError, match="the engine's losses take the mean only"):
         manual.autograd_nn.LOSSES[loss](reduction="sum")
+
+
+def test_the_summary_names_the_engine_as_the_manual_side(capsys):
+    status, out, _ = run_cli(["--epochs", "1", "--manual", "autograd"], capsys)
+    rows = [line.split()[:2] for line in out.splitlines() if line.startswith("  manual (")]
+    assert status == 0 and rows == [["manual", "(autograd.py)"]]

@@ -80,6 +80,7 @@ def test_correct_gradients_exit_0_with_a_table_and_a_pass_line(args, capsys):
     status, out, err = run_main(gradcheck.main, args, capsys)
     assert status == 0 and err == ""
     assert out.startswith("Gradient check: ") and "largest relative error" in out
+    assert ("manual's gradients by its autograd engine" in out.splitlines()[0]) == ("autograd" in args)
     assert out.splitlines()[-1].startswith("PASS")
 
 
