@@ -22,7 +22,8 @@ DERIVATIVES = {"tanh": lambda z, a: 1 - a ** 2, "sigmoid": lambda z, a: a * (1 -
                "1 - a": lambda z, a: 1 - a, "1 - z^2": lambda z, a: 1 - z ** 2,
                "1 - tanh(a)^2": lambda z, a: 1 - np.tanh(a) ** 2, "a (1 + a)": lambda z, a: a * (1 + a),
                "z (1 - z)": lambda z, a: z * (1 - z), "1 - a^2": lambda z, a: 1 - a ** 2,
-               "left out": lambda z, a: np.ones_like(z), "[z >= 0]": lambda z, a: (z >= 0) * 1.0}
+               "left out": lambda z, a: np.ones_like(z), "[z >= 0]": lambda z, a: (z >= 0) * 1.0,
+               "a (1 - a) twice": lambda z, a: (a * (1 - a)) ** 2}
 
 
 @dataclass
@@ -80,6 +81,10 @@ MISTAKES = [
     Mistake("sigmoid' written as tanh's", "1 - a^2", layer=2, expected="W2", hint="sigmoid derivative written 1 - a^2",
             change="dz = da * a * (1 - a)  ->  da * (1 - a ** 2)",
             taught="deeplearning.ai course 1, week 3"),
+    Mistake("sigmoid' applied twice", "a (1 - a) twice", layer=2, expected="W2",
+            hint="sigmoid derivative applied twice",
+            change="dz = da * a * (1 - a)  ->  da * a * (1 - a) * a * (1 - a)",
+            taught="BCE's fused p - y, which already holds sigmoid', multiplied by it again"),
     Mistake("sigmoid' left out", "left out", layer=2, expected="W2", hint="sigmoid derivative left out",
             change="dz = da * a * (1 - a)  ->  da",
             taught="cs231n (the local gradient forgotten)"),

@@ -27,7 +27,8 @@ def l2_scale(form, rows):
 # Derivatives learners write instead of the activation's: what each is, and its f'(z, a)
 WRONG_DERIVATIVES = {
     "sigmoid": (("written a (1 + a)", lambda z, a: a * (1 + a)), ("written 1 - a^2, tanh's", lambda z, a: 1 - a ** 2),
-                ("written a", lambda z, a: a)),
+                ("written a", lambda z, a: a),
+                ("applied twice (a BCE gradient p - y already holds it)", lambda z, a: (a * (1 - a)) ** 2)),
     "tanh": (("written 1 - a", lambda z, a: 1 - a), ("written 1 + a^2", lambda z, a: 1 + a ** 2),
              ("written a (1 - a), sigmoid's", lambda z, a: a * (1 - a))),
     "relu": (("written [z >= 0]", lambda z, a: (z >= 0) * 1.0),),

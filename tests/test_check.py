@@ -370,9 +370,11 @@ def test_the_catalogue_of_classic_mistakes_is_detected_named_and_no_correct_netw
     assert all(correct.values()), correct
 
 
-def test_python_dash_m_compare_check_catalogue_prints_the_table(capsys):
+def test_python_dash_m_compare_check_catalogue_prints_the_table_its_page_shows(capsys):
     status, out, _ = run_main(main, ["--catalogue"], capsys)
     assert status == 0 and "\nmistake " in out and "correct networks: 8 of 8 CORRECT" in out
+    page = (Path(__file__).resolve().parents[1] / "docs" / "tools" / "catalogue.md").read_text()
+    assert f"```\n{out}```" in page, "docs/tools/catalogue.md does not show what --catalogue prints"
 
 
 class ListedNet(ModuleNet):
