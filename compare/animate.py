@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from PIL import GifImagePlugin, Image
 
 from .plot import gap_image, loss_curves, outputs_on_the_plane, plane_panel
-from .report import SIDES
+from .report import SIDES, side_names
 
 FRAME_MS = 100              # 10 frames a second: 100 epochs in 10 s
 
@@ -51,7 +51,7 @@ def frames(result, planes, fig=None, epochs=None):
     ax_loss.set(xlim=(0, max(epochs_run[-1], 1)), ylim=(0, max(losses) * 1.05), xlabel="epoch", ylabel="loss")
     curves = loss_curves(ax_loss, result, label="{} ({})")       # each frame shows the epochs up to its own
     ax_loss.legend(loc="upper right", fontsize=7)
-    images = [plane_panel(ax, planes[0][0], result, SIDES[side], validation=False)
+    images = [plane_panel(ax, planes[0][0], result, side_names(result.config)[side], validation=False)
               for ax, side in zip(ax_planes, SIDES, strict=True)]
     difference = gap_image(ax_diff, np.zeros_like(planes[0][0], dtype=np.float64), LogNorm(1e-9, 1e-5))
     fig.colorbar(difference, ax=ax_diff, shrink=0.8, label="|manual - torch|")

@@ -9,10 +9,11 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
+import manual.autograd
 from manual.train import score
 
 from .core.data import REGRESSION
-from .report import SIDES, describe
+from .report import SIDES, describe, side_names
 
 GRID = np.linspace(-6, 6, 121)          # the plane the Playground draws, 0.1 apart
 
@@ -24,10 +25,10 @@ def outputs_on_the_plane(result):
     xx, yy = np.meshgrid(GRID, GRID[::-1])
     points = np.column_stack([xx.ravel(), yy.ravel()]).astype(result.data[0].dtype)
     manual_model, torch_model = result.models
-    with torch.no_grad():
-        torch_out = torch_model(torch.from_numpy(points)).numpy()
+    with torch.no_grad(), manual.autograd.no_grad():          # the latter for --manual autograd's model
+        manual_out, torch_out = np.asarray(manual_model(points)), torch_model(torch.from_numpy(points)).numpy()
     loss = result.config.loss
-    return score(manual_model(points), loss).reshape(xx.shape), score(torch_out, loss).reshape(xx.shape)
+    return score(manual_out, loss).reshape(xx.shape), score(torch_out, loss).reshape(xx.shape)
 
 
 def draw_points(ax, X, y, loss, edgecolor):
@@ -104,7 +105,7 @@ def make_figure(result):
     planes = outputs_on_the_plane(result)
     what = "Output" if result.config.dataset in REGRESSION else "Decision boundary"
     for ax, side, plane in zip((ax_manual, ax_torch), SIDES, planes, strict=True):
-        image = plane_panel(ax, plane, result, f"{what}: {SIDES[side]}")
+        image = plane_panel(ax, plane, result, f"{what}: {side_names(result.config)[side]}")
         fig.colorbar(image, ax=ax, orientation="horizontal", shrink=0.8, ticks=[-1, -0.5, 0, 0.5, 1],
                      label="y_pred" if result.config.loss in ("mse", "l1") else "2 P(blue) - 1, from y_pred")
 

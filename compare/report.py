@@ -13,6 +13,12 @@ REFERENCES = {"xavier": "each side's xavier, against torch.nn.init.xavier_unifor
               "zero": "manual's zero, against Playground's initZero"}
 
 
+def side_names(config):
+    r"""Each side as the summary and the figures name it: ``SIDES``, the manual side manual/autograd.py's engine
+    under ``--manual autograd``."""
+    return {**SIDES, "manual": "manual (autograd.py)"} if config.manual == "autograd" else SIDES
+
+
 def epoch_report(result):
     r"""The last epoch: one article line per implementation and that epoch's largest gradient difference."""
     epochs = result.config.epochs
@@ -58,8 +64,7 @@ def summary(result):
     lines = [f"Summary: {describe(result)}", ""]
     if result.history["manual"]:
         lines.append(f"  {'':24}{'loss':>10}{'acc':>10}{'val_loss':>10}{'val_acc':>10}")
-        names = {**SIDES, "manual": "manual (autograd.py)"} if config.manual == "autograd" else SIDES
-        for side, name in names.items():
+        for side, name in side_names(config).items():
             last = result.history[side][-1]
             lines.append(f"  {name:24}" + "".join(f"{last[k]:10.5f}" for k in ("loss", "acc", "val_loss", "val_acc")))
         lines.append("")

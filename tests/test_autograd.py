@@ -650,7 +650,9 @@ def test_the_engine_s_losses_refuse_a_reduction_other_than_the_mean(loss):
         manual.autograd_nn.LOSSES[loss](reduction="sum")
 
 
-def test_the_summary_names_the_engine_as_the_manual_side(capsys):
-    status, out, _ = run_cli(["--epochs", "1", "--manual", "autograd"], capsys)
+def test_the_summary_and_the_figures_name_the_engine_as_the_manual_side(capsys, tmp_path):
+    status, out, _ = run_cli(["--epochs", "1", "--manual", "autograd", "--plot", str(tmp_path / "run.png"),
+                              "--animate", str(tmp_path / "run.gif")], capsys)
     rows = [line.split()[:2] for line in out.splitlines() if line.startswith("  manual (")]
     assert status == 0 and rows == [["manual", "(autograd.py)"]]
+    assert (tmp_path / "run.png").read_bytes().startswith(b"\x89PNG") and (tmp_path / "run.gif").exists()
