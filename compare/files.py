@@ -19,6 +19,7 @@ import sys
 import tempfile
 import warnings
 import zipfile
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -265,7 +266,8 @@ def check_weights(config, weights, source):
 def check_first_forward(config, weights, X, y, source):
     r"""Raise ``ValueError`` naming ``source`` if the forward pass of ``weights`` over the points ``X``, or its
     loss against the labels ``y``, overflows in ``config.dtype``: a run from them could only report the
-    overflow, on whichever side met it first."""
+    overflow, on whichever side met it first. The by-hand network computes it, also for --manual autograd."""
+    config = replace(config, manual="layers")
     model = manual_model(config)
     model.load_state_dict(weights)
     with np.errstate(over="ignore", invalid="ignore"):

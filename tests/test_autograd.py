@@ -656,3 +656,9 @@ def test_the_summary_and_the_figures_name_the_engine_as_the_manual_side(capsys, 
     rows = [line.split()[:2] for line in out.splitlines() if line.startswith("  manual (")]
     assert status == 0 and rows == [["manual", "(autograd.py)"]]
     assert (tmp_path / "run.png").read_bytes().startswith(b"\x89PNG") and (tmp_path / "run.gif").exists()
+
+
+def test_the_engine_s_run_starts_from_saved_weights(capsys, tmp_path):
+    assert run_cli(["--epochs", "1", "--quiet", "--save-weights", str(tmp_path / "w.npz")], capsys)[0] == 0
+    status, out, err = run_cli(["--epochs", "1", "--manual", "autograd", "--weights", str(tmp_path / "w.npz")], capsys)
+    assert status == 0 and "AGREE" in out and err == ""
