@@ -52,6 +52,7 @@ class Tensor:
         self.grad_fn = None           # the node that made this tensor; None for a leaf
         self.versions = [0]           # torch's _version, shared with the views of the same data (detach, t)
         self.base = None              # the tensor a view (t()) shows
+        self.viewed = False           # whether a view of this tensor was taken
         self.accumulator = None       # a leaf's AccumulateGrad node, made once
 
     @property
@@ -113,8 +114,9 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
 
-        def keep(grad):
-            self.grad = accumulated(self.grad, grad, self.dtype)
+        def keep(grad):                    # a new tensor each time, as torch keeps an intermediate's
+            grad = grad if GRAD_ENABLED[0] else grad.detach()
+            self.grad = grad + 0 if self.grad is None else self.grad + grad
         keep.retains = self                # an in-place change moves it to the new grad_fn, as torch's
         if not (self.is_leaf or any(getattr(hook, "retains", None) is self for hook in node(self).pre_hooks)):
             self.register_hook(keep)           # once: a second retain_grad() changes nothing
@@ -167,6 +169,7 @@ class Tensor:
             raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.data.ndim}D")
         view = TBackward0.apply(self)                  # a.data.T: NumPy's view of the same array
         view.versions, view.base = self.versions, self.base or self
+        view.base.viewed = True
         return view
 
     def sum(self, axis=None, keepdims=False):
@@ -219,19 +222,10 @@ class Tensor:
     def in_place(self, operation, other):
         r"""``self = operation(self, other)`` in the same array: the version goes up, so a node that saved
         this tensor refuses to use it, and, if recording, the result's node takes the place of its ``grad_fn``."""
-        if GRAD_ENABLED[0] and self.is_leaf and self.requires_grad:
-            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-        if GRAD_ENABLED[0] and self.base is not None and self.base.requires_grad:
-            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation."
-                               if self.base.is_leaf else "an in-place change of a view (t()) of a tensor that "
-                               "requires grad: this engine cannot rebase the tensor's graph (torch's CopySlices); "
-                               "change the tensor itself")
         before = Tensor(self.data.copy(), self.requires_grad)     # the value the new node differentiates at
         before.grad_fn = self.grad_fn
         result = operation(before, other)
-        if not np.can_cast(result.dtype, self.dtype, "same_kind"):
-            raise RuntimeError(f"result type {TORCH_NAMES.get(result.dtype.name, result.dtype.name)} can't be cast to "
-                               f"the desired output type {TORCH_NAMES.get(self.dtype.name, self.dtype.name)}")
+        refuse_in_place(self, result)
         self.array[...] = result.data
         self.versions[0] += 1
         if GRAD_ENABLED[0]:           # under no_grad (an optimizer's update) the tensor keeps its place in the graph
@@ -241,6 +235,23 @@ class Tensor:
                 old.pre_hooks.remove(hook)
                 self.grad_fn.pre_hooks.append(hook)
         return self
+
+
+def refuse_in_place(t, result):
+    r"""torch's refusals of changing ``t`` in place to ``result``; and the engine's own where torch would rebuild a
+    view's graph (``CopySlices``), which this engine cannot: a recorded change of a view or of a tensor that has one."""
+    root = t.base or t
+    if GRAD_ENABLED[0] and t.is_leaf and t.requires_grad:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    if GRAD_ENABLED[0] and t.base is not None and root.is_leaf and root.requires_grad:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+    if GRAD_ENABLED[0] and result.requires_grad and (t.base is not None or root.viewed):
+        raise RuntimeError("an in-place change recorded on a view (t()), or on a tensor that has one: this engine "
+                           "cannot rebuild the other's graph as torch does (CopySlices); change a copy, or take the "
+                           "view after")
+    if not np.can_cast(result.dtype, t.dtype, "same_kind"):
+        raise RuntimeError(f"result type {TORCH_NAMES.get(result.dtype.name, result.dtype.name)} can't be cast to "
+                           f"the desired output type {TORCH_NAMES.get(t.dtype.name, t.dtype.name)}")
 
 
 def holding(array):
@@ -289,6 +300,7 @@ class Node:
         self.saved = []       # (tensor, its version when saved, whether it is the result); None once freed
         self.pre_hooks = []   # the hooks of the tensor this node made
         self.next_functions = ()
+        self.dtypes = ()      # its inputs' dtypes: the gradient sent back to each is cast to it, as torch casts
 
     @classmethod
     def apply(cls, *inputs, **options):
@@ -297,6 +309,7 @@ class Node:
         result = holding(self.forward(*inputs, **options))
         if GRAD_ENABLED[0] and any(t.requires_grad for t in inputs):
             self.next_functions = tuple(edge(t) for t in inputs)
+            self.dtypes = tuple(t.dtype for t in inputs)
             result.grad_fn, result.requires_grad = self, True
             if cls.saves_result:
                 self.save(result, output=True)
@@ -372,10 +385,11 @@ def accumulated(held, grad, dtype):
     r"""A ``.grad`` after ``grad`` reaches it: the first gradient as a copy of its own in the tensor's dtype (so
     that nothing else shares it), the next ones added in place, to the very ``.grad`` you may hold, as torch adds;
     under ``create_graph``, a recorded sum."""
+    grad = cast(grad, dtype)
     if GRAD_ENABLED[0]:
         return grad + 0 if held is None else held + grad          # + 0: a recorded copy (torch's CopyBackwards)
     if held is None:
-        return Tensor(grad.data.astype(dtype))
+        return Tensor(grad.data)
     held.data[...] += grad.data
     held.versions[0] += 1                                           # a graph that saved this .grad refuses it now
     return held
@@ -433,6 +447,21 @@ class ZeroBackward0(Node):
 
     def vjp(self, grad):
         return (grad * 0,)
+
+
+def cast(t, dtype):
+    r"""``t`` in ``dtype``: ``t`` itself where it is, else ``t.to(dtype)``, recorded as torch records it."""
+    return t if t.dtype == dtype else ToCopyBackward0.apply(t, dtype=dtype)
+
+
+class ToCopyBackward0(Node):
+    r"""``a.to(dtype)``: the same numbers in another dtype; the gradient goes back in ``a``'s."""
+
+    def forward(self, a, dtype):
+        return a.data.astype(dtype)
+
+    def vjp(self, grad):
+        return (cast(grad, self.dtypes[0]),)
 
 
 class NegBackward0(Node):
@@ -705,9 +734,7 @@ def first_gradient(root, gradient):
         raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
     if gradient is None and root.data.size != 1:
         raise RuntimeError("grad can be implicitly created only for scalar outputs")
-    gradient = tensor(np.ones_like(root.data) if gradient is None else gradient)
-    if gradient.dtype != root.dtype:
-        gradient = Tensor(gradient.data.astype(root.dtype))        # torch casts it to the output's dtype
+    gradient = cast(tensor(np.ones_like(root.data) if gradient is None else gradient), root.dtype)
     if gradient.shape != root.shape:
         raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of {gradient.shape} and output[0] has a "
                            f"shape of {root.shape}.")
@@ -728,8 +755,8 @@ def run(current, grad, execute=True):
     if not execute:
         return grad, []
     sent = current.vjp(grad)
-    return grad, [g if target is not None else None for (target, _), g in zip(current.next_functions, sent,
-                                                                                strict=False)]
+    return grad, [cast(g, dtype) if target is not None else None
+                  for (target, _), g, dtype in zip(current.next_functions, sent, current.dtypes, strict=False)]
 
 
 def backward(root, gradient=None, retain_graph=None, create_graph=False, inputs=None):

@@ -593,10 +593,14 @@ def test_a_transpose_is_a_view_of_the_same_numbers(side):
     assert values(tensor([[1.0, 1.0]]).mm(wt)).tolist() == [[6.0, 14.0]]
 
 
-def test_the_engine_refuses_an_in_place_change_of_a_view_of_a_tensor_in_a_graph():
-    h = engine.Tensor([[1.0, 2.0]], requires_grad=True) * 1.0
-    with pytest.raises(RuntimeError, match="cannot rebase the tensor's graph"):
-        h.t().mul_(3)                                       # torch records CopySlices here
+def test_the_engine_refuses_a_recorded_in_place_change_of_a_view_or_of_a_tensor_that_has_one():
+    r"""torch rebuilds the other's graph there (CopySlices); the engine refuses, where it gave wrong gradients."""
+    w = engine.Tensor([[1.0, 2.0]], requires_grad=True)
+    for change in (lambda h, v: v.mul_(3), lambda h, v: h.mul_(3),
+                   lambda h, v: engine.Tensor(np.zeros((2, 1))).t().add_(w)):
+        h = w * 1.0
+        with pytest.raises(RuntimeError, match="cannot rebuild the other's graph"):
+            change(h, h.t())
 
 
 @pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")     # torch's, on the cycle it makes
@@ -662,3 +666,32 @@ def test_the_engine_s_run_starts_from_saved_weights(capsys, tmp_path):
     assert run_cli(["--epochs", "1", "--quiet", "--save-weights", str(tmp_path / "w.npz")], capsys)[0] == 0
     status, out, err = run_cli(["--epochs", "1", "--manual", "autograd", "--weights", str(tmp_path / "w.npz")], capsys)
     assert status == 0 and "AGREE" in out and err == ""
+
+
+@pytest.mark.parametrize("side", ["engine", "torch"])
+def test_an_intermediate_s_kept_gradient_is_a_new_tensor_at_each_backward(side):
+    tensor, _ = SIDES[side]
+    y = tensor([1.0, 2.0], True) * 2.0
+    y.retain_grad()
+    s = y.sum()
+    s.backward(retain_graph=True)
+    first = y.grad
+    s.backward()
+    assert first is not y.grad and values(first).tolist() == [1.0, 1.0] and values(y.grad).tolist() == [2.0, 2.0]
+
+
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
+@pytest.mark.parametrize("side", ["engine", "torch"])
+def test_gradients_come_back_in_each_tensor_s_dtype_and_a_cast_is_differentiated(side):
+    tensor, _ = SIDES[side]
+    make32 = (lambda d: tensor(d, True).detach().float().requires_grad_()) if side == "torch" else (
+        lambda d: engine.Tensor(np.array(d, np.float32), True))
+    w, seen = make32([1.0, 2.0]), []
+    y = w * 1.0
+    y.register_hook(lambda g: seen.append(np.asarray(g.detach()).dtype))
+    (y * tensor([3.0, 4.0])).sum().backward(create_graph=True)    # a float64 constant: the product is float64
+    assert seen == [np.float32] and np.asarray(w.grad.detach()).dtype == np.float32
+    x, v = tensor([1.0, 2.0], True), make32([1.0, 1.0])
+    g, = grad_function(side)(x * x, x, v, create_graph=True)        # grad_outputs in float32, cast to float64
+    g.sum().backward()
+    assert values(v.grad).tolist() == [2.0, 4.0]
