@@ -55,7 +55,7 @@ class Optimizer:
         The penalty ``lambda/2 * theta**2`` enters through the gradient, so with Adam it is also
         averaged into the moments and divided by ``sqrt(v)``. ``AdamW`` overrides this.
         """
-        grad = np.asarray(p.grad)                           # an array (from autograd.py's Tensor, its data)
+        grad = array_of(p.grad)
         if self.weight_decay != 0:
             return grad + self.weight_decay * p.data        # g_t = g_t + lambda theta_{t-1}
         return grad
@@ -184,4 +184,10 @@ class AdamW(Adam):
         r"""Decoupled weight decay: shrink theta in place; return the gradient unchanged."""
         if self.weight_decay != 0:
             p.data -= self.lr * self.weight_decay * p.data      # theta_t = theta_{t-1} - gamma lambda theta_{t-1}
-        return np.asarray(p.grad)                               # g_t = dL/dtheta: no lambda in m_t, v_t
+        return array_of(p.grad)                                 # g_t = dL/dtheta: no lambda in m_t, v_t
+
+
+def array_of(grad):
+    r"""A gradient as an array: manual's is one; autograd.py's ``Tensor`` is read without its graph (it has one after
+    ``backward(create_graph=True)``), as torch's optimizers read ``p.grad`` under no_grad."""
+    return np.asarray(grad.detach() if hasattr(grad, "detach") else grad)

@@ -695,3 +695,16 @@ def test_gradients_come_back_in_each_tensor_s_dtype_and_a_cast_is_differentiated
     g, = grad_function(side)(x * x, x, v, create_graph=True)        # grad_outputs in float32, cast to float64
     g.sum().backward()
     assert values(v.grad).tolist() == [2.0, 4.0]
+
+
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
+def test_manual_s_optimizers_step_after_a_backward_that_kept_its_graph():
+    config = Config(dtype="float64", manual="autograd", optimizer="adam")
+    pair = Pair(config, Source(config).weights)
+    X, y = Source(config).data[:2]
+    for model, optimizer, criterion, make in zip(pair.models, pair.optimizers, pair.criteria,
+                                                 (engine.Tensor, torch.tensor), strict=True):
+        criterion(model(make(X[:15])), make(y[:15])).backward(create_graph=True)
+        optimizer.step()
+    manual_weights, torch_weights = pair.weights()
+    np.testing.assert_allclose(manual_weights, torch_weights, rtol=0, atol=1e-12)
