@@ -293,3 +293,25 @@ def test_the_study_guide_shows_both_files_as_they_are_with_the_lines_that_differ
         assert manual == torch_impl, name
         assert len(manual) == common_length(*([text for text, _ in shown[package, name]]
                                               for package in ["manual", "torch_impl"])), name
+
+
+def test_the_study_guide_tabs_stay_under_the_header_in_the_middle_of_a_file_on_a_phone(browser):
+    r"""Scrolled to the middle of ``nn.py`` on a phone, the reader sees its tab bar just below the header, on top of
+    the code, and switches to ``torch_impl/nn.py`` by tapping it there, without leaving that place in the file."""
+    page, problems = read(browser, "article/", PHONE)
+    assert problems == []
+    tabs = page.locator("article .tabbed-set").first
+    box = tabs.bounding_box()
+    page.evaluate(f"window.scrollTo(0, window.scrollY + {box['y'] + box['height'] / 2})")
+    header = page.locator(".md-header").bounding_box()
+    labels = tabs.locator(".tabbed-labels")
+    below_header = header["y"] + header["height"]
+    assert abs(labels.bounding_box()["y"] - below_header) <= 1, (header, labels.bounding_box())
+    label = labels.locator("label").nth(1).bounding_box()
+    x, y = label["x"] + label["width"] / 2, label["y"] + label["height"] / 2
+    assert page.evaluate(f"document.elementFromPoint({x}, {y}).textContent") == "torch_impl/ (PyTorch)"
+    page.mouse.click(x, y)                           # where the reader taps: no scrolling the label into view first
+    shown = tabs.locator(".tabbed-block").nth(1)
+    assert shown.is_visible() and shown.locator(".filename").inner_text() == "torch_impl/nn.py"
+    assert abs(labels.bounding_box()["y"] - below_header) <= 1       # still in the middle of the file
+    page.close()
