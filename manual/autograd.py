@@ -118,7 +118,7 @@ class Tensor:
             grad = grad if GRAD_ENABLED[0] else grad.detach()
             self.grad = grad + 0 if self.grad is None else self.grad + grad
         keep.retains = self                # an in-place change moves it to the new grad_fn, as torch's
-        if not (self.is_leaf or any(getattr(hook, "retains", None) is self for hook in node(self).pre_hooks)):
+        if not (self.is_leaf or any(getattr(hook, "retains", None) is self for hook in node(self).pre_hooks.values())):
             self.register_hook(keep)           # once: a second retain_grad() changes nothing
 
     def register_hook(self, hook):
@@ -127,8 +127,9 @@ class Tensor:
         (or the leaf's ``AccumulateGrad``), as torch's does."""
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-        node(self).pre_hooks.append(hook)
-        return Handle(node(self).pre_hooks, hook)
+        handle = Handle(node(self).pre_hooks)
+        node(self).pre_hooks[handle] = hook
+        return handle
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False):
         backward(self, gradient, retain_graph, create_graph)
@@ -230,10 +231,10 @@ class Tensor:
         self.versions[0] += 1
         if GRAD_ENABLED[0]:           # under no_grad (an optimizer's update) the tensor keeps its place in the graph
             old, self.grad_fn, self.requires_grad = self.grad_fn, result.grad_fn, result.requires_grad
-            kept = [hook for hook in getattr(old, "pre_hooks", ()) if getattr(hook, "retains", None) is self]
-            for hook in kept:         # retain_grad keeps the tensor's gradient as it is now; other hooks stay
-                old.pre_hooks.remove(hook)
-                self.grad_fn.pre_hooks.append(hook)
+            kept = [handle for handle, hook in getattr(old, "pre_hooks", {}).items()
+                    if getattr(hook, "retains", None) is self]
+            for handle in kept:       # retain_grad keeps the tensor's gradient as it is now; other hooks stay
+                self.grad_fn.pre_hooks[handle] = old.pre_hooks.pop(handle)
         return self
 
 
@@ -298,7 +299,7 @@ class Node:
     def __init__(self, **options):
         self.options = options
         self.saved = []       # (tensor, its version when saved, whether it is the result); None once freed
-        self.pre_hooks = []   # the hooks of the tensor this node made
+        self.pre_hooks = {}   # the hooks of the tensor this node made, by their handles, in the order registered
         self.next_functions = ()
         self.dtypes = ()      # its inputs' dtypes: the gradient sent back to each is cast to it, as torch casts
 
@@ -396,14 +397,13 @@ def accumulated(held, grad, dtype):
 
 
 class Handle:
-    r"""What ``register_hook`` returns: ``handle.remove()`` takes the hook off again."""
+    r"""What ``register_hook`` returns: ``handle.remove()`` takes off the hook it registered, and only that one."""
 
-    def __init__(self, hooks, hook):
-        self.hooks, self.hook = hooks, hook
+    def __init__(self, hooks):
+        self.hooks = hooks
 
     def remove(self):
-        if self.hook in self.hooks:
-            self.hooks.remove(self.hook)
+        self.hooks.pop(self, None)
 
 
 class AddBackward0(Node):
@@ -745,7 +745,7 @@ def run(current, grad, execute=True):
     r"""One node's turn: its hooks see (and may replace) the gradient of its output, ``retain_grad``'s last, then
     its VJP gives one gradient per edge; an input that needs no gradient gets None, as torch computes none for it.
     Without ``execute`` (a node of ``grad()``'s inputs, past which no other input lies) no VJP runs."""
-    for hook in sorted(current.pre_hooks, key=lambda hook: hasattr(hook, "retains")):
+    for hook in sorted(current.pre_hooks.values(), key=lambda hook: hasattr(hook, "retains")):
         replaced = hook(grad)
         if replaced is not None and not isinstance(replaced, Tensor):
             raise TypeError(f"expected Tensor, but hook returned '{type(replaced).__name__}'")

@@ -183,7 +183,7 @@ class AdamW(Adam):
     def apply_weight_decay(self, p):
         r"""Decoupled weight decay: shrink theta in place; return the gradient unchanged."""
         if self.weight_decay != 0:
-            p.data -= self.lr * self.weight_decay * p.data      # theta_t = theta_{t-1} - gamma lambda theta_{t-1}
+            p.data *= 1 - self.lr * self.weight_decay           # theta_t = theta_{t-1} (1 - gamma lambda), as torch
         return array_of(p.grad)                                 # g_t = dL/dtheta: no lambda in m_t, v_t
 
 

@@ -708,3 +708,17 @@ def test_manual_s_optimizers_step_after_a_backward_that_kept_its_graph():
         optimizer.step()
     manual_weights, torch_weights = pair.weights()
     np.testing.assert_allclose(manual_weights, torch_weights, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("side", ["engine", "torch"])
+def test_a_handle_removes_its_own_registration_of_a_hook(side):
+    tensor, _ = SIDES[side]
+    x = tensor([1.0, 1.0], True)
+
+    def double(g):
+        return g * 2
+    x.register_hook(double)
+    x.register_hook(lambda g: g + 1)
+    x.register_hook(double).remove()                        # the third registration, not the first
+    (x * 1).sum().backward()
+    assert values(x.grad).tolist() == [3.0, 3.0]

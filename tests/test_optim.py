@@ -161,3 +161,16 @@ def test_refuses_an_empty_parameter_list_like_torch(name):
         torch_class([], lr=0.1)
     with pytest.raises(ValueError, match="empty parameter list"):
         manual_class([], lr=0.1)
+
+
+def test_adamw_s_decay_rounds_as_torch_s_in_float32():
+    r"""With zero gradients only the decay moves the weights: 100 steps of it, bit for bit torch's
+    (``p *= 1 - lr wd``; ``p -= lr wd p`` drifts about an ulp a step)."""
+    start = np.random.default_rng(0).standard_normal(50).astype(np.float32)
+    p, q = manual.module.Parameter(start.copy()), torch.tensor(start, requires_grad=True)
+    optimizers = manual.AdamW([p], lr=1e-3, weight_decay=1e-2), torch.optim.AdamW([q], lr=1e-3, weight_decay=1e-2)
+    for _ in range(100):
+        p.grad, q.grad = np.zeros_like(start), torch.zeros_like(q)
+        for optimizer in optimizers:
+            optimizer.step()
+    assert np.array_equal(p.data, q.detach().numpy())
