@@ -162,6 +162,9 @@ class Tensor:
     def mm(self, other):
         if self.data.ndim != 2 or other.data.ndim != 2:
             raise RuntimeError(f"{'self' if self.data.ndim != 2 else 'mat2'} must be a matrix")
+        if self.dtype != other.dtype:                   # float64 data into float32 weights: refused, not promoted
+            raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {torch_name(self).lower()} != "
+                               f"{torch_name(other).lower()}")
         return MmBackward0.apply(self, other)
 
     def t(self):
@@ -251,8 +254,7 @@ def refuse_in_place(t, result):
                            "cannot rebuild the other's graph as torch does (CopySlices); change a copy, or take the "
                            "view after")
     if not np.can_cast(result.dtype, t.dtype, "same_kind"):
-        raise RuntimeError(f"result type {TORCH_NAMES.get(result.dtype.name, result.dtype.name)} can't be cast to "
-                           f"the desired output type {TORCH_NAMES.get(t.dtype.name, t.dtype.name)}")
+        raise RuntimeError(f"result type {torch_name(result)} can't be cast to the desired output type {torch_name(t)}")
 
 
 def holding(array):
@@ -272,7 +274,12 @@ def tensor(value, dtype=None):
 
 
 def addmm(bias, mat1, mat2):
-    r"""``bias + mat1 @ mat2``: what ``nn.Linear`` computes, ``addmm(b, x, W.t())``."""
+    r"""``bias + mat1 @ mat2``: what ``nn.Linear`` computes, ``addmm(b, x, W.t())``; all three of one dtype, as torch
+    requires (float64 data into a float32 layer is refused, not computed in float64)."""
+    for name, t in (("self", bias), ("mat1", mat1)):
+        if t.dtype != mat2.dtype:
+            raise RuntimeError(f"{name} and mat2 must have the same dtype, but got {torch_name(t)} and "
+                               f"{torch_name(mat2)}")
     return AddmmBackward0.apply(bias, mat1, mat2)
 
 
@@ -349,6 +356,11 @@ class Node:
 
 TORCH_TYPES = {"float32": "torch.FloatTensor", "float64": "torch.DoubleTensor"}
 TORCH_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int", "bool": "Bool"}
+
+
+def torch_name(t):
+    r"""The name torch's messages give ``t``'s dtype: ``Float``, ``Double``, ``Long``, ..."""
+    return TORCH_NAMES.get(t.dtype.name, t.dtype.name)
 
 
 def modified(t, version, made_by):

@@ -412,11 +412,12 @@ def refusals(side):
     requires grad (the graph would be cut), an intermediate told to stop requiring grad, a leaf zeroed in place,
     a view of a leaf changed in place, batched matrix products, a gradient asked of a tensor that does not require
     grad, and its gradient kept, a number of 8 elements, a second backward through a division, a view of a view of
-    a leaf changed in place."""
-    tensor, _ = SIDES[side]
+    a leaf changed in place, float64 and float32 matrices multiplied."""
+    tensor, addmm = SIDES[side]
     grad = engine.grad if side == "engine" else torch.autograd.grad
     x, unused, cube = tensor([1.0, 2.0], True), tensor([3.0], True), tensor(np.ones((2, 2, 2)))
     square = tensor([[1.0, 2.0], [3.0, 4.0]], True)
+    single = tensor(np.ones((2, 2))).float() if side == "torch" else engine.Tensor(np.ones((2, 2), np.float32))
 
     def divided_twice():
         s = (x / 2).sum()
@@ -432,7 +433,8 @@ def refusals(side):
                    lambda: grad((x * 2).sum(), [unused]), x.numpy, lambda: np.tanh(x),
                    lambda: (x * 2).requires_grad_(False), lambda: x.zero_(), lambda: x.t().mul_(2),
                    lambda: cube.mm(cube), cube.t, lambda: grad((x * 2).sum(), [tensor([1.0])]),
-                   tensor([1.0]).retain_grad, cube.item, divided_twice, lambda: square.t().t().add_(1)):
+                   tensor([1.0]).retain_grad, cube.item, divided_twice, lambda: square.t().t().add_(1),
+                   lambda: square.mm(single), lambda: addmm(tensor([0.0, 0.0]), square, single)):
         with pytest.raises(RuntimeError) as raised:
             misuse()
         said.append(str(raised.value).replace("torch.Size([", "(").replace("])", ",)"))
