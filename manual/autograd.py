@@ -88,8 +88,10 @@ class Tensor:
         return data if dtype is None else data.astype(dtype)
 
     def __repr__(self):
+        r"""As torch prints a tensor: ``tensor([4., 8.], grad_fn=<MulBackward0>)``, rows under rows."""
+        data = np.array2string(self.data, separator=", ", prefix="tensor(")
         grad_fn = f", grad_fn=<{type(self.grad_fn).__name__}>" if self.grad_fn else ""
-        return f"tensor({self.data}{grad_fn}{', requires_grad=True' if self.is_leaf and self.requires_grad else ''})"
+        return f"tensor({data}{grad_fn}{', requires_grad=True' if self.is_leaf and self.requires_grad else ''})"
 
     def numpy(self):
         r"""The data as an array; refused, as torch refuses it, where a gradient would be lost through it."""

@@ -724,3 +724,11 @@ def test_a_handle_removes_its_own_registration_of_a_hook(side):
     x.register_hook(double).remove()                        # the third registration, not the first
     (x * 1).sum().backward()
     assert values(x.grad).tolist() == [3.0, 3.0]
+
+
+def test_a_tensor_prints_as_torch_s_does():
+    for make in (engine.Tensor, lambda data, requires_grad=False: torch.tensor(data, requires_grad=requires_grad)):
+        assert repr(make([4.0, 8.0])) == "tensor([4., 8.])"
+        assert repr(make([[1.0, 1.0], [1.0, 1.0]], requires_grad=True)) == (
+            "tensor([[1., 1.],\n        [1., 1.]], requires_grad=True)")
+        assert repr(make([1.0, 2.0], requires_grad=True) * 2.0) == "tensor([2., 4.], grad_fn=<MulBackward0>)"

@@ -153,7 +153,7 @@ def test_the_engine_notebook_walks_the_graph_and_draws_it(engine_executed):
     assert sum("fills" in line for line in walked) == 6
     assert any("image/png" in output.get("data", {}) for output in cell(nb, "drawing").outputs)
     assert "(16 nodes in all" in printed(nb, "drawing") and "DIFFERENT" not in printed(nb, "drawing")
-    assert "a.grad: tensor([4. 8.])" in printed(nb, "saved")
+    assert "a.grad: tensor([4., 8.])" in printed(nb, "saved")
 
 
 @pytest.mark.notebook
