@@ -19,12 +19,11 @@ import sys
 import tempfile
 import warnings
 import zipfile
-from dataclasses import replace
 
 import numpy as np
 import torch
 
-from .core.pair import DTYPES, criteria, layer_pairs, manual_model
+from .core.pair import DTYPES, by_hand, criteria, layer_pairs, manual_model
 
 MAX_WEIGHTS_BYTES = 100 * 10**6      # 10 million float64 parameters, the largest network trained, take 80 MB
 FLOAT_DTYPES = ("float16", "float32", "float64")
@@ -267,7 +266,7 @@ def check_first_forward(config, weights, X, y, source):
     r"""Raise ``ValueError`` naming ``source`` if the forward pass of ``weights`` over the points ``X``, or its
     loss against the labels ``y``, overflows in ``config.dtype``: a run from them could only report the
     overflow, on whichever side met it first. The by-hand network computes it, also for --manual autograd."""
-    config = replace(config, manual="layers")
+    config = by_hand(config)
     model = manual_model(config)
     model.load_state_dict(weights)
     with np.errstate(over="ignore", invalid="ignore"):

@@ -20,7 +20,6 @@ gradient is torch's clamped formula): those elements are counted and left out of
 with finite differences, and nothing else is.
 """
 import math
-from dataclasses import replace
 
 import numpy as np
 import torch
@@ -30,7 +29,7 @@ from manual.loss import EPSILON
 
 from . import cli
 from .core.config import SETTINGS
-from .core.pair import TOLERANCES, Pair, read_only, sizes, tolerance_ratio
+from .core.pair import TOLERANCES, Pair, by_hand, read_only, sizes, tolerance_ratio
 from .files import figure_writer, json_writer, save_outputs
 
 EPS = 1e-5                                     # step of the finite differences: see --eps-sweep
@@ -100,7 +99,7 @@ class Problem:
         self.gradients = {side: {name: np.array(p.grad) if side == "manual" else p.grad.numpy()
                                  for name, p in zip(stepped.names, params, strict=True)}
                           for side, params in zip(("manual", "autograd"), stepped.params, strict=True)}
-        pair = Pair(replace(config, manual="layers"), weights)     # the network by hand, also for --manual autograd
+        pair = Pair(by_hand(config), weights)                     # the network by hand, also for --manual autograd
         self.manual_model, self.criterion = pair.models[0], pair.criteria[0]
         self.names = pair.names
 

@@ -4,15 +4,14 @@ Drawn on a bare ``matplotlib.figure.Figure`` (Agg canvas): no display is needed 
 """
 import numpy as np
 import plygdata as pg
-import torch
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
-import manual.autograd
 from manual.train import score
 
 from .core.data import REGRESSION
+from .core.pair import outputs
 from .report import SIDES, describe, side_names
 
 GRID = np.linspace(-6, 6, 121)          # the plane the Playground draws, 0.1 apart
@@ -24,9 +23,7 @@ def outputs_on_the_plane(result):
     arrays of shape (len(GRID), len(GRID)), row 0 at the top (y = 6) as an image is drawn."""
     xx, yy = np.meshgrid(GRID, GRID[::-1])
     points = np.column_stack([xx.ravel(), yy.ravel()]).astype(result.data[0].dtype)
-    manual_model, torch_model = result.models
-    with torch.no_grad(), manual.autograd.no_grad():          # the latter for --manual autograd's model
-        manual_out, torch_out = np.asarray(manual_model(points)), torch_model(torch.from_numpy(points)).numpy()
+    manual_out, torch_out = outputs(result.models, points)
     loss = result.config.loss
     return score(manual_out, loss).reshape(xx.shape), score(torch_out, loss).reshape(xx.shape)
 

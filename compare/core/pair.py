@@ -5,7 +5,7 @@ A ``Pair`` holds a manual and a torch model with identical weights, each side's 
 compared. ``pair.trace(X, y)`` takes one step layer by layer on both sides and returns every
 intermediate quantity of both, in computation order: what every tool prints and checks.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -56,6 +56,19 @@ def flat(arrays):
 def sizes(config):
     r"""Units per layer, the inputs first: ``(2, 3, 3, 1)`` for the article's network."""
     return (len(config.features), *config.hidden, manual.train.LOSSES[config.loss][2])
+
+
+def by_hand(config):
+    r"""``config`` with manual/nn.py's network as the manual side: the same weights, forward pass and loss as the
+    engine's under ``--manual autograd``, computed on arrays (initial weights, finite differences, overflow checks)."""
+    return replace(config, manual="layers")
+
+
+def outputs(models, X):
+    r"""Both models' outputs on the points ``X``, ``(manual, torch)`` as arrays, each side on its own copy, recorded
+    by neither autograd (torch's, nor manual/autograd.py's for ``--manual autograd``)."""
+    with torch.no_grad(), manual.autograd.no_grad():
+        return np.asarray(models[0](read_only(X))), models[1](torch.tensor(X)).numpy()
 
 
 def manual_model(config, rng=None):
@@ -164,9 +177,8 @@ class Pair:
         return torch_impl.valid_step(self.models[1], self.criteria[1], X, y)
 
     def outputs(self, X):
-        r"""Both models' outputs on the points ``X``, each side on its own copy, recorded by neither autograd."""
-        with torch.no_grad(), manual.autograd.no_grad():
-            return np.asarray(self.models[0](read_only(X))), self.models[1](torch.tensor(X)).numpy()
+        r"""Both models' outputs on the points ``X`` (``outputs``)."""
+        return outputs(self.models, X)
 
     def manual_state(self):
         r"""A copy of manual's optimizer state, per parameter: what ``Pair(config, weights, state)`` starts from."""

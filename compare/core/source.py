@@ -8,7 +8,6 @@ last one smaller). Playground's exact run is another ``Source``
 """
 import copy
 import itertools
-from dataclasses import replace
 
 import numpy as np
 
@@ -17,14 +16,14 @@ import manual.playground
 from manual.train import labels
 
 from .data import expand, load_data
-from .pair import DTYPES, Pair, manual_model, read_only
+from .pair import DTYPES, Pair, by_hand, manual_model, read_only
 
 
 def initial_weights(config, rng):
     r"""A state dict drawn from ``rng`` by manual's initialiser ``config.init``: the article's xavier,
     ``nn.Linear``'s default (``"torch-default"``), Playground's or its ``initZero``. Drawn on the by-hand
     network whichever manual side runs, so that ``--manual autograd`` runs from the same weights."""
-    return initialise(manual_model(replace(config, manual="layers"), rng), config.init, rng).state_dict()
+    return initialise(manual_model(by_hand(config), rng), config.init, rng).state_dict()
 
 
 def initialise(model, init, rng):
