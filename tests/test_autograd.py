@@ -146,6 +146,28 @@ SIDES = {"engine": (lambda data, requires_grad=False: engine.Tensor(np.array(dat
                                                                   requires_grad=requires_grad), torch.addmm)}
 
 
+def values(t):
+    return np.asarray(t.detach())
+
+
+def grad_function(side):
+    return engine.grad if side == "engine" else torch.autograd.grad
+
+
+def no_grad_of(side):
+    return engine.no_grad() if side == "engine" else torch.no_grad()
+
+
+def article_steps(config):
+    r"""``config``'s Pair from the run's weights, and per side ``(model, optimizer, criterion, X, y)`` with the
+    run's first 15 points as that side's tensors."""
+    source = Source(config)
+    pair = Pair(config, source.weights)
+    X, y = source.data[0][:15], source.data[1][:15]
+    return pair, [(model, optimizer, criterion, make(X), make(y)) for model, optimizer, criterion, make
+                  in zip(pair.models, pair.optimizers, pair.criteria, (engine.Tensor, torch.tensor), strict=True)]
+
+
 def square_then_twice(tensor, addmm):
     a = tensor([1., 2.], True)
     b = a * a                   # saves a (twice): each factor's gradient needs the other
@@ -455,7 +477,7 @@ def test_retain_grad_follows_an_in_place_change_as_torch_s(side):
     h.retain_grad()
     h.mul_(3)
     (h * h).sum().backward()
-    assert np.array_equal(np.asarray(h.grad.detach() if side == "torch" else h.grad.data), [6.0, 12.0])
+    assert np.array_equal(values(h.grad), [6.0, 12.0])
 
 
 @pytest.mark.parametrize("side", ["engine", "torch"])
@@ -466,14 +488,6 @@ def test_a_hand_written_loop_s_requires_grad_and_zero_work_as_torch_s(side):
     w.grad.zero_()                        # else the next gradient adds to this one
     (w * 3).sum().backward()
     assert w.is_leaf and w.requires_grad and np.array_equal(np.asarray(w.grad), [3.0, 3.0])
-
-
-def values(t):
-    return np.asarray(t.detach())
-
-
-def grad_function(side):
-    return engine.grad if side == "engine" else torch.autograd.grad
 
 
 @pytest.mark.parametrize("side", ["engine", "torch"])
@@ -529,7 +543,7 @@ def transposed_weight_changed(side):
     tensor, _ = SIDES[side]
     W = tensor([[1.0, 2.0], [3.0, 4.0]], True)
     y = tensor([[1.0, -1.0]], True).mm(W.t())
-    with engine.no_grad() if side == "engine" else torch.no_grad():
+    with no_grad_of(side):
         W.mul_(5)
     with pytest.raises(RuntimeError) as raised:
         y.sum().backward()
@@ -543,13 +557,9 @@ def test_a_view_shares_the_version_counter_of_what_it_shows():
 
 
 def test_a_step_taken_before_backward_is_refused_as_torch_refuses_it():
-    config = Config(dtype="float64", manual="autograd")
-    pair = Pair(config, Source(config).weights)
-    X, y = Source(config).data[:2]
     raised = []
-    for model, optimizer, criterion, make in zip(pair.models, pair.optimizers, pair.criteria,
-                                                 (engine.Tensor, torch.tensor), strict=True):
-        loss = criterion(model(make(X[:15])), make(y[:15]))
+    for model, optimizer, criterion, X, y in article_steps(Config(dtype="float64", manual="autograd"))[1]:
+        loss = criterion(model(X), y)
         loss.backward(retain_graph=True)
         optimizer.step()                                    # changes the weights loss's graph saved
         with pytest.raises(RuntimeError) as error:
@@ -560,13 +570,13 @@ def test_a_step_taken_before_backward_is_refused_as_torch_refuses_it():
 
 def test_integers_with_python_floats_promote_as_torch_s_and_a_tensor_holds_its_own_copy():
     data = np.array([1, 2, 3])
-    for make in (engine.Tensor, torch.tensor):
+    for side, make in (("engine", engine.Tensor), ("torch", torch.tensor)):
         i = make(data)
         for result, expected in ((i * 0.5, [0.5, 1.0, 1.5]), (i + 0.5, [1.5, 2.5, 3.5]), (1.5 - i, [0.5, -0.5, -1.5])):
             assert np.asarray(result).tolist() == expected
         assert np.asarray(i * 2).dtype.kind == "i"
         t = make(data.astype(float), requires_grad=True)
-        with engine.no_grad() if make is engine.Tensor else torch.no_grad():
+        with no_grad_of(side):
             t -= 1
         assert data.tolist() == [1, 2, 3]
 
@@ -578,10 +588,6 @@ def test_a_float32_leaf_s_gradient_stays_float32_beside_float64_constants():
         (x * 2.0).sum().backward(make(np.array(1.0)))                # a float64 gradient for a float32 output
         assert np.asarray(x.grad).dtype == np.float32 and np.asarray(x.grad).tolist() == [5.0, 6.0]
         assert np.asarray((x * np.float64(2)).detach()).dtype == np.float32         # a NumPy scalar is a number
-
-
-def no_grad_of(side):
-    return engine.no_grad() if side == "engine" else torch.no_grad()
 
 
 @pytest.mark.parametrize("side", ["engine", "torch"])
@@ -701,12 +707,9 @@ def test_gradients_come_back_in_each_tensor_s_dtype_and_a_cast_is_differentiated
 
 @pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
 def test_manual_s_optimizers_step_after_a_backward_that_kept_its_graph():
-    config = Config(dtype="float64", manual="autograd", optimizer="adam")
-    pair = Pair(config, Source(config).weights)
-    X, y = Source(config).data[:2]
-    for model, optimizer, criterion, make in zip(pair.models, pair.optimizers, pair.criteria,
-                                                 (engine.Tensor, torch.tensor), strict=True):
-        criterion(model(make(X[:15])), make(y[:15])).backward(create_graph=True)
+    pair, steps = article_steps(Config(dtype="float64", manual="autograd", optimizer="adam"))
+    for model, optimizer, criterion, X, y in steps:
+        criterion(model(X), y).backward(create_graph=True)
         optimizer.step()
     manual_weights, torch_weights = pair.weights()
     np.testing.assert_allclose(manual_weights, torch_weights, rtol=0, atol=1e-12)
