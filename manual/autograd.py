@@ -392,15 +392,14 @@ class AccumulateGrad(Node):
         self.variable = leaf          # torch's name for the leaf
 
     def vjp(self, grad):
-        self.variable.grad = accumulated(self.variable.grad, grad, self.variable.dtype)
+        self.variable.grad = accumulated(self.variable.grad, grad)
         return ()
 
 
-def accumulated(held, grad, dtype):
-    r"""A ``.grad`` after ``grad`` reaches it: the first gradient as a copy of its own in the tensor's dtype (so
-    that nothing else shares it), the next ones added in place, to the very ``.grad`` you may hold, as torch adds;
-    under ``create_graph``, a recorded sum."""
-    grad = cast(grad, dtype)
+def accumulated(held, grad):
+    r"""A ``.grad`` after ``grad`` (in the leaf's dtype: ``run`` casts what each node sends) reaches it: the first
+    gradient as a copy of its own (so that nothing else shares it), the next ones added in place, to the very
+    ``.grad`` you may hold, as torch adds; under ``create_graph``, a recorded sum."""
     if GRAD_ENABLED[0]:
         return grad + 0 if held is None else held + grad          # + 0: a recorded copy (torch's CopyBackwards)
     if held is None:
@@ -760,17 +759,29 @@ def run(current, grad, execute=True):
     its VJP gives one gradient per edge; an input that needs no gradient gets None, as torch computes none for it.
     Without ``execute`` (a node of ``grad()``'s inputs, past which no other input lies) no VJP runs."""
     for hook in sorted(current.pre_hooks.values(), key=lambda hook: hasattr(hook, "retains")):
-        replaced = hook(grad)
-        if replaced is not None and not isinstance(replaced, Tensor):
-            raise TypeError(f"expected Tensor, but hook returned '{type(replaced).__name__}'")
-        if replaced is not None and replaced.shape != grad.shape:
-            raise RuntimeError(f"hook '{getattr(hook, '__name__', hook)}' has changed the size of value")
-        grad = grad if replaced is None else replaced
+        grad = hooked(hook, grad)
     if not execute:
         return grad, []
     sent = current.vjp(grad)
     return grad, [cast(g, dtype) if target is not None else None
                   for (target, _), g, dtype in zip(current.next_functions, sent, current.dtypes, strict=False)]
+
+
+def hooked(hook, grad):
+    r"""The gradient ``hook(grad)`` passes on: its own, or ``grad`` where it returns None; refused, as torch refuses
+    it, where it is no Tensor, or of another size or dtype than ``grad``."""
+    replaced = hook(grad)
+    if replaced is None:
+        return grad
+    if not isinstance(replaced, Tensor):
+        raise TypeError(f"expected Tensor, but hook returned '{type(replaced).__name__}'")
+    name = getattr(hook, "__name__", hook)
+    if replaced.shape != grad.shape:
+        raise RuntimeError(f"hook '{name}' has changed the size of value")
+    if replaced.dtype != grad.dtype:
+        raise RuntimeError(f"hook '{name}' has changed the type of value (was {TORCH_TYPES[grad.dtype.name]} got "
+                           f"{TORCH_TYPES[replaced.dtype.name]})")
+    return replaced
 
 
 def backward(root, gradient=None, retain_graph=None, create_graph=False, inputs=None):

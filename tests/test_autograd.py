@@ -434,7 +434,7 @@ def refusals(side):
     requires grad (the graph would be cut), an intermediate told to stop requiring grad, a leaf zeroed in place,
     a view of a leaf changed in place, batched matrix products, a gradient asked of a tensor that does not require
     grad, and its gradient kept, a number of 8 elements, a second backward through a division, a view of a view of
-    a leaf changed in place, float64 and float32 matrices multiplied."""
+    a leaf changed in place, float64 and float32 matrices multiplied, a hook that changes the gradient's dtype."""
     tensor, addmm = SIDES[side]
     grad = engine.grad if side == "engine" else torch.autograd.grad
     x, unused, cube = tensor([1.0, 2.0], True), tensor([3.0], True), tensor(np.ones((2, 2, 2)))
@@ -446,6 +446,11 @@ def refusals(side):
         s.backward()
         s.backward()
 
+    def retyped_by_a_hook():
+        h = x * 1
+        h.register_hook(lambda g: engine.Tensor(np.zeros(2, np.float32)) if side == "engine" else torch.zeros(2))
+        h.sum().backward()
+
     def resized_by_a_hook():
         h = x * 1
         h.register_hook(lambda g: tensor([0.0, 0.0, 0.0]))
@@ -456,7 +461,7 @@ def refusals(side):
                    lambda: (x * 2).requires_grad_(False), lambda: x.zero_(), lambda: x.t().mul_(2),
                    lambda: cube.mm(cube), cube.t, lambda: grad((x * 2).sum(), [tensor([1.0])]),
                    tensor([1.0]).retain_grad, cube.item, divided_twice, lambda: square.t().t().add_(1),
-                   lambda: square.mm(single), lambda: addmm(tensor([0.0, 0.0]), square, single)):
+                   lambda: square.mm(single), lambda: addmm(tensor([0.0, 0.0]), square, single), retyped_by_a_hook):
         with pytest.raises(RuntimeError) as raised:
             misuse()
         said.append(str(raised.value).replace("torch.Size([", "(").replace("])", ",)"))
