@@ -3,6 +3,7 @@ r"""``python -m compare``: train both implementations in lockstep and report whe
 Exit status: 0 when they agree, 1 when they do not (DISAGREE) or training diverged (DIVERGED),
 2 for bad input.
 """
+import contextlib
 from dataclasses import replace
 
 from . import cli
@@ -73,27 +74,27 @@ def main(argv=None):
         return export(parser, args, config, out)
     if args.seeds is not None:
         return sweep(parser, args, config, source, out)
-    recorder = animation(parser, args, config)
+    with animation(parser, args, config) as recorder:
+        def on_epoch(result):
+            if recorder is not None:
+                recorder(result)
+            if not args.quiet:
+                print(epoch_report(result), file=out, flush=True)
 
-    def on_epoch(result):
-        if recorder is not None:
-            recorder(result)
-        if not args.quiet:
-            print(epoch_report(result), file=out, flush=True)
-
-    result = run(config, source, on_epoch)
-    print(("" if args.quiet else "\n") + summary(result), file=out)
-    save_outputs(parser, outputs(args, result, recorder))
+        result = run(config, source, on_epoch)
+        print(("" if args.quiet else "\n") + summary(result), file=out)
+        save_outputs(parser, outputs(args, result, recorder))
     return 0 if result.agree else 1
 
 
 def animation(parser, args, config):
-    r"""The ``on_epoch`` recorder of ``--animate`` (None without it); a figure needs the plane's features."""
+    r"""The ``on_epoch`` recorder of ``--animate``, to use in a ``with`` (giving None without it); a figure needs the
+    plane's features."""
     for name in ("plot", "animate"):
         if getattr(args, name) and config.features != ("x", "y"):
             parser.error(f"--{name} draws the model over the (x, y) plane and needs --features x,y")
     if not args.animate:
-        return None
+        return contextlib.nullcontext()
     from .animate import Recorder  # matplotlib and Pillow: imported only when asked for
     return Recorder()
 

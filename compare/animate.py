@@ -22,10 +22,16 @@ FRAME_MS = 100              # 10 frames a second: 100 epochs in 10 s
 
 class Recorder:
     r"""``on_epoch`` for ``lockstep.run``: both models' planes after every epoch, written to a temporary
-    file; ``recorder[i]`` reads epoch ``i + 1``'s pair back."""
+    file; ``recorder[i]`` reads epoch ``i + 1``'s pair back. ``with Recorder() as recorder:`` closes the file."""
 
     def __init__(self):
         self.file, self.count = tempfile.TemporaryFile(), 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.file.close()
 
     def __call__(self, result):
         planes = np.stack(outputs_on_the_plane(result))

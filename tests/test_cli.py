@@ -169,12 +169,12 @@ def test_bad_input_is_one_error_line_exit_2_and_writes_nothing(args, tmp_path, c
 
 def test_a_closed_pipe_is_not_a_traceback():
     # epochs enough that the run is still writing when its reader goes, however busy the machine
-    process = subprocess.Popen([sys.executable, "-m", "compare", "--epochs", "100000"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    process.stdout.readline()
-    process.stdout.close()                          # like `| head -1`
-    assert process.wait() == 141                    # 128 + SIGPIPE, as for `yes | head -1`
-    assert b"Traceback" not in process.stderr.read()
+    with subprocess.Popen([sys.executable, "-m", "compare", "--epochs", "100000"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:   # closes the pipes after
+        process.stdout.readline()
+        process.stdout.close()                      # like `| head -1`
+        assert process.wait() == 141                # 128 + SIGPIPE, as for `yes | head -1`
+        assert b"Traceback" not in process.stderr.read()
 
 
 def test_no_command_is_imported_with_its_package():
@@ -252,12 +252,18 @@ def test_animate_writes_a_frame_per_epoch(tmp_path, capsys):
     assert not np.array_equal(frames[0], frames[-1])            # training moved the planes and the curves
 
 
-def test_the_animation_s_frames_show_each_epoch():
+@pytest.fixture
+def recorder():
+    r"""A ``Recorder``, its temporary file closed after the test."""
+    with Recorder() as recorder:
+        yield recorder
+
+
+def test_the_animation_s_frames_show_each_epoch(recorder):
     from matplotlib.figure import Figure
 
     from compare.core import Config, run
     from compare.plot import outputs_on_the_plane
-    recorder = Recorder()
     result = run(Config(epochs=2), on_epoch=recorder)
     assert recorder.count == 2 and recorder[0].shape == (2, 121, 121)      # both sides' planes per epoch
     np.testing.assert_array_equal(recorder[1], np.stack(outputs_on_the_plane(result)))   # read back as written
@@ -276,7 +282,7 @@ def test_the_animation_s_frames_show_each_epoch():
     assert ax_diff.texts[0].get_text().endswith("% bit-identical")
 
 
-def test_the_gif_is_written_frame_by_frame_and_keeps_none(monkeypatch):
+def test_the_gif_is_written_frame_by_frame_and_keeps_none(monkeypatch, recorder):
     import io
     import weakref
 
@@ -284,7 +290,6 @@ def test_the_gif_is_written_frame_by_frame_and_keeps_none(monkeypatch):
 
     import compare.animate
     from compare.core import Config, run
-    recorder = Recorder()
     result = run(Config(epochs=6), on_epoch=recorder)
     palette = gif_palette(result, recorder)
     drawn, alive = [], []
